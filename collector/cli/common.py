@@ -1,0 +1,39 @@
+"""Helpers every command shares: config loading, one-line errors, exit codes."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import typer
+
+from shared.config import AppConfig, ConfigError, load_config
+
+EXIT_FAILURE = 1  # the task ran and failed (selfcheck FAIL, logscan over threshold, ...)
+EXIT_USAGE = 2  # bad input: config, arguments, dates, symbols
+
+DEFAULT_CONFIG = Path("config/opt-data.toml")
+ConfigOption = typer.Option(DEFAULT_CONFIG, "--config", "-c", help="Config TOML file.")
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    """Print one line to stderr and exit; nothing else is written."""
+    typer.echo(f"opt-data: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def load_cfg(path: Path) -> AppConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )

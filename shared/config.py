@@ -1,0 +1,308 @@
+"""Configuration: TOML file -> frozen pydantic models, with IB_* environment overrides.
+
+Every key the operations runbook names lives here with its default. Unknown keys are
+rejected (a typo must not silently fall back to a default), and any problem is raised as
+ConfigError carrying one line that names the key and the file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+ENV_OVERRIDES = {
+    "IB_HOST": ("ib", "host"),
+    "IB_PORT": ("ib", "port"),
+    "IB_CLIENT_ID": ("ib", "client_id"),
+    "IB_MARKET_DATA_TYPE": ("ib", "market_data_type"),
+}
+CLIENT_ID_POOLS: dict[str, tuple[int, int]] = {"prod": (0, 99), "remote": (100, 199), "test": (200, 250)}
+DEFAULT_GENERIC_TICKS = "100,101,104,105,106,165,221,225,233,293,294,295"
+
+
+class ConfigError(Exception):
+    """A configuration problem, already phrased as one line for the operator."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class IBConfig(_Frozen):
+    host: str = "127.0.0.1"
+    port: int = Field(4001, ge=1, le=65535)
+    client_id: int | None = Field(None, ge=0)
+    client_id_pool: Literal["prod", "remote", "test"] = "prod"
+    market_data_type: int = Field(1, ge=1, le=4)
+    readonly: bool = True
+    account: SecretStr | None = None
+    connect_timeout_sec: float = Field(10.0, gt=0)
+    request_timeout_sec: float = Field(30.0, gt=0)
+    max_messages_per_sec: float = Field(45.0, gt=0, le=50)
+    reconnect_attempts: int = Field(5, ge=0)
+
+    def pool_range(self) -> tuple[int, int]:
+        return CLIENT_ID_POOLS[self.client_id_pool]
+
+
+class PathsConfig(_Frozen):
+    root: Path = Path(".")
+    data: Path = Path("data")
+    raw: Path | None = None
+    clean: Path | None = None
+    state: Path = Path("state")
+    contracts_cache: Path | None = None
+    run_logs: Path | None = None
+
+
+class UniverseConfig(_Frozen):
+    file: Path = Path("config/universe.csv")
+    intraday_file: Path | None = None
+    close_file: Path | None = None
+
+
+class AcquisitionConfig(_Frozen):
+    mode: Literal["snapshot", "streaming"] = "snapshot"
+    market_data_type: int = Field(1, ge=1, le=4)
+    allow_fallback_to_delayed: bool = True
+    slot_grace_seconds: int = Field(120, ge=0)
+    pacing_backoff_sec: tuple[int, ...] = (30, 60, 120, 240)
+
+
+class SnapshotRateLimits(_Frozen):
+    per_minute: int = Field(30, gt=0)
+    max_concurrent_snapshots: int = Field(14, gt=0)
+
+
+class RateLimitsConfig(_Frozen):
+    snapshot: SnapshotRateLimits = SnapshotRateLimits()
+
+
+class DiscoveryConfig(_Frozen):
+    policy: Literal["session_freeze", "refresh"] = "session_freeze"
+    pre_open_time: str = "09:25"
+    midday_refresh_enabled: bool = False
+    strikes_per_side: int = Field(3, ge=1)
+    max_strikes_per_expiry: int = Field(10, ge=1)
+    moneyness: float = Field(0.20, gt=0, le=1)
+    near_weeklies: int = Field(2, ge=0)
+    monthlies: int = Field(3, ge=0)
+    quarterlies: int = Field(2, ge=0)
+    max_days_to_expiry: int = Field(400, gt=0)
+    qualify_batch_size: int = Field(40, ge=1, le=50)
+
+    @field_validator("pre_open_time")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        return _check_hhmm(value)
+
+
+class SnapshotConfig(_Frozen):
+    exchange: str = "SMART"
+    fallback_exchanges: tuple[str, ...] = ("CBOE", "CBOEOPT")
+    generic_ticks: str = DEFAULT_GENERIC_TICKS
+    strikes_per_side: int | None = Field(None, ge=1)
+    subscription_timeout_sec: float = Field(12.0, gt=0)
+    subscription_poll_interval: float = Field(0.25, gt=0)
+    require_greeks: bool = True
+    max_lines: int = Field(100, ge=1)
+    batch_size: int = Field(50, ge=1)
+
+
+class RollupConfig(_Frozen):
+    close_slot: str = "16:00"
+    fallback_slot: str = "15:30"
+    allow_intraday_fallback: bool = True
+
+    @field_validator("close_slot", "fallback_slot")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        return _check_hhmm(value)
+
+
+class EnrichmentConfig(_Frozen):
+    fields: tuple[str, ...] = ("open_interest",)
+    run_time: str = "04:30"
+    timeout_sec: float = Field(15.0, gt=0)
+    max_consecutive_failures: int = Field(3, ge=1)
+
+
+class ScheduleConfig(_Frozen):
+    slot_interval_minutes: int = Field(30, ge=5)
+    extra_slots: tuple[str, ...] = ()
+    close_snapshot_time: str = "17:30"
+    enrichment_time: str = "04:30"
+    continuous_init_time: str = "09:20"
+    timezone: str = "America/New_York"
+
+    @field_validator("close_snapshot_time", "enrichment_time", "continuous_init_time")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        return _check_hhmm(value)
+
+    @field_validator("extra_slots")
+    @classmethod
+    def _hhmm_all(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_check_hhmm(v) for v in value)
+
+
+class StorageConfig(_Frozen):
+    compression: Literal["zstd", "snappy", "none"] = "zstd"
+    compression_level: int = Field(3, ge=1, le=22)
+    intraday_retain_days: int = Field(60, ge=1)
+    errors_retain_days: int = Field(30, ge=1)
+    weekly_compaction_enabled: bool = True
+    same_day_compaction_enabled: bool = False
+
+
+class QAConfig(_Frozen):
+    slot_coverage_min: float = Field(0.90, ge=0, le=1)
+    rollup_fallback_max: float = Field(0.05, ge=0, le=1)
+    oi_fill_min: float = Field(0.95, ge=0, le=1)
+    delayed_ratio_max: float = Field(0.10, ge=0, le=1)
+
+
+class LogscanConfig(_Frozen):
+    keywords: tuple[str, ...] = ("ERROR", "CRITICAL", "PACING")
+    max_total: int = Field(0, ge=0)
+
+
+class StreamingConfig(_Frozen):
+    underlyings: tuple[str, ...] = ()
+    strikes_per_side: int = Field(2, ge=1)
+    expiries: int = Field(2, ge=1)
+    generic_ticks: str = "100,101,106"
+    flush_interval_sec: float = Field(60.0, gt=0)
+    start_time: str = "09:35"
+    stop_time: str = "16:15"
+
+
+class HistoryConfig(_Frozen):
+    bar_size: str = "8 hours"
+    what_to_show: str = "TRADES"
+    use_rth: bool = False
+    max_days_per_request: int = Field(30, ge=1)
+
+
+class MCPConfig(_Frozen):
+    allow_raw: bool = False
+    allow_clean: bool = True
+    audit_db: Path | None = None
+    default_limit: int = Field(200, ge=1)
+    max_limit: int = Field(2000, ge=1)
+    query_timeout_sec: float = Field(10.0, gt=0)
+
+
+class AppConfig(_Frozen):
+    ib: IBConfig = IBConfig()
+    paths: PathsConfig = PathsConfig()
+    universe: UniverseConfig = UniverseConfig()
+    acquisition: AcquisitionConfig = AcquisitionConfig()
+    rate_limits: RateLimitsConfig = RateLimitsConfig()
+    discovery: DiscoveryConfig = DiscoveryConfig()
+    snapshot: SnapshotConfig = SnapshotConfig()
+    rollup: RollupConfig = RollupConfig()
+    enrichment: EnrichmentConfig = EnrichmentConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    storage: StorageConfig = StorageConfig()
+    qa: QAConfig = QAConfig()
+    logscan: LogscanConfig = LogscanConfig()
+    streaming: StreamingConfig = StreamingConfig()
+    history: HistoryConfig = HistoryConfig()
+    mcp: MCPConfig = MCPConfig()
+    source_file: Path | None = None
+
+
+REQUIRED_KEYS = (("ib", "host"), ("ib", "port"), ("paths", "data"), ("universe", "file"))
+
+
+def _check_hhmm(value: str) -> str:
+    parts = value.split(":")
+    ok = len(parts) == 2 and all(p.isdigit() and len(p) == 2 for p in parts)
+    if not ok or int(parts[0]) > 23 or int(parts[1]) > 59:
+        raise ValueError(f"expected HH:MM, got {value!r}")
+    return value
+
+
+def _project_root(config_file: Path) -> Path:
+    """Relative paths resolve against the project root: OPT_DATA_ROOT, else the folder above config/."""
+    env_root = os.environ.get("OPT_DATA_ROOT")
+    if env_root:
+        return Path(env_root).resolve()
+    parent = config_file.resolve().parent
+    return parent.parent if parent.name == "config" else parent
+
+
+def _apply_env(raw: dict[str, Any], env: dict[str, str]) -> None:
+    for var, (section, key) in ENV_OVERRIDES.items():
+        value = env.get(var, "").strip()
+        if value:
+            raw.setdefault(section, {})[key] = value
+
+
+def _resolve_paths(cfg: AppConfig, root: Path) -> AppConfig:
+    def abs_(p: Path) -> Path:
+        return p if p.is_absolute() else (root / p)
+
+    p = cfg.paths
+    base = abs_(p.root) if p.root != Path(".") else root
+    data = abs_(p.data) if p.data.is_absolute() else base / p.data
+    state = p.state if p.state.is_absolute() else base / p.state
+
+    def under(value: Path | None, default: Path) -> Path:
+        if value is None:
+            return default
+        return value if value.is_absolute() else base / value
+
+    paths = PathsConfig(
+        root=base,
+        data=data,
+        raw=under(p.raw, data / "raw"),
+        clean=under(p.clean, data / "clean"),
+        state=state,
+        contracts_cache=under(p.contracts_cache, state / "contracts_cache"),
+        run_logs=under(p.run_logs, state / "run_logs"),
+    )
+    u = cfg.universe
+    universe = UniverseConfig(
+        file=under(u.file, base / u.file),
+        intraday_file=under(u.intraday_file, under(u.file, base / u.file)),
+        close_file=under(u.close_file, under(u.file, base / u.file)),
+    )
+    mcp = cfg.mcp.model_copy(
+        update={"audit_db": under(cfg.mcp.audit_db, paths.run_logs / "mcp_audit.db")}  # type: ignore[operator]
+    )
+    return cfg.model_copy(update={"paths": paths, "universe": universe, "mcp": mcp})
+
+
+def _format_error(err: ValidationError, file: Path) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(part) for part in first["loc"])
+    if first["type"] == "extra_forbidden":
+        return f"unknown config key '{key}' in {file}"
+    return f"bad config key '{key}' in {file}: {first['msg']}"
+
+
+def load_config(path: str | Path, env: dict[str, str] | None = None) -> AppConfig:
+    """Load and validate a config file; relative paths become absolute under the project root."""
+    file = Path(path)
+    if not file.is_file():
+        raise ConfigError(f"config file not found: {file}")
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {file} is not valid TOML: {exc}") from None
+    for section, key in REQUIRED_KEYS:
+        if not isinstance(raw.get(section), dict) or key not in raw[section]:
+            raise ConfigError(f"missing config key '{section}.{key}' in {file}")
+    _apply_env(raw, dict(os.environ) if env is None else env)
+    try:
+        cfg = AppConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc, file)) from None
+    cfg = _resolve_paths(cfg, _project_root(file))
+    return cfg.model_copy(update={"source_file": file.resolve()})

@@ -1,0 +1,234 @@
+"""The run ledger: SQLite in WAL mode, `runs` and `partitions`.
+
+The collector is the only writer (Ledger). Readers such as the MCP server use
+LedgerReader, which opens the file with `mode=ro` so it cannot write by construction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id        TEXT PRIMARY KEY,
+    task          TEXT NOT NULL,
+    trade_date    TEXT,
+    slot          TEXT,
+    status        TEXT NOT NULL CHECK (status IN ('running', 'ok', 'partial', 'failed', 'missed')),
+    started_at    TEXT NOT NULL,
+    finished_at   TEXT,
+    duration_s    REAL,
+    rows_written  INTEGER DEFAULT 0,
+    total         INTEGER DEFAULT 0,
+    succeeded     INTEGER DEFAULT 0,
+    failed        INTEGER DEFAULT 0,
+    error_summary TEXT,
+    details       TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_date ON runs (trade_date, task);
+CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at);
+CREATE TABLE IF NOT EXISTS partitions (
+    view          TEXT NOT NULL,
+    trade_date    TEXT NOT NULL,
+    underlying    TEXT NOT NULL,
+    slot          TEXT NOT NULL DEFAULT '',
+    path          TEXT NOT NULL,
+    rows          INTEGER NOT NULL,
+    bytes         INTEGER NOT NULL,
+    quote_fill    REAL,
+    greeks_fill   REAL,
+    delayed_rows  INTEGER DEFAULT 0,
+    run_id        TEXT,
+    written_at    TEXT NOT NULL,
+    PRIMARY KEY (view, trade_date, underlying, slot)
+);
+"""
+
+RUN_STATUSES = ("running", "ok", "partial", "failed", "missed")
+
+
+def utcnow_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def new_run_id(task: str) -> str:
+    return f"{task}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class PartitionRecord:
+    view: str
+    trade_date: date
+    underlying: str
+    slot: str  # "" for daily_clean
+    path: str
+    rows: int
+    bytes: int
+    quote_fill: float | None = None
+    greeks_fill: float | None = None
+    delayed_rows: int = 0
+
+
+class Ledger:
+    """Writer side (collector only). Short transactions; WAL lets readers run alongside."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as con:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.executescript(SCHEMA)
+
+    @contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        con = sqlite3.connect(self.path, timeout=30)
+        try:
+            with con:
+                yield con
+        finally:
+            con.close()
+
+    def start_run(self, task: str, trade_date: date | None, slot: str | None = None, run_id: str | None = None) -> str:
+        rid = run_id or new_run_id(task)
+        with self._connect() as con:
+            con.execute(
+                "INSERT INTO runs (run_id, task, trade_date, slot, status, started_at) VALUES (?,?,?,?,?,?)",
+                (rid, task, trade_date.isoformat() if trade_date else None, slot, "running", utcnow_iso()),
+            )
+        return rid
+
+    def finish_run(
+        self,
+        run_id: str,
+        status: str,
+        *,
+        rows_written: int = 0,
+        total: int = 0,
+        succeeded: int = 0,
+        failed: int = 0,
+        error_summary: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        if status not in RUN_STATUSES:
+            raise ValueError(f"bad run status {status!r}")
+        now = datetime.now(UTC)
+        with self._connect() as con:
+            row = con.execute("SELECT started_at FROM runs WHERE run_id=?", (run_id,)).fetchone()
+            duration = (now - datetime.fromisoformat(row[0])).total_seconds() if row else None
+            con.execute(
+                "UPDATE runs SET status=?, finished_at=?, duration_s=?, rows_written=?, total=?, "
+                "succeeded=?, failed=?, error_summary=?, details=? WHERE run_id=?",
+                (
+                    status,
+                    now.isoformat(timespec="seconds"),
+                    duration,
+                    rows_written,
+                    total,
+                    succeeded,
+                    failed,
+                    error_summary,
+                    json.dumps(details, default=str) if details else None,
+                    run_id,
+                ),
+            )
+
+    def record_missed(self, task: str, trade_date: date, slot: str | None, reason: str) -> str:
+        rid = self.start_run(task, trade_date, slot)
+        self.finish_run(rid, "missed", error_summary=reason)
+        return rid
+
+    def record_partition(self, rec: PartitionRecord, run_id: str | None) -> None:
+        with self._connect() as con:
+            con.execute(
+                "INSERT INTO partitions (view, trade_date, underlying, slot, path, rows, bytes, quote_fill, "
+                "greeks_fill, delayed_rows, run_id, written_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT (view, trade_date, underlying, slot) DO UPDATE SET path=excluded.path, "
+                "rows=excluded.rows, bytes=excluded.bytes, quote_fill=excluded.quote_fill, "
+                "greeks_fill=excluded.greeks_fill, delayed_rows=excluded.delayed_rows, "
+                "run_id=excluded.run_id, written_at=excluded.written_at",
+                (
+                    rec.view,
+                    rec.trade_date.isoformat(),
+                    rec.underlying,
+                    rec.slot,
+                    rec.path,
+                    rec.rows,
+                    rec.bytes,
+                    rec.quote_fill,
+                    rec.greeks_fill,
+                    rec.delayed_rows,
+                    run_id,
+                    utcnow_iso(),
+                ),
+            )
+
+    def forget_partition(self, view: str, trade_date: date, underlying: str, slot: str) -> None:
+        with self._connect() as con:
+            con.execute(
+                "DELETE FROM partitions WHERE view=? AND trade_date=? AND underlying=? AND slot=?",
+                (view, trade_date.isoformat(), underlying, slot),
+            )
+
+
+class LedgerReader:
+    """Read-only access (`mode=ro` URI): it cannot create, migrate or write the ledger."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def exists(self) -> bool:
+        return self.path.is_file()
+
+    @contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5)
+        con.row_factory = sqlite3.Row
+        try:
+            yield con
+        finally:
+            con.close()
+
+    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        if not self.exists():
+            return []
+        with self.connect() as con:
+            return [dict(r) for r in con.execute(sql, params).fetchall()]
+
+    def recent_runs(self, limit: int, task: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM runs"
+        where, params = [], []
+        if task:
+            where.append("task = ?")
+            params.append(task)
+        if status:
+            where.append("status = ?")
+            params.append(status)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY started_at DESC LIMIT ?"
+        params.append(limit)
+        return self.query(sql, tuple(params))
+
+    def runs_for_dates(self, dates: list[date]) -> list[dict[str, Any]]:
+        if not dates:
+            return []
+        marks = ",".join("?" * len(dates))
+        return self.query(
+            f"SELECT * FROM runs WHERE trade_date IN ({marks}) ORDER BY started_at",
+            tuple(d.isoformat() for d in dates),
+        )
+
+    def partitions_for_date(self, trade_date: date, view: str | None = None) -> list[dict[str, Any]]:
+        if view:
+            return self.query(
+                "SELECT * FROM partitions WHERE trade_date=? AND view=?", (trade_date.isoformat(), view)
+            )
+        return self.query("SELECT * FROM partitions WHERE trade_date=?", (trade_date.isoformat(),))

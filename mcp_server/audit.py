@@ -1,0 +1,149 @@
+"""The audit trail: one row per tool call, whatever its outcome, in the audit DB (aiosqlite).
+
+AuditMiddleware wraps every `tools/call` request before the SDK validates it, so calls
+with bad arguments or unknown tool names are recorded too. The tool layer adds what only
+it knows (rejected or crashed, the traceback) to the CallRecord in a context variable.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts          TEXT NOT NULL,
+    tool        TEXT NOT NULL,
+    arguments   TEXT NOT NULL,
+    clamped     INTEGER NOT NULL DEFAULT 0,
+    rows        INTEGER NOT NULL DEFAULT 0,
+    bytes       INTEGER NOT NULL DEFAULT 0,
+    duration_ms REAL NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('ok', 'clamped', 'rejected', 'error')),
+    error       TEXT
+);
+CREATE INDEX IF NOT EXISTS calls_by_ts ON calls (ts);
+"""
+MAX_ARGS_CHARS = 4000
+
+
+@dataclass
+class CallRecord:
+    """Filled in by the tool layer during one call."""
+
+    status: str | None = None  # 'rejected' or 'error' when the tool layer decided so
+    detail: str | None = None  # traceback of a crash (never sent to the client)
+
+
+CURRENT_CALL: contextvars.ContextVar[CallRecord | None] = contextvars.ContextVar(
+    "current_call", default=None
+)
+
+
+class AuditLog:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = await aiosqlite.connect(self.path)
+        await self._db.execute("PRAGMA journal_mode=WAL")
+        await self._db.executescript(SCHEMA)
+        await self._db.commit()
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def record(
+        self, tool: str, arguments: Any, *, clamped: bool, rows: int, nbytes: int,
+        duration_ms: float, status: str, error: str | None,
+    ) -> None:  # fmt: skip
+        if self._db is None:
+            log.error("audit DB is not open; call of %s not recorded", tool)
+            return
+        args = json.dumps(arguments, sort_keys=True, default=str)[:MAX_ARGS_CHARS]
+        await self._db.execute(
+            "INSERT INTO calls (ts, tool, arguments, clamped, rows, bytes, duration_ms, status, error) "
+            "VALUES (?,?,?,?,?,?,?,?,?)",
+            (datetime.now(UTC).isoformat(timespec="milliseconds"), tool, args, int(clamped), rows,
+             nbytes, round(duration_ms, 3), status, error),
+        )  # fmt: skip
+        await self._db.commit()
+
+
+def _field(obj: Any, name: str, alias: str) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(alias, obj.get(name))
+    return getattr(obj, name, None)
+
+
+def _text_of(result: Any) -> str:
+    parts = _field(result, "content", "content") or []
+    return "".join(str(_field(p, "text", "text") or "") for p in parts)
+
+
+class AuditMiddleware:
+    """Server middleware: times each tools/call and writes its audit row."""
+
+    def __init__(self, audit: AuditLog) -> None:
+        self.audit = audit
+
+    async def __call__(self, ctx: Any, call_next: Any) -> Any:
+        if ctx.method != "tools/call" or ctx.request_id is None:
+            return await call_next(ctx)
+        params = dict(ctx.params or {})
+        tool = str(params.get("name") or "?")[:100]
+        arguments = params.get("arguments") or {}
+        record = CallRecord()
+        token = CURRENT_CALL.set(record)
+        start = time.perf_counter()
+        try:
+            result = await call_next(ctx)
+        except BaseException as exc:
+            await self._write(
+                tool, arguments, start, status="error", error=f"{type(exc).__name__}: {exc}"
+            )
+            raise
+        finally:
+            CURRENT_CALL.reset(token)
+        text = _text_of(result)
+        structured = _field(result, "structured_content", "structuredContent") or {}
+        meta = structured.get("meta", {}) if isinstance(structured, dict) else {}
+        if _field(result, "is_error", "isError"):
+            status = record.status or "rejected"
+            error = text if record.detail is None else f"{text}\n{record.detail}"
+            await self._write(tool, arguments, start, status=status, error=error, nbytes=len(text))
+        else:
+            clamped = bool(meta.get("clamped"))
+            await self._write(
+                tool, arguments, start, status="clamped" if clamped else "ok", error=None,
+                clamped=clamped, rows=int(meta.get("rows") or 0), nbytes=len(text.encode()),
+            )  # fmt: skip
+        return result
+
+    async def _write(
+        self, tool: str, arguments: Any, start: float, *, status: str, error: str | None,
+        clamped: bool = False, rows: int = 0, nbytes: int = 0,
+    ) -> None:  # fmt: skip
+        duration_ms = (time.perf_counter() - start) * 1000
+        try:
+            await self.audit.record(
+                tool, arguments, clamped=clamped, rows=rows, nbytes=nbytes,
+                duration_ms=duration_ms, status=status, error=error,
+            )  # fmt: skip
+        except Exception:  # the audit must never break a reply; the failure goes to stderr
+            log.exception("could not write the audit row of %s", tool)

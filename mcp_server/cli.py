@@ -1,0 +1,97 @@
+"""`opt-data mcp-server` / `opt-data-mcp`: start the read-only MCP server (stdio by default).
+
+Bad input (config, flags) is one line on stderr and exit code 2, before anything is opened.
+Logs go to stderr only: on stdio, stdout carries the protocol.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+from shared.config import ConfigError, load_config
+
+EXIT_USAGE = 2
+PROG = "opt-data mcp-server"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        fail(message)
+
+
+def fail(message: str) -> NoReturn:
+    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, description="Serve the collected option-chain data read-only over MCP.")
+    p.add_argument(
+        "--config", "-c", type=Path, default=Path("config/opt-data.toml"), help="config TOML file"
+    )
+    p.add_argument(
+        "--allow-raw", action=argparse.BooleanOptionalAction, default=None,
+        help="serve the raw views intraday and close (default: mcp.allow_raw, off)",
+    )  # fmt: skip
+    p.add_argument(
+        "--allow-clean", action=argparse.BooleanOptionalAction, default=None,
+        help="serve the daily_clean view (default: mcp.allow_clean, on)",
+    )  # fmt: skip
+    p.add_argument("--audit-db", type=Path, default=None, help="audit DB (default: mcp.audit_db)")
+    p.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=["INFO", "DEBUG"],
+        help="stderr log level",
+    )
+    p.add_argument(
+        "--transport", default="stdio", choices=["stdio", "streamable-http"], help="MCP transport"
+    )
+    p.add_argument("--host", default="127.0.0.1", help="bind address for streamable-http")
+    p.add_argument("--port", type=int, default=8765, help="port for streamable-http")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    if not 1 <= args.port <= 65535:
+        fail(f"--port must be 1-65535, got {args.port}")
+    try:
+        cfg = load_config(args.config)
+    except ConfigError as exc:
+        fail(str(exc))
+    logging.basicConfig(
+        level=getattr(logging, args.log_level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    # Imported after argument checks so `--help` and bad flags answer instantly.
+    from mcp_server.audit import AuditLog
+    from mcp_server.context import ServerContext
+    from mcp_server.server import build_server
+
+    allow_raw = cfg.mcp.allow_raw if args.allow_raw is None else args.allow_raw
+    allow_clean = cfg.mcp.allow_clean if args.allow_clean is None else args.allow_clean
+    audit_path = args.audit_db or cfg.mcp.audit_db
+    assert audit_path is not None
+    ctx = ServerContext.build(cfg, allow_raw=allow_raw, allow_clean=allow_clean)
+    server = build_server(ctx, AuditLog(audit_path.resolve()), log_level=args.log_level)
+    log = logging.getLogger("mcp_server")
+    log.info(
+        "opt-data MCP server (%s): data %s, views %s, audit %s",
+        args.transport, ctx.layout.data, ",".join(ctx.access.allowed_views()) or "none", audit_path,
+    )  # fmt: skip
+    if args.transport == "stdio":
+        server.run("stdio")
+    else:
+        server.run("streamable-http", host=args.host, port=args.port)
+
+
+if __name__ == "__main__":
+    main()

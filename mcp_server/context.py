@@ -1,0 +1,114 @@
+"""What every query needs, built once at start-up from the config and the CLI flags."""
+
+from __future__ import annotations
+
+import csv
+import logging
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from mcp_server.limits import Limits
+from mcp_server.paths import DataAccess
+from shared.config import AppConfig
+from shared.ledger import LedgerReader
+from shared.storage import Layout, check_symbol
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServerContext:
+    cfg: AppConfig
+    access: DataAccess
+    ledger: LedgerReader
+    limits: Limits
+    universe_intraday: tuple[str, ...]
+    universe_close: tuple[str, ...]
+
+    @classmethod
+    def build(cls, cfg: AppConfig, allow_raw: bool, allow_clean: bool) -> ServerContext:
+        layout = Layout.from_config(cfg)
+        u = cfg.universe
+        return cls(
+            cfg=cfg,
+            access=DataAccess(layout, allow_raw=allow_raw, allow_clean=allow_clean),
+            ledger=LedgerReader(layout.ledger),
+            limits=Limits.from_config(cfg.mcp),
+            universe_intraday=load_universe(u.intraday_file or u.file),
+            universe_close=load_universe(u.close_file or u.file),
+        )
+
+    @property
+    def layout(self) -> Layout:
+        return self.access.layout
+
+    def universe_for(self, view: str) -> tuple[str, ...]:
+        """The symbols a view is expected to hold: intraday list for snapshots, full list else."""
+        return self.universe_intraday if view == "intraday" else self.universe_close
+
+    def expected_slots(self, view: str, slots: list[str]) -> list[str]:
+        """Slots a view holds per session: every slot for intraday, the close slot otherwise."""
+        if view == "intraday":
+            return slots
+        if view == "close":
+            return [slots[-1]]
+        return [""]
+
+    def latest_date(self, view: str, symbol: str | None = None) -> date | None:
+        sql = "SELECT trade_date FROM partitions WHERE view = ?"
+        params: tuple[str, ...] = (view,)
+        if symbol:
+            sql += " AND underlying = ?"
+            params += (symbol,)
+        rows = self.ledger.query(sql + " ORDER BY trade_date DESC LIMIT 1", params)
+        if rows:
+            return date.fromisoformat(rows[0]["trade_date"])
+        return self._latest_date_on_disk(view, symbol)
+
+    def _latest_date_on_disk(self, view: str, symbol: str | None) -> date | None:
+        """Without a ledger row: the newest date directory of the view (one bounded listing)."""
+        root = self.access.layout.view_root(view)
+        entries, _ = self.access.list_dir(root, self.limits.max_dir_entries)
+        days = sorted((e.name[5:] for e in entries if e.name.startswith("date=")), reverse=True)
+        for text in days:
+            try:
+                day = date.fromisoformat(text)
+            except ValueError:
+                continue
+            if symbol is None or self.access.layout.underlying_dir(view, day, symbol).is_dir():
+                return day
+        return None
+
+    def latest_slot(self, view: str, day: date, symbol: str) -> str | None:
+        rows = self.ledger.query(
+            "SELECT slot FROM partitions WHERE view = ? AND trade_date = ? AND underlying = ? "
+            "ORDER BY slot DESC LIMIT 1",
+            (view, day.isoformat(), symbol),
+        )
+        if rows and rows[0]["slot"]:
+            return str(rows[0]["slot"])
+        directory = self.access.layout.underlying_dir(view, day, symbol)
+        entries, _ = self.access.list_dir(directory, self.limits.max_dir_entries)
+        labels = sorted(
+            e.name[5:9]
+            for e in entries
+            if e.name.startswith("slot=") and e.name.endswith(".parquet")
+        )
+        return f"{labels[-1][:2]}:{labels[-1][2:]}" if labels else None
+
+
+def load_universe(path: Path) -> tuple[str, ...]:
+    """Symbols of a universe CSV (symbol,conid,...); a missing file is an empty universe."""
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            out = []
+            for row in csv.DictReader(fh):
+                try:
+                    out.append(check_symbol(row.get("symbol") or ""))
+                except ValueError:
+                    log.warning("universe %s: skipping bad symbol %r", path, row.get("symbol"))
+            return tuple(dict.fromkeys(out))
+    except FileNotFoundError:
+        log.warning("universe file %s not found: expected partitions cannot be computed", path)
+        return ()

@@ -1,0 +1,1 @@
+"""Pure query functions: validated arguments in, a JSON-ready dict with `meta` out."""

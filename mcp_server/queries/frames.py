@@ -1,0 +1,112 @@
+"""Reading one partition file and turning frames into JSON-ready rows."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mcp_server.context import ServerContext
+from mcp_server.limits import Meta
+from mcp_server.paths import QueryError
+from shared.schema import schema_for_view
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One resolved partition: the arguments the caller gave, completed from the ledger."""
+
+    view: str
+    trade_date: date
+    symbol: str
+    slot: str | None
+    path: Path
+
+
+def resolve_partition(
+    ctx: ServerContext, symbol: str, day: str | None, view: str, slot: str | None
+) -> Partition:
+    """Check the arguments and fill in the latest date / slot the ledger knows of."""
+    acc = ctx.access
+    view = acc.view(view)
+    sym = acc.symbol(symbol)
+    trade_date = acc.trade_date(day) or ctx.latest_date(view, sym)
+    if trade_date is None:
+        raise QueryError(f"no {view} data for {sym}")
+    slot_label = acc.slot(slot)
+    if view == "daily_clean":
+        slot_label = None
+    elif slot_label is None:
+        slot_label = ctx.latest_slot(view, trade_date, sym)
+        if slot_label is None:
+            raise QueryError(f"no {view} slot for {sym} on {trade_date}")
+    path = acc.chain_file(view, trade_date, sym, slot_label)
+    return Partition(view, trade_date, sym, slot_label, path)
+
+
+def read_partition(
+    ctx: ServerContext, part: Partition, columns: list[str] | None, meta: Meta
+) -> pl.DataFrame:
+    """Read one partition file (only the columns needed); missing or corrupt is a QueryError."""
+    known = set(schema_for_view(part.view).names)
+    if columns:
+        unknown = [c for c in columns if c not in known]
+        if unknown:
+            raise QueryError(f"unknown column(s) {', '.join(unknown)} for view {part.view}")
+    meta.add_source(ctx.access.relative(part.path))
+    if not part.path.is_file():
+        slot = f" slot {part.slot}" if part.slot else ""
+        raise QueryError(f"no {part.view} partition for {part.symbol} on {part.trade_date}{slot}")
+    try:
+        file_cols = set(pq.read_schema(part.path).names)
+        wanted = [c for c in columns if c in file_cols] if columns else None
+        table = pq.read_table(part.path, columns=wanted)
+    except (OSError, pa.ArrowException) as exc:
+        raise QueryError(
+            f"partition {ctx.access.relative(part.path)} is unreadable: {exc}"
+        ) from None
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def partition_info(part: Partition) -> dict[str, Any]:
+    return {
+        "symbol": part.symbol,
+        "view": part.view,
+        "date": part.trade_date.isoformat(),
+        "slot": part.slot,
+    }
+
+
+def to_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """Rows as JSON-ready dicts: dates and times as ISO text, NaN and inf as null."""
+    casts = []
+    for name, dtype in frame.schema.items():
+        if dtype == pl.Date:
+            casts.append(pl.col(name).dt.strftime("%Y-%m-%d"))
+        elif isinstance(dtype, pl.Datetime):
+            casts.append(pl.col(name).dt.strftime("%Y-%m-%dT%H:%M:%S%.f%z"))
+    if casts:
+        frame = frame.with_columns(casts)
+    return [{k: _clean(v) for k, v in row.items()} for row in frame.to_dicts()]
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return None
+        return round(value, 6)
+    return value
+
+
+def ratio(num: float | None, den: float | None) -> float | None:
+    if num is None or not den:
+        return None
+    return round(float(num) / float(den), 6)

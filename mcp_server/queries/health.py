@@ -1,0 +1,247 @@
+"""health_overview: freshness, today's coverage, quality and the last checks, in one call.
+
+Cost does not grow with history: the ledger answers by index (view, trade_date), the
+calendar says what was expected, and only the latest date directory of each view is listed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, datetime
+from typing import Any
+
+from mcp_server.context import ServerContext
+from mcp_server.limits import Meta
+from mcp_server.queries.expect import due_slots, recent_sessions, slots_of
+from mcp_server.queries.frames import ratio
+from shared.calendar import ET, get_session, previous_session
+
+VIEWS = ("intraday", "close", "daily_clean")
+
+
+def health_overview(ctx: ServerContext, now: datetime | None = None) -> dict[str, Any]:
+    meta = Meta()
+    meta.add_source("ledger")
+    meta.add_source("calendar:XNYS")
+    now_et = (now or datetime.now(ET)).astimezone(ET)
+    day = recent_sessions(1, now_et.date())[0]
+    session = get_session(day)
+    assert session is not None
+    slots = slots_of(ctx.cfg, session)
+    due = due_slots(ctx.cfg, session, now_et)
+    result: dict[str, Any] = {
+        "as_of": now_et.isoformat(timespec="seconds"),
+        "session": {
+            "date": day.isoformat(),
+            "early_close": session.early_close,
+            "slots": len(slots),
+        },
+        "freshness": {v: _freshness(ctx, v, now_et) for v in VIEWS},
+        "coverage": {v: _coverage(ctx, v, day, due[v]) for v in VIEWS},
+        "runs": _run_counts(ctx, day),
+        "errors": _errors(ctx, day, meta),
+        "selfcheck": _latest_selfcheck(ctx, meta),
+        "logscan": _latest_logscan(ctx, day, meta),
+        "disk": _disk(ctx),
+        "on_disk_latest": {v: _latest_listing(ctx, v, meta) for v in ctx.access.allowed_views()},
+    }
+    meta.rows = sum(c["written"] for c in result["coverage"].values())
+    result["meta"] = meta.as_dict()
+    return result
+
+
+# --- what the calendar expected ---------------------------------------------------------------
+def _expected_last(ctx: ServerContext, view: str, now: datetime) -> tuple[date, str]:
+    """The newest (date, slot) the view should hold by `now`."""
+    day = recent_sessions(1, now.date())[0]
+    for _ in range(2):
+        session = get_session(day)
+        assert session is not None
+        due = due_slots(ctx.cfg, session, now)[view]
+        if due:
+            return day, due[-1]
+        day = previous_session(day).trade_date
+    return day, ""
+
+
+def _freshness(ctx: ServerContext, view: str, now: datetime) -> dict[str, Any]:
+    exp_day, exp_slot = _expected_last(ctx, view, now)
+    expected = {"date": exp_day.isoformat(), "slot": exp_slot or None}
+    last_day = ctx.latest_date(view)
+    if last_day is None:
+        return {"status": "empty", "expected": expected, "last": None}
+    row = ctx.ledger.query(
+        "SELECT MAX(slot) AS slot, MAX(written_at) AS written_at, COUNT(*) AS n "
+        "FROM partitions WHERE view = ? AND trade_date = ?",
+        (view, last_day.isoformat()),
+    )
+    last = row[0] if row else {"slot": None, "written_at": None, "n": 0}
+    last_slot = last["slot"] or ""
+    behind = 0
+    if last_day < exp_day:
+        d = exp_day
+        while d > last_day and behind < 30:
+            d = previous_session(d).trade_date
+            behind += 1
+    fresh = (last_day, last_slot) >= (exp_day, exp_slot)
+    return {
+        "status": "fresh" if fresh else "stale",
+        "expected": expected,
+        "last": {
+            "date": last_day.isoformat(),
+            "slot": last_slot or None,
+            "written_at": last["written_at"],
+        },
+        "sessions_behind": behind,
+        "partitions_on_last_date": last["n"],
+    }
+
+
+def _coverage(ctx: ServerContext, view: str, day: date, due: list[str]) -> dict[str, Any]:
+    symbols = ctx.universe_for(view)
+    row = ctx.ledger.query(
+        "SELECT COUNT(*) AS n, SUM(rows) AS rows, SUM(delayed_rows) AS delayed, "
+        "SUM(greeks_fill * rows) AS greeks, SUM(quote_fill * rows) AS quotes, "
+        "SUM(CASE WHEN rows = 0 THEN 1 ELSE 0 END) AS empty, SUM(bytes) AS bytes "
+        "FROM partitions WHERE view = ? AND trade_date = ?",
+        (view, day.isoformat()),
+    )
+    r = row[0] if row else {}
+    written = int(r.get("n") or 0)
+    rows = int(r.get("rows") or 0)
+    expected = len(symbols) * len(due)
+    return {
+        "expected_partitions": expected,
+        "written": written,
+        "coverage": ratio(min(written, expected), expected) if expected else None,
+        "slots_due": len(due),
+        "rows": rows,
+        "empty_partitions": int(r.get("empty") or 0),
+        "delayed_ratio": ratio(r.get("delayed") or 0, rows),
+        "greeks_fill": ratio(r.get("greeks"), rows),
+        "quote_fill": ratio(r.get("quotes"), rows),
+        "bytes": int(r.get("bytes") or 0),
+    }
+
+
+# --- runs, errors and checks -------------------------------------------------------------------
+def _run_counts(ctx: ServerContext, day: date) -> dict[str, Any]:
+    rows = ctx.ledger.query(
+        "SELECT status, COUNT(*) AS n FROM runs WHERE trade_date = ? GROUP BY status",
+        (day.isoformat(),),
+    )
+    counts = {r["status"]: r["n"] for r in rows}
+    last_failed = ctx.ledger.query(
+        "SELECT task, slot, error_summary, started_at FROM runs WHERE trade_date = ? "
+        "AND status IN ('failed', 'partial', 'missed') ORDER BY started_at DESC LIMIT 5",
+        (day.isoformat(),),
+    )
+    return {"by_status": counts, "recent_problems": last_failed}
+
+
+def _errors(ctx: ServerContext, day: date, meta: Meta) -> dict[str, Any]:
+    path = ctx.access.run_log("errors", f"errors_{day:%Y%m%d}.log")
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return {"log": None, "bytes": 0, "lines": 0}
+    meta.add_source(ctx.access.relative(path))
+    cap = ctx.limits.max_log_bytes
+    with path.open("rb") as fh:
+        head = fh.read(cap)
+    lines = head.count(b"\n")
+    return {
+        "log": path.name,
+        "bytes": size,
+        "lines": lines,
+        "lines_counted_in_first_bytes": min(size, cap),
+    }
+
+
+def _summarise(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Scalars and short lists as they are; nested objects by their keys (keeps replies small)."""
+    if doc is None:
+        return None
+    out: dict[str, Any] = {}
+    for key, value in list(doc.items())[:40]:
+        if isinstance(value, dict):
+            out[key] = value if len(str(value)) <= 2000 else {"keys": list(value)[:40]}
+        elif isinstance(value, list):
+            out[key] = value[:20]
+        else:
+            out[key] = value
+    return out
+
+
+def _latest_selfcheck(ctx: ServerContext, meta: Meta) -> dict[str, Any] | None:
+    directory = ctx.access.run_log("selfcheck")
+    entries, _ = ctx.access.list_dir(directory, ctx.limits.max_dir_entries)
+    files = sorted(
+        (e for e in entries if e.is_file() and e.name.endswith(".json")), key=lambda e: e.name
+    )
+    if not files:
+        return None
+    latest = files[-1]
+    path = directory / latest.name
+    meta.add_source(ctx.access.relative(path))
+    return {
+        "file": latest.name,
+        "report": _summarise(ctx.access.read_json(path, ctx.limits.max_log_bytes)),
+    }
+
+
+def _latest_logscan(ctx: ServerContext, day: date, meta: Meta) -> dict[str, Any] | None:
+    for d in recent_sessions(5, day):
+        path = ctx.access.run_log("errors", f"summary_{d:%Y%m%d}.json")
+        doc = ctx.access.read_json(path, ctx.limits.max_log_bytes)
+        if doc is not None:
+            meta.add_source(ctx.access.relative(path))
+            return {"date": d.isoformat(), "file": path.name, "summary": _summarise(doc)}
+    return None
+
+
+def _disk(ctx: ServerContext) -> dict[str, Any]:
+    data = ctx.layout.data
+    try:
+        usage = shutil.disk_usage(data if data.exists() else data.parent)
+        fs = {"total": usage.total, "used": usage.used, "free": usage.free}
+    except OSError:
+        fs = None
+    rows = ctx.ledger.query(
+        "SELECT view, SUM(bytes) AS bytes, COUNT(*) AS files FROM partitions GROUP BY view"
+    )
+    return {
+        "filesystem": fs,
+        "data_bytes_by_view": {r["view"]: r["bytes"] for r in rows},
+        "files_by_view": {r["view"]: r["files"] for r in rows},
+    }
+
+
+def _latest_listing(ctx: ServerContext, view: str, meta: Meta) -> dict[str, Any] | None:
+    """Files of the view's newest date directory (bounded), with leftover *.tmp files."""
+    day = ctx.latest_date(view)
+    if day is None:
+        return None
+    directory = ctx.access.date_dir(view, day)
+    cap = ctx.limits.max_dir_entries
+    dirs, cut = ctx.access.list_dir(directory, cap)
+    files = tmp = 0
+    for d in dirs:
+        if not d.is_dir():
+            tmp += d.name.endswith(".tmp")
+            continue
+        inner, inner_cut = ctx.access.list_dir(directory / d.name, cap)
+        cut = cut or inner_cut
+        for f in inner:
+            if f.name.endswith(".tmp"):
+                tmp += 1
+            elif f.name.endswith(".parquet"):
+                files += 1
+    meta.add_source(ctx.access.relative(directory))
+    return {
+        "date": day.isoformat(),
+        "underlyings": len(dirs),
+        "parquet_files": files,
+        "tmp_files": tmp,
+        "listing_truncated": cut,
+    }

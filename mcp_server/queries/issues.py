@@ -1,0 +1,229 @@
+"""get_partition_issues: what is wrong with the partitions of the last few sessions.
+
+Per session and view it compares three lists - what the calendar and universe expect,
+what the ledger recorded, what the date directory holds (one bounded listing) - and then
+looks inside files, newest first, up to a per-call budget of files.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from mcp_server.context import ServerContext
+from mcp_server.limits import Meta, clamp, take
+from mcp_server.queries.expect import due_slots, now_et, recent_sessions
+from shared.calendar import get_session, slot_file_label
+
+LOW_FILL = 0.8  # quote or greeks fill below this is reported as low_fill
+PARQUET_MIN_BYTES = 12  # magic + footer length + magic
+
+
+@dataclass
+class Scan:
+    """Issues found so far and the budget of files still allowed to be opened."""
+
+    budget: int
+    issues: list[dict[str, Any]] = field(default_factory=list)
+    files_read: int = 0
+    partial: bool = False
+
+    def add(self, day: date, view: str, sym: str, slot: str, kind: str, detail: Any = None) -> None:
+        self.issues.append(
+            {"date": day.isoformat(), "view": view, "underlying": sym, "slot": slot or None,
+             "kind": kind, "detail": detail}
+        )  # fmt: skip
+
+    def may_read(self) -> bool:
+        if self.files_read >= self.budget:
+            self.partial = True
+            return False
+        self.files_read += 1
+        return True
+
+
+def get_partition_issues(
+    ctx: ServerContext,
+    days: int | None,
+    view: str | None,
+    limit: int | None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    meta = Meta()
+    n_days = meta.apply(clamp(ctx.limits.days, days), "days")
+    n = meta.apply(clamp(ctx.limits.rows, limit))
+    views = ctx.access.views_or_all(view)
+    meta.add_source("ledger:partitions")
+    meta.add_source("calendar:XNYS")
+    scan = Scan(budget=ctx.limits.max_files_read)
+    clock = now_et(now)
+    checked: list[dict[str, Any]] = []
+    for day in recent_sessions(n_days, clock.date()):
+        session = get_session(day)
+        assert session is not None
+        due = due_slots(ctx.cfg, session, clock)
+        for v in views:
+            stats = _check_view_day(ctx, scan, v, day, due[v], meta)
+            checked.append({"date": day.isoformat(), "view": v, **stats})
+    order = {"missing": 0, "corrupt": 1, "empty": 2, "ledger_file_missing": 3}
+    ranked = sorted(scan.issues, key=lambda i: (i["date"], -order.get(i["kind"], 9)), reverse=True)
+    counts = Counter(i["kind"] for i in scan.issues)
+    meta.extra.update({"files_read": scan.files_read, "partial": scan.partial})
+    if scan.partial:
+        meta.notes.append(
+            f"looked inside {scan.budget} files (the per-call cap); older files were not opened"
+        )
+    issues = take(ranked, n, meta)
+    return {"summary": dict(counts), "checked": checked, "issues": issues, "meta": meta.as_dict()}
+
+
+def _listing(
+    ctx: ServerContext, view: str, day: date
+) -> tuple[dict[tuple[str, str], Path], list[Path], bool]:
+    """Parquet files of a date directory keyed by (symbol, slot), plus leftover *.tmp files."""
+    directory = ctx.access.date_dir(view, day)
+    cap = ctx.limits.max_dir_entries
+    files: dict[tuple[str, str], Path] = {}
+    tmps: list[Path] = []
+    dirs, cut = ctx.access.list_dir(directory, cap)
+    for d in dirs:
+        if d.name.endswith(".tmp"):
+            tmps.append(Path(d.path))
+        if not d.is_dir() or not d.name.startswith("underlying="):
+            continue
+        sym = d.name.split("=", 1)[1]
+        inner, inner_cut = ctx.access.list_dir(Path(d.path), cap)
+        cut = cut or inner_cut
+        for f in inner:
+            if f.name.endswith(".tmp"):
+                tmps.append(Path(f.path))
+            elif f.name == "part.parquet":
+                files[(sym, "")] = Path(f.path)
+            elif f.name.startswith("slot=") and f.name.endswith(".parquet"):
+                label = f.name[5:9]
+                files[(sym, f"{label[:2]}:{label[2:]}")] = Path(f.path)
+    return files, tmps, cut
+
+
+def _check_view_day(
+    ctx: ServerContext, scan: Scan, view: str, day: date, due: list[str], meta: Meta
+) -> dict[str, Any]:
+    recorded = {(r["underlying"], r["slot"]): r for r in ctx.ledger.partitions_for_date(day, view)}
+    on_disk, tmps, cut = _listing(ctx, view, day)
+    expected = {(s, slot) for s in ctx.universe_for(view) for slot in due}
+    for sym, slot in sorted(expected - recorded.keys() - on_disk.keys()):
+        scan.add(
+            day, view, sym, slot, "missing", "expected by the calendar and universe, not written"
+        )
+    for path in tmps:
+        scan.add(day, view, _sym_of(path), "", "leftover_tmp", ctx.access.relative(path))
+    for key in sorted(on_disk.keys() - recorded.keys()):
+        scan.add(day, view, *key, "unrecorded_file", "file on disk without a ledger row")
+    for key, rec in sorted(recorded.items()):
+        sym, slot = key
+        path = on_disk.get(key)
+        if path is None:
+            if not cut:
+                scan.add(day, view, sym, slot, "ledger_file_missing", rec["path"])
+            continue
+        _check_recorded(scan, view, day, sym, slot, rec, path)
+    for key, path in sorted(on_disk.items()):
+        if scan.may_read():
+            _look_inside(scan, view, day, *key, path)
+    if cut:
+        meta.notes.append(
+            f"{view} {day}: directory listing stopped at {ctx.limits.max_dir_entries} entries"
+        )
+    return {
+        "expected": len(expected),
+        "recorded": len(recorded),
+        "files": len(on_disk),
+        "tmp_files": len(tmps),
+    }
+
+
+def _sym_of(path: Path) -> str:
+    part = next((p for p in path.parts if p.startswith("underlying=")), "underlying=")
+    return part.split("=", 1)[1]
+
+
+def _check_recorded(
+    scan: Scan, view: str, day: date, sym: str, slot: str, rec: dict[str, Any], path: Path
+) -> None:
+    size = path.stat().st_size
+    if rec["rows"] == 0 or size == 0:
+        scan.add(day, view, sym, slot, "empty", {"rows": rec["rows"], "bytes": size})
+    elif size != rec["bytes"]:
+        scan.add(
+            day,
+            view,
+            sym,
+            slot,
+            "size_mismatch",
+            {"ledger_bytes": rec["bytes"], "file_bytes": size},
+        )
+    fills = {
+        k: rec[k] for k in ("quote_fill", "greeks_fill") if rec[k] is not None and rec[k] < LOW_FILL
+    }
+    if fills:
+        scan.add(day, view, sym, slot, "low_fill", fills)
+    if rec["delayed_rows"]:
+        scan.add(
+            day,
+            view,
+            sym,
+            slot,
+            "delayed_rows",
+            {"delayed_rows": rec["delayed_rows"], "rows": rec["rows"]},
+        )
+
+
+def _look_inside(scan: Scan, view: str, day: date, sym: str, slot: str, path: Path) -> None:
+    """Open one file: corrupt footer, duplicate keys, and for daily_clean fallbacks and OI."""
+    if path.stat().st_size < PARQUET_MIN_BYTES:
+        scan.add(day, view, sym, slot, "corrupt", "shorter than a Parquet footer")
+        return
+    clean = view == "daily_clean"
+    cols = ["conid", "rollup_strategy", "open_interest"] if clean else ["conid", "sample_time"]
+    try:
+        names = pq.read_schema(path).names
+        frame = pl.from_arrow(pq.read_table(path, columns=[c for c in cols if c in names]))
+    except (OSError, pa.ArrowException) as exc:
+        scan.add(day, view, sym, slot, "corrupt", f"{type(exc).__name__}: {str(exc)[:200]}")
+        return
+    assert isinstance(frame, pl.DataFrame)
+    if frame.is_empty():
+        return
+    keys = [
+        c for c in ("conid", "sample_time") if c in frame.columns and (not clean or c == "conid")
+    ]
+    dups = frame.height - frame.select(keys).unique().height
+    if dups:
+        scan.add(day, view, sym, slot, "duplicates", {"duplicate_rows": dups, "key": keys})
+    if clean and "rollup_strategy" in frame.columns:
+        fallback = frame.filter(pl.col("rollup_strategy") != "close")
+        if fallback.height:
+            by = dict(Counter(fallback["rollup_strategy"].to_list()))
+            scan.add(
+                day,
+                view,
+                sym,
+                slot,
+                "rollup_fallback",
+                {"rows": fallback.height, "by_strategy": by},
+            )
+    if clean and "open_interest" in frame.columns:
+        missing = frame["open_interest"].null_count()
+        if missing:
+            scan.add(day, view, sym, slot, "missing_oi", {"rows": missing, "of": frame.height})
+
+
+def slot_file(slot: str) -> str:
+    return f"slot={slot_file_label(slot)}.parquet" if slot else "part.parquet"

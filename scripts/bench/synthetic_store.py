@@ -46,6 +46,9 @@ file = "config/universe.csv"
 allow_raw = false
 allow_clean = true
 """
+# Planted problem -> index of the symbol it is planted on (see plant_faults).
+FAULTS = {"missing": 0, "empty": 1, "corrupt": 2, "leftover_tmp": 0, "delayed_rows": 1, "low_fill": 0,
+          "duplicates": 1, "rollup_fallback": 2, "missing_oi": 3}  # fmt: skip
 TICKERS = ("AAPL", "MSFT", "SPY", "QQQ", "NVDA", "AMZN", "TSLA", "META", "GOOGL", "IWM")
 
 
@@ -370,8 +373,7 @@ def plant_faults(layout: Layout, day: date, symbols: list[str]) -> dict[str, str
              "open_interest: 3 consecutive failures (oi_enrichment_failed)"),
         )  # fmt: skip
     con.close()
-    return {"missing": a, "empty": b, "corrupt": c, "leftover_tmp": a, "delayed_rows": b, "low_fill": a,
-            "duplicates": b, "rollup_fallback": c, "missing_oi": d}  # fmt: skip
+    return {kind: symbols[i] for kind, i in FAULTS.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

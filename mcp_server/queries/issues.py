@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from mcp_server.context import ServerContext
 from mcp_server.limits import Meta, clamp, take
 from mcp_server.queries.expect import due_slots, now_et, recent_sessions
-from shared.calendar import get_session, slot_file_label
+from shared.calendar import get_session
 
 LOW_FILL = 0.8  # quote or greeks fill below this is reported as low_fill
 PARQUET_MIN_BYTES = 12  # magic + footer length + magic
@@ -122,18 +122,18 @@ def _check_view_day(
         scan.add(
             day, view, sym, slot, "missing", "expected by the calendar and universe, not written"
         )
-    for path in tmps:
-        scan.add(day, view, _sym_of(path), "", "leftover_tmp", ctx.access.relative(path))
+    for tmp in tmps:
+        scan.add(day, view, _sym_of(tmp), "", "leftover_tmp", ctx.access.relative(tmp))
     for key in sorted(on_disk.keys() - recorded.keys()):
         scan.add(day, view, *key, "unrecorded_file", "file on disk without a ledger row")
     for key, rec in sorted(recorded.items()):
         sym, slot = key
-        path = on_disk.get(key)
-        if path is None:
+        found = on_disk.get(key)
+        if found is None:
             if not cut:
                 scan.add(day, view, sym, slot, "ledger_file_missing", rec["path"])
             continue
-        _check_recorded(scan, view, day, sym, slot, rec, path)
+        _check_recorded(scan, view, day, sym, slot, rec, found)
     for key, path in sorted(on_disk.items()):
         if scan.may_read():
             _look_inside(scan, view, day, *key, path)
@@ -223,7 +223,3 @@ def _look_inside(scan: Scan, view: str, day: date, sym: str, slot: str, path: Pa
         missing = frame["open_interest"].null_count()
         if missing:
             scan.add(day, view, sym, slot, "missing_oi", {"rows": missing, "of": frame.height})
-
-
-def slot_file(slot: str) -> str:
-    return f"slot={slot_file_label(slot)}.parquet" if slot else "part.parquet"

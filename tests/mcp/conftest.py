@@ -28,7 +28,7 @@ SYMBOLS = ["AAPL", "MSFT", "SPY", "QQQ"]
 class McpSession:
     """One server subprocess and one connected client, driven from synchronous tests."""
 
-    def __init__(self, params: StdioServerParameters) -> None:
+    def __init__(self, params: StdioServerParameters | str) -> None:
         self.params = params
         self.calls = 0
         self._loop = asyncio.new_event_loop()
@@ -86,6 +86,8 @@ class McpSession:
         return payload
 
     def close(self) -> None:
+        if self._loop.is_closed():
+            return
         if self._stop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._main.result(timeout=60)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -64,9 +63,10 @@ def read_partition(
         slot = f" slot {part.slot}" if part.slot else ""
         raise QueryError(f"no {part.view} partition for {part.symbol} on {part.trade_date}{slot}")
     try:
-        file_cols = set(pq.read_schema(part.path).names)
+        pf = pq.ParquetFile(part.path)
+        file_cols = set(pf.schema_arrow.names)
         wanted = [c for c in columns if c in file_cols] if columns else None
-        table = pq.read_table(part.path, columns=wanted)
+        table = pf.read(columns=wanted)
     except (OSError, pa.ArrowException) as exc:
         raise QueryError(
             f"partition {ctx.access.relative(part.path)} is unreadable: {exc}"
@@ -86,24 +86,19 @@ def partition_info(part: Partition) -> dict[str, Any]:
 
 
 def to_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
-    """Rows as JSON-ready dicts: dates and times as ISO text, NaN and inf as null."""
+    """Rows as JSON-ready dicts: dates and times as ISO text, floats rounded, NaN and inf as null."""
     casts = []
     for name, dtype in frame.schema.items():
+        col = pl.col(name)
         if dtype == pl.Date:
-            casts.append(pl.col(name).dt.strftime("%Y-%m-%d"))
+            casts.append(col.dt.strftime("%Y-%m-%d"))
         elif isinstance(dtype, pl.Datetime):
-            casts.append(pl.col(name).dt.strftime("%Y-%m-%dT%H:%M:%S%.f%z"))
+            casts.append(col.dt.strftime("%Y-%m-%dT%H:%M:%S%.f%:z"))
+        elif dtype in (pl.Float32, pl.Float64):
+            casts.append(pl.when(col.is_finite()).then(col.round(6)).otherwise(None).alias(name))
     if casts:
         frame = frame.with_columns(casts)
-    return [{k: _clean(v) for k, v in row.items()} for row in frame.to_dicts()]
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, float):
-        if math.isnan(value) or math.isinf(value):
-            return None
-        return round(value, 6)
-    return value
+    return frame.to_dicts()
 
 
 def ratio(num: float | None, den: float | None) -> float | None:

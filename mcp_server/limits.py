@@ -123,8 +123,6 @@ class Meta:
 def take(rows: list[Any], limit: int, meta: Meta) -> list[Any]:
     """Keep the first `limit` rows; meta records the count and whether more existed."""
     meta.truncated = meta.truncated or len(rows) > limit
-    if len(rows) > limit:
-        meta.extra["total_available"] = len(rows)
     kept = rows[:limit]
     meta.rows = len(kept)
     return kept

@@ -78,7 +78,7 @@ def iv_smile(
             (pl.col("strike") / spot).log().alias("log_moneyness"),
             pl.coalesce(otm, pl.col("call_iv"), pl.col("put_iv")).alias("otm_iv"),
         )
-        smile = _nearest_strikes(smile, spot, n)
+        smile = _nearest_strikes(smile, spot, n, meta)
     points = take(to_records(smile), n, meta)
     return {
         "partition": partition_info(part),
@@ -90,11 +90,13 @@ def iv_smile(
     }
 
 
-def _nearest_strikes(frame: pl.DataFrame, spot: float, n: int) -> pl.DataFrame:
+def _nearest_strikes(frame: pl.DataFrame, spot: float, n: int, meta: Meta) -> pl.DataFrame:
     """Keep the n strikes nearest spot (when there are more), still sorted by strike."""
+    meta.extra["total_available"] = frame.height
     if frame.height <= n:
         return frame
-    return frame.sort((pl.col("strike") - spot).abs()).head(n + 1).sort("strike")
+    meta.truncated = True
+    return frame.sort((pl.col("strike") - spot).abs()).head(n).sort("strike")
 
 
 def atm_term_structure(
@@ -213,7 +215,7 @@ def oi_gamma_by_strike(
         .sort("strike")
     )
     summary = _gex_summary(by_strike)
-    shown = _nearest_strikes(by_strike, spot, n)
+    shown = _nearest_strikes(by_strike, spot, n, meta)
     rows = take(to_records(shown), n, meta)
     missing = frame["open_interest"].null_count()
     if missing:

@@ -216,6 +216,9 @@ def test_oi_gamma_by_strike(mcp: McpSession, layout: Layout) -> None:
     )
     few = mcp.ok("get_oi_gamma_by_strike", {"symbol": "MSFT", "limit": 3})
     assert len(few["strikes"]) == 3 and few["meta"]["truncated"] is True
+    nearest = sorted(df["strike"].unique().to_list(), key=lambda k: abs(k - spot))[:3]
+    assert [x["strike"] for x in few["strikes"]] == sorted(nearest)
+    assert few["meta"]["total_available"] == df["strike"].n_unique()
 
 
 def test_chain_change_between_days_and_slots(mcp: McpSession, layout: Layout) -> None:

@@ -42,9 +42,9 @@ def health_overview(ctx: ServerContext, now: datetime | None = None) -> dict[str
         "errors": _errors(ctx, day, meta),
         "selfcheck": _latest_selfcheck(ctx, meta),
         "logscan": _latest_logscan(ctx, day, meta),
-        "disk": _disk(ctx),
         "on_disk_latest": {v: _latest_listing(ctx, v, meta) for v in ctx.access.allowed_views()},
     }
+    result["disk"] = _disk(ctx, result["coverage"])
     meta.rows = sum(c["written"] for c in result["coverage"].values())
     result["meta"] = meta.as_dict()
     return result
@@ -200,21 +200,19 @@ def _latest_logscan(ctx: ServerContext, day: date, meta: Meta) -> dict[str, Any]
     return None
 
 
-def _disk(ctx: ServerContext) -> dict[str, Any]:
+def _disk(ctx: ServerContext, coverage: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Filesystem use (statvfs) and the bytes of the current session per view, from the ledger.
+
+    Totals over the whole history would need a scan that grows with it; the filesystem
+    figures are what running out of disk depends on.
+    """
     data = ctx.layout.data
     try:
         usage = shutil.disk_usage(data if data.exists() else data.parent)
         fs = {"total": usage.total, "used": usage.used, "free": usage.free}
     except OSError:
         fs = None
-    rows = ctx.ledger.query(
-        "SELECT view, SUM(bytes) AS bytes, COUNT(*) AS files FROM partitions GROUP BY view"
-    )
-    return {
-        "filesystem": fs,
-        "data_bytes_by_view": {r["view"]: r["bytes"] for r in rows},
-        "files_by_view": {r["view"]: r["files"] for r in rows},
-    }
+    return {"filesystem": fs, "session_bytes_by_view": {v: c["bytes"] for v, c in coverage.items()}}
 
 
 def _latest_listing(ctx: ServerContext, view: str, meta: Meta) -> dict[str, Any] | None:
@@ -223,25 +221,6 @@ def _latest_listing(ctx: ServerContext, view: str, meta: Meta) -> dict[str, Any]
     if day is None:
         return None
     directory = ctx.access.date_dir(view, day)
-    cap = ctx.limits.max_dir_entries
-    dirs, cut = ctx.access.list_dir(directory, cap)
-    files = tmp = 0
-    for d in dirs:
-        if not d.is_dir():
-            tmp += d.name.endswith(".tmp")
-            continue
-        inner, inner_cut = ctx.access.list_dir(directory / d.name, cap)
-        cut = cut or inner_cut
-        for f in inner:
-            if f.name.endswith(".tmp"):
-                tmp += 1
-            elif f.name.endswith(".parquet"):
-                files += 1
+    counts = ctx.access.count_files(directory, ctx.limits.max_dir_entries)
     meta.add_source(ctx.access.relative(directory))
-    return {
-        "date": day.isoformat(),
-        "underlyings": len(dirs),
-        "parquet_files": files,
-        "tmp_files": tmp,
-        "listing_truncated": cut,
-    }
+    return {"date": day.isoformat(), **counts}

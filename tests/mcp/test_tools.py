@@ -81,8 +81,12 @@ def test_health_overview(mcp: McpSession, layout: Layout) -> None:
     assert h["selfcheck"]["report"]["status"] == "PASS"
     assert h["logscan"]["summary"]["by_keyword"]["ERROR"] == 1
     assert h["on_disk_latest"]["intraday"]["tmp_files"] == 1
-    total = ledger(layout, "SELECT SUM(bytes) FROM partitions WHERE view='daily_clean'")[0][0]
-    assert h["disk"]["data_bytes_by_view"]["daily_clean"] == total
+    total = ledger(
+        layout,
+        "SELECT SUM(bytes) FROM partitions WHERE view='daily_clean' AND trade_date=?",
+        (session_day,),
+    )[0][0]
+    assert h["disk"]["session_bytes_by_view"]["daily_clean"] == (total or 0)
     assert h["disk"]["filesystem"]["total"] > 0
 
 

@@ -44,8 +44,8 @@ async def qualify_underlying(
         result = await session.request(
             session.ib.qualifyContractsAsync(contract), f"qualify {symbol}"
         )
-        if result and result[0] is not None and getattr(result[0], "conId", 0):
-            c = result[0]
+        c = result[0] if result else None
+        if isinstance(c, Contract) and c.conId:
             return UnderlyingRef(
                 symbol, int(c.conId), str(c.secType), str(c.exchange), str(c.currency or "USD")
             )

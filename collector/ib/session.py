@@ -27,6 +27,9 @@ from shared.config import IBConfig
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 ErrorListener = Callable[[IBErrorEvent], None]
+# The budget counts messages per this window, a little over IB's 1 s, so that jitter
+# between our send time and the gateway's receive time cannot fit N+1 into its second.
+MESSAGE_WINDOW_SEC = 1.05
 
 
 def client_id_candidates(cfg: IBConfig, salt: int | None = None) -> list[int]:
@@ -125,7 +128,7 @@ class IBSession:
         # The library's own throttle stays as a backstop at our budget (it counts every
         # message, requests and cancels alike).
         self.ib.client.MaxRequests = int(self.max_messages_per_sec)
-        self.ib.client.RequestsInterval = 1
+        self.ib.client.RequestsInterval = MESSAGE_WINDOW_SEC  # type: ignore[assignment]
         self.ib.reqMarketDataType(self.market_data_type)
 
     async def reconnect(self) -> None:

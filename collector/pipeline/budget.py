@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections import deque
 
+from collector.ib.session import MESSAGE_WINDOW_SEC
+
 
 class MessageBudget:
-    def __init__(self, per_second: float, window: float = 1.02) -> None:
+    def __init__(self, per_second: float, window: float = MESSAGE_WINDOW_SEC) -> None:
         if per_second <= 0:
             raise ValueError("message budget must be positive")
         self.capacity = max(1, int(per_second))

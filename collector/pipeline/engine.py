@@ -11,6 +11,7 @@ reports pacing it backs off 30/60/120/240 s and then gives up (slot_retry_exceed
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -316,10 +317,8 @@ class SnapshotEngine:
         delay = max(0.0, min(waits))
         self._wake.clear()
         if delay > 0:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
-            except TimeoutError:
-                pass
         else:
             await asyncio.sleep(0)
 

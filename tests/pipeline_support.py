@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from collector.gateway_sim import GatewaySim, SimConfig
+from shared.calendar import ET
 from shared.config import AppConfig, load_config
+from shared.storage import Layout
 
 BASE_TOML = """
 [ib]
@@ -69,3 +78,42 @@ def write_config(root: Path, port: int, symbols: list[str] | None = None, **kw: 
     path = root / "opt-data.toml"
     path.write_text(text)
     return load_config(path, env={})
+
+
+SIM_DAY = date(2026, 11, 18)  # a Wednesday session
+SIM_SLOT_TIME = datetime(2026, 11, 18, 11, 0, tzinfo=ET)
+
+
+def sim_config(**kw: Any) -> SimConfig:
+    """Fast simulator settings pinned to a mid-session instant."""
+    kw.setdefault("clock_start", SIM_SLOT_TIME)
+    return SimConfig.fast(**kw)
+
+
+@contextlib.asynccontextmanager
+async def running_sim(config: SimConfig) -> AsyncIterator[GatewaySim]:
+    sim = GatewaySim(config)
+    await sim.start()
+    try:
+        yield sim
+    finally:
+        await sim.stop()
+
+
+def prime_sim(sim: GatewaySim, symbols: list[str], day: date = SIM_DAY) -> None:
+    """Work around the simulator resolving option conIds only for chains it has listed
+    in this process (a real gateway knows every conId): list the chains up front."""
+    for symbol in symbols:
+        sim.book.chain(symbol, day)
+
+
+def read_view(cfg: AppConfig, view: str, day: date) -> pa.Table:
+    """Every file of a view's date partition, concatenated (hive columns not added)."""
+    layout = Layout.from_config(cfg)
+    files = sorted(layout.date_dir(view, day).rglob("*.parquet"))
+    tables = [pq.read_table(f) for f in files]
+    return pa.concat_tables(tables) if tables else pa.table({})
+
+
+def all_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())

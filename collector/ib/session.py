@@ -169,6 +169,19 @@ class IBSession:
         except ConnectionError as exc:
             raise IBDisconnected(f"{what}: connection to IB lost ({exc})") from None
 
+    # --- the message budget the library's throttle already spent -------------------------
+    def recent_send_times(self) -> list[float]:
+        """Loop times of the messages the client sent in the last window (its own log)."""
+        times = getattr(self.ib.client, "_timeQ", ())
+        return list(times)
+
+    async def drain_outgoing(self, timeout: float = 30.0) -> None:
+        """Wait until the library's throttle queue is empty (all earlier messages are out)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while getattr(self.ib.client, "_msgQ", None) and loop.time() < deadline:
+            await asyncio.sleep(0.02)
+
     # --- errors -----------------------------------------------------------------------------
     def add_error_listener(self, listener: ErrorListener) -> None:
         self._listeners.append(listener)

@@ -21,6 +21,10 @@ class MessageBudget:
         self._sent: deque[float] = deque()
         self.total = 0
 
+    def seed(self, times: list[float]) -> None:
+        """Count messages already sent (e.g. by discovery) against the window."""
+        self._sent.extend(sorted(times))
+
     def _trim(self, now: float) -> None:
         while self._sent and now - self._sent[0] >= self.window:
             self._sent.popleft()

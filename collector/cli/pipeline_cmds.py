@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,15 @@ def _run(cfg: AppConfig, task: str, make: Callable[[], Any]) -> Any:
             f"{task} crashed: {type(exc).__name__}: {exc} (stack in the errors log)",
             code=EXIT_FAILURE,
         )
+
+
+def _logging(level: str) -> None:
+    """Our own lines only at WARNING and above: the client library logs every IB error
+    itself (we classify them and keep them in the run log), which would bury the one line."""
+    setup_logging(level)
+    if logging.getLogger().getEffectiveLevel() >= logging.WARNING:
+        logging.getLogger("ib_async").setLevel(logging.CRITICAL)
+        logging.getLogger("ib_insync").setLevel(logging.CRITICAL)
 
 
 def _report(result: JobResult, as_json: bool) -> None:
@@ -98,7 +108,7 @@ def snapshot(
     log_level: str = LogLevelOption,
 ) -> None:
     """Collect one slot of option-chain snapshots (view=intraday)."""
-    setup_logging(log_level)
+    _logging(log_level)
     cfg = load_cfg(config)
     if ticks is not None and ticks and not all(t.strip().isdigit() for t in ticks.split(",")):
         fail(f"--ticks must be a comma list of generic tick ids, got {ticks!r}")
@@ -150,7 +160,7 @@ def close_snapshot(
     log_level: str = LogLevelOption,
 ) -> None:
     """Collect the session's close (view=close, market data type 2, real last slot)."""
-    setup_logging(log_level)
+    _logging(log_level)
     cfg = load_cfg(config)
     result = _run(
         cfg,
@@ -169,7 +179,7 @@ def rollup(
     log_level: str = LogLevelOption,
 ) -> None:
     """Build view=daily_clean from the close view (and intraday fallback)."""
-    setup_logging(log_level)
+    _logging(log_level)
     cfg = load_cfg(config)
     _report(_run(cfg, "rollup", lambda: jobs.run_rollup(cfg, date)), as_json)
 
@@ -184,7 +194,7 @@ def enrichment(
     log_level: str = LogLevelOption,
 ) -> None:
     """Next session day: fill open_interest (tick 101) into daily_clean of --date."""
-    setup_logging(log_level)
+    _logging(log_level)
     cfg = load_cfg(config)
     names = tuple(f.strip() for f in fields.split(",") if f.strip())
     _report(_run(cfg, "enrichment", lambda: jobs.run_enrichment(cfg, date, names)), as_json)
@@ -201,7 +211,7 @@ def history(
     log_level: str = LogLevelOption,
 ) -> None:
     """Daily bars built from 8-hour bars (clean/ib/history/bar=1d)."""
-    setup_logging(log_level)
+    _logging(log_level)
     cfg = load_cfg(config)
     result = _run(
         cfg, "history", lambda: jobs.run_history(cfg, symbols, days, force_refresh=force_refresh)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from collector.ib._lib import Contract, Index, Option, Stock
+from collector.ib.errors import ErrorKind, IBErrorEvent
 from collector.ib.session import IBSession
 from collector.ib.types import ChainParams, OptionContract, UnderlyingRef
 
@@ -162,12 +163,22 @@ async def reference_price(
     A refused request (e.g. pacing, 420) is asked again a few times; without a live
     permission (still no usable value), delayed data is tried when allowed.
     """
-    price = None
-    for attempt in range(PRICE_ATTEMPTS):
-        price = await _snapshot_price(session, ref, timeout)
-        if price is not None:
-            break
-        await asyncio.sleep(PRICE_RETRY_PAUSE_SEC * (attempt + 1))
+    refused: list[ErrorKind] = []
+
+    def watch(ev: IBErrorEvent) -> None:
+        if ev.conid == ref.conid:
+            refused.append(ev.kind)
+
+    session.add_error_listener(watch)
+    try:
+        price = None
+        for attempt in range(PRICE_ATTEMPTS):
+            price = await _snapshot_price(session, ref, timeout)
+            if price is not None or ErrorKind.PERMISSION in refused:
+                break
+            await asyncio.sleep(PRICE_RETRY_PAUSE_SEC * (attempt + 1))
+    finally:
+        session.remove_error_listener(watch)
     if price is None and allow_delayed and session.market_data_type in (1, 2):
         delayed = 3 if session.market_data_type == 1 else 4
         restore = session.market_data_type

@@ -126,7 +126,9 @@ class AuditMiddleware:
         if _field(result, "is_error", "isError"):
             status = record.status or "rejected"
             error = text if record.detail is None else f"{text}\n{record.detail}"
-            await self._write(tool, arguments, start, status=status, error=error, nbytes=len(text))
+            await self._write(
+                tool, arguments, start, status=status, error=error, nbytes=len(text.encode())
+            )
         else:
             clamped = bool(meta.get("clamped"))
             await self._write(

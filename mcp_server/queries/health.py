@@ -42,6 +42,7 @@ def health_overview(ctx: ServerContext, now: datetime | None = None) -> dict[str
         "errors": _errors(ctx, day, meta),
         "selfcheck": _latest_selfcheck(ctx, meta),
         "logscan": _latest_logscan(ctx, day, meta),
+        "qa_metrics": _latest_run_log(ctx, day, meta, "metrics", "metrics_{:%Y%m%d}.json"),
         "on_disk_latest": {v: _latest_listing(ctx, v, meta) for v in ctx.access.allowed_views()},
     }
     result["disk"] = _disk(ctx, result["coverage"])
@@ -191,8 +192,15 @@ def _latest_selfcheck(ctx: ServerContext, meta: Meta) -> dict[str, Any] | None:
 
 
 def _latest_logscan(ctx: ServerContext, day: date, meta: Meta) -> dict[str, Any] | None:
+    return _latest_run_log(ctx, day, meta, "errors", "summary_{:%Y%m%d}.json")
+
+
+def _latest_run_log(
+    ctx: ServerContext, day: date, meta: Meta, folder: str, pattern: str
+) -> dict[str, Any] | None:
+    """The newest of a daily JSON run log among the last five sessions (logscan summary, QA metrics)."""
     for d in recent_sessions(5, day):
-        path = ctx.access.run_log("errors", f"summary_{d:%Y%m%d}.json")
+        path = ctx.access.run_log(folder, pattern.format(d))
         doc = ctx.access.read_json(path, ctx.limits.max_log_bytes)
         if doc is not None:
             meta.add_source(ctx.access.relative(path))

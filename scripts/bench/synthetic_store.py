@@ -270,6 +270,10 @@ class StoreWriter:
             "by_keyword": {"ERROR": 1, "CRITICAL": 0, "PACING": 0},
         }
         lay.errors_summary(day).write_text(json.dumps(summary), encoding="utf-8")
+        lay.metrics_file(day).parent.mkdir(parents=True, exist_ok=True)
+        metrics = {"trade_date": day.isoformat(), "slot_coverage": 1.0, "rollup_fallback_ratio": 0.0,
+                   "delayed_ratio": 0.0, "oi_fill": 1.0}  # fmt: skip
+        lay.metrics_file(day).write_text(json.dumps(metrics), encoding="utf-8")
         lay.errors_log(day).write_text(
             f"{day} 10:00:03 ERROR snapshot AAPL timeout\n", encoding="utf-8"
         )

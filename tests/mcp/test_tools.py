@@ -80,6 +80,8 @@ def test_health_overview(mcp: McpSession, layout: Layout) -> None:
     assert h["selfcheck"]["file"] == f"selfcheck_{day:%Y%m%d}.json"
     assert h["selfcheck"]["report"]["status"] == "PASS"
     assert h["logscan"]["summary"]["by_keyword"]["ERROR"] == 1
+    qa = json.loads(layout.metrics_file(day).read_text())
+    assert h["qa_metrics"]["date"] == day.isoformat() and h["qa_metrics"]["summary"] == qa
     assert h["on_disk_latest"]["intraday"]["tmp_files"] == 1
     total = ledger(
         layout,

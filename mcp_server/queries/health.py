@@ -40,7 +40,7 @@ def health_overview(ctx: ServerContext, now: datetime | None = None) -> dict[str
         "coverage": {v: _coverage(ctx, v, day, due[v]) for v in VIEWS},
         "runs": _run_counts(ctx, day),
         "errors": _errors(ctx, day, meta),
-        "selfcheck": _latest_selfcheck(ctx, meta),
+        "selfcheck": _latest_selfcheck(ctx, day, meta),
         "logscan": _latest_logscan(ctx, day, meta),
         "qa_metrics": _latest_run_log(ctx, day, meta, "metrics", "metrics_{:%Y%m%d}.json"),
         "on_disk_latest": {v: _latest_listing(ctx, v, meta) for v in ctx.access.allowed_views()},
@@ -174,20 +174,22 @@ def _summarise(doc: dict[str, Any] | None) -> dict[str, Any] | None:
     return out
 
 
-def _latest_selfcheck(ctx: ServerContext, meta: Meta) -> dict[str, Any] | None:
+def _latest_selfcheck(ctx: ServerContext, day: date, meta: Meta) -> dict[str, Any] | None:
+    """selfcheck_YYYYMMDD.json of the last sessions; else the newest JSON report in the folder."""
+    found = _latest_run_log(ctx, day, meta, "selfcheck", "selfcheck_{:%Y%m%d}.json")
+    if found is not None:
+        return found
     directory = ctx.access.run_log("selfcheck")
     entries, _ = ctx.access.list_dir(directory, ctx.limits.max_dir_entries)
-    files = sorted(
-        (e for e in entries if e.is_file() and e.name.endswith(".json")), key=lambda e: e.name
-    )
+    files = sorted(e.name for e in entries if e.is_file() and e.name.endswith(".json"))
     if not files:
         return None
-    latest = files[-1]
-    path = directory / latest.name
+    path = directory / files[-1]
     meta.add_source(ctx.access.relative(path))
     return {
-        "file": latest.name,
-        "report": _summarise(ctx.access.read_json(path, ctx.limits.max_log_bytes)),
+        "date": None,
+        "file": files[-1],
+        "summary": _summarise(ctx.access.read_json(path, ctx.limits.max_log_bytes)),
     }
 
 

@@ -78,7 +78,7 @@ def test_health_overview(mcp: McpSession, layout: Layout) -> None:
         )
         assert cov["written"] == written[0][0]
     assert h["selfcheck"]["file"] == f"selfcheck_{day:%Y%m%d}.json"
-    assert h["selfcheck"]["report"]["status"] == "PASS"
+    assert h["selfcheck"]["summary"]["status"] == "PASS"
     assert h["logscan"]["summary"]["by_keyword"]["ERROR"] == 1
     qa = json.loads(layout.metrics_file(day).read_text())
     assert h["qa_metrics"]["date"] == day.isoformat() and h["qa_metrics"]["summary"] == qa

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sqlite3
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -57,6 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def check_audit_db(path: Path) -> None:
+    """The audit DB must be writable before the first call arrives (it is the only write)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sqlite3.connect(path).close()
+    except (OSError, sqlite3.Error) as exc:
+        fail(f"cannot open the audit DB {path}: {exc}")
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     if not 1 <= args.port <= 65535:
@@ -81,6 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     allow_clean = cfg.mcp.allow_clean if args.allow_clean is None else args.allow_clean
     audit_path = args.audit_db or cfg.mcp.audit_db
     assert audit_path is not None
+    check_audit_db(audit_path)
     ctx = ServerContext.build(cfg, allow_raw=allow_raw, allow_clean=allow_clean)
     recent_sessions(2)  # loads the XNYS calendar now, not during the first call
     server = build_server(ctx, AuditLog(audit_path.resolve()), log_level=args.log_level)

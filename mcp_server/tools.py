@@ -100,7 +100,7 @@ def register_tools(server: MCPServer, ctx: ServerContext) -> None:
         """Health of the collected data right now: per view the last slot written against the slot the
         XNYS calendar expected (fresh/stale), the current session's coverage (partitions written vs
         expected from the universe), delayed-data ratio, greeks and quote fill, run status counts, the
-        day's error log size, the latest selfcheck report and logscan summary, and disk use. Start here."""
+        day's error log size, the latest selfcheck report, logscan summary and QA metrics, and disk use. Start here."""
         return await _run(ctx, health.health_overview)
 
     @server.tool(annotations=READ_ONLY)

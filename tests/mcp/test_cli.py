@@ -47,6 +47,17 @@ def test_bad_flags_fail_in_one_line(
     assert not audit.exists()
 
 
+def test_an_audit_db_that_cannot_be_written_is_refused(store: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    proc = run(
+        str(BIN / "opt-data-mcp"), "--config", str(store), "--audit-db", str(blocker / "audit.db")
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot open the audit DB" in lines[0]
+
+
 def test_help_lists_the_flags() -> None:
     proc = run(sys.executable, "-m", "mcp_server", "--help")
     assert proc.returncode == 0

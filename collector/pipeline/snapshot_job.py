@@ -121,7 +121,7 @@ async def prepare_caches(
                 raise CacheMissing(
                     f"{exc} and rebuilding is disabled (--fail-on-missing-cache)"
                 ) from None
-            reason = str(exc).rsplit(" ", 1)[-1]
+            reason = exc.reason
         caches[entry.symbol] = await discover_symbol(session, cfg, entry, trade_date)
         status[entry.symbol] = f"rebuilt ({reason})"
     return caches, status

@@ -140,8 +140,7 @@ class MarketDataLine:
                 epoch = int(self._market().at.timestamp())
                 self.send(msg.tick_string(rid, msg.tick_id(45, delayed), str(epoch)))
         self._size(8, q.volume)
-        if first:
-            self._price(9, q.close)
+        self._price(9, q.close)  # changes only when the trade date does
         for tick, value in ((14, q.open), (6, q.high), (7, q.low)):
             self._price(tick, value)
 

@@ -1,0 +1,63 @@
+"""SimThread with the blocking ib_async API, and the same simulator seen by ib_insync."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from collector.gateway_sim import SimConfig, SimThread
+from shared.calendar import ET
+
+SESSION = datetime(2026, 11, 18, 11, 0, tzinfo=ET)
+
+
+def _pick_option(chains, symbol: str, details_fn, option_cls):  # type: ignore[no-untyped-def]
+    smart = next(c for c in chains if c.exchange == "SMART")
+    expiry = smart.expirations[1]
+    details = details_fn(option_cls(symbol, expiry, 0.0, "C", "SMART"))
+    contracts = sorted((d.contract for d in details), key=lambda c: c.strike)
+    return contracts[len(contracts) // 2]
+
+
+def test_sim_thread_serves_the_blocking_ib_async_api() -> None:
+    from ib_async import IB, Option, Stock
+
+    with SimThread(SimConfig.fast(clock_start=SESSION)) as sim:
+        ib = IB()
+        ib.connect("127.0.0.1", sim.port, clientId=21, readonly=True, timeout=5)
+        try:
+            aapl = Stock("AAPL", "SMART", "USD")
+            assert ib.qualifyContracts(aapl) == [aapl] and aapl.conId == 265598
+            chains = ib.reqSecDefOptParams("AAPL", "", "STK", aapl.conId)
+            opt = _pick_option(chains, "AAPL", ib.reqContractDetails, Option)
+            [ticker] = ib.reqTickers(opt)
+            assert ticker.bid > 0 and ticker.modelGreeks is not None
+            assert sim.stats.messages_received > 5
+        finally:
+            ib.disconnect()
+
+
+def test_ib_insync_is_served_too() -> None:
+    from ib_insync import IB, Option, Stock
+
+    with SimThread(SimConfig.fast(clock_start=SESSION)) as sim:
+        ib = IB()
+        ib.connect("127.0.0.1", sim.port, clientId=22, readonly=True, timeout=5)
+        try:
+            assert ib.client.serverVersion() == 176
+            spy = Stock("SPY", "SMART", "USD")
+            assert ib.qualifyContracts(spy) == [spy] and spy.conId == 756733
+            assert ib.qualifyContracts(Stock("ZZNOPE", "SMART", "USD")) == []
+            chains = ib.reqSecDefOptParams("SPY", "", "STK", spy.conId)
+            opt = _pick_option(chains, "SPY", ib.reqContractDetails, Option)
+            ticker = ib.reqMktData(opt, "100,101")
+            for _ in range(200):
+                ib.sleep(0.02)
+                if ticker.modelGreeks is not None and ticker.callOpenInterest > 0:
+                    break
+            assert ticker.bid > 0 and ticker.ask > ticker.bid
+            assert ticker.modelGreeks is not None and 0 < ticker.modelGreeks.delta < 1
+            assert ticker.callOpenInterest > 0 and ticker.callVolume > 0
+            bars = ib.reqHistoricalData(spy, "", "3 D", "1 day", "TRADES", True, 1)
+            assert len(bars) == 3
+        finally:
+            ib.disconnect()

@@ -99,7 +99,8 @@ def sessions_in(duration: str, end: datetime) -> list[Session]:
         ]
         return found[-n:]
     start_day = end_et.date() - timedelta(days=n * DURATION_DAYS[unit])
-    return [s for s in sessions_between(start_day, end_et.date()) if s.open < end_et]
+    found = sessions_between(start_day + timedelta(days=1), end_et.date())
+    return [s for s in found if s.open < end_et]
 
 
 class BarBuilder:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from collector.gateway_sim.contracts import Instrument
 from collector.gateway_sim.market import MarketTime, UnderlyingModel
 from collector.gateway_sim.profiles import Profile
 from collector.gateway_sim.quotes import QuoteEngine, expiry_instant
-from shared.calendar import ET, UTC, Session, get_session, sessions_between
+from shared.calendar import ET, UTC, Session, sessions_between
 
 MAX_BARS = 10_000
 BAR_UNITS = {
@@ -189,7 +189,3 @@ class BarBuilder:
 
 def edge_label(when: datetime) -> str:
     return when.astimezone(ET).strftime("%Y%m%d %H:%M:%S")
-
-
-def session_of(day: date) -> Session | None:
-    return get_session(day)

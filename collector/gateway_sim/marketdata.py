@@ -79,7 +79,7 @@ class MarketDataLine:
         await asyncio.sleep(req.dwell * req.quote_fraction)
         when = self._market()
         quote = self.engine.quote(req.inst, req.profile, when)
-        self._send_quote(quote, first=True)
+        self._send_quote(quote)
         self._send_generics(quote, first=True)
         if is_option:
             await asyncio.sleep(req.dwell * (1 - req.quote_fraction))
@@ -96,7 +96,7 @@ class MarketDataLine:
             when = self._market()
             self._announce_type(when)
             quote = self.engine.quote(req.inst, req.profile, when)
-            self._send_quote(quote, first=False)
+            self._send_quote(quote)
             self._send_generics(quote, first=False)
             if is_option:
                 self._send_greeks(quote)
@@ -126,7 +126,7 @@ class MarketDataLine:
         if self._changed(tick, size):
             self.send(msg.tick_size(self.req.req_id, msg.tick_id(tick, self.req.delayed), size))
 
-    def _send_quote(self, q: Quote, first: bool) -> None:
+    def _send_quote(self, q: Quote) -> None:
         rid, delayed = self.req.req_id, self.req.delayed
         if self.req.inst.sec_type != "IND":
             self._price(1, q.bid, q.bid_size)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, date
 
+import pytest
 from ib_async import IB, Index, Option, Stock
 
 from collector.gateway_sim import GatewaySim
@@ -63,6 +64,10 @@ async def test_streaming_option_gets_quotes_greeks_volume_and_oi(sim_ib: IB) -> 
     assert ticker.bid <= greeks.optPrice <= ticker.ask
     assert ticker.volume > 0 and ticker.putVolume == ticker.volume
     assert ticker.marketDataType == 1
+    assert ticker.minTick == 0.01  # tickReqParams
+    assert ticker.lastTimestamp is not None  # tickString 45
+    assert ticker.impliedVolatility == pytest.approx(greeks.impliedVol, rel=1e-3)  # 106 -> 24
+    assert ticker.close > 0
     sim_ib.cancelMktData(opt)
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from ib_async import IB, Option, Stock
 
 from collector.gateway_sim import FaultConfig, GatewaySim, SimConfig
+from shared.calendar import ET
 from tests.integration.conftest import SIM_SESSION_TIME, SimErrors, sim_connect, sim_wait
 
 
@@ -170,3 +171,23 @@ async def test_connectivity_restored_with_data_lost_drops_subscriptions(
     await sim_wait(lambda: len(sim_gateway.lines) == 1)
     await sim_wait(lambda: 1101 in sim_errors.codes())
     assert len(sim_gateway.lines) == 0
+
+
+@pytest.mark.parametrize(
+    "sim_config",
+    [
+        SimConfig.fast(
+            clock_start=datetime(2026, 11, 21, 12, 0, tzinfo=ET),
+            faults=FaultConfig(no_permission_symbols=("MSFT",)),
+        )
+    ],
+)
+async def test_delayed_frozen_type_4_outside_the_session(sim_ib: IB, sim_errors: SimErrors) -> None:
+    sim_ib.reqMarketDataType(4)
+    msft, aapl = Stock("MSFT", "SMART", "USD"), Stock("AAPL", "SMART", "USD")
+    await sim_ib.qualifyContractsAsync(msft, aapl)
+    delayed, live = sim_ib.reqMktData(msft, ""), sim_ib.reqMktData(aapl, "")
+    await sim_wait(lambda: delayed.last > 0 and live.last > 0)
+    assert delayed.marketDataType == 4  # no permission: delayed, and frozen (market closed)
+    assert live.marketDataType == 2  # permitted: frozen
+    assert 10167 in sim_errors.codes()

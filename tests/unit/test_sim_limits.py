@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collector.gateway_sim import GatewaySim, SimConfig
 from collector.gateway_sim.limits import HistoricalPacing, LinePool, MessageRate, RateVerdict
 
 
@@ -44,3 +45,13 @@ def test_historical_pacing() -> None:
     assert pacing.check("y", 17.0) is None
     assert "more than 3" in (pacing.check("z", 18.0) or "")
     assert pacing.check("z", 601.0) is None  # the first request left the window
+
+
+def test_default_dwell_is_realistic_and_fast_dwell_is_short() -> None:
+    realistic = GatewaySim(SimConfig())
+    samples = sorted(realistic.sample_dwell() for _ in range(2000))
+    assert samples[0] >= 0.3 and samples[-1] <= 3.0
+    assert 0.85 < samples[1000] < 1.15  # median ~1 s
+    assert samples[100] < 0.6 and samples[1900] > 1.8  # spread over 0.3-3 s
+    fast = GatewaySim(SimConfig.fast())
+    assert max(fast.sample_dwell() for _ in range(200)) <= 0.08

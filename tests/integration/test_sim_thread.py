@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
 from datetime import datetime
+
+import pytest
 
 from collector.gateway_sim import SimConfig, SimThread
 from shared.calendar import ET
 
 SESSION = datetime(2026, 11, 18, 11, 0, tzinfo=ET)
+
+
+@pytest.fixture
+def sim_client_loop() -> Iterator[asyncio.AbstractEventLoop]:
+    """The loop the blocking client API runs on, closed after the test (no leaks)."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        yield loop
+    finally:
+        loop.run_until_complete(asyncio.sleep(0.05))  # let closed transports finish
+        loop.close()
+        asyncio.set_event_loop(None)
 
 
 def _pick_option(chains, symbol: str, details_fn, option_cls):  # type: ignore[no-untyped-def]
@@ -18,7 +35,7 @@ def _pick_option(chains, symbol: str, details_fn, option_cls):  # type: ignore[n
     return contracts[len(contracts) // 2]
 
 
-def test_sim_thread_serves_the_blocking_ib_async_api() -> None:
+def test_sim_thread_serves_the_blocking_ib_async_api(sim_client_loop: object) -> None:
     from ib_async import IB, Option, Stock
 
     with SimThread(SimConfig.fast(clock_start=SESSION)) as sim:
@@ -36,7 +53,7 @@ def test_sim_thread_serves_the_blocking_ib_async_api() -> None:
             ib.disconnect()
 
 
-def test_ib_insync_is_served_too() -> None:
+def test_ib_insync_is_served_too(sim_client_loop: object) -> None:
     from ib_insync import IB, Option, Stock
 
     with SimThread(SimConfig.fast(clock_start=SESSION)) as sim:

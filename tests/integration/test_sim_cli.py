@@ -23,8 +23,6 @@ FAST = [
     "0.1",
     "--snapshot-end-delay",
     "0.5",
-    "--clock",
-    "2026-11-18T11:00",
 ]
 
 
@@ -45,9 +43,17 @@ def _start(*extra: str) -> tuple[subprocess.Popen[str], int]:
     return proc, int(match.group(1))
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_runs_until_a_signal_and_says_goodbye(sig: signal.Signals) -> None:
-    proc, port = _start()
+@pytest.mark.parametrize(
+    "sig, clock, md_type",
+    [
+        (signal.SIGINT, "2026-11-18T11:00", 1),  # a Wednesday mid-session: live
+        (signal.SIGTERM, "2026-11-21T11:00", 2),  # a Saturday: frozen at Friday's close
+    ],
+)
+def test_runs_until_a_signal_and_says_goodbye(
+    sig: signal.Signals, clock: str, md_type: int
+) -> None:
+    proc, port = _start("--clock", clock)
     example = subprocess.run(
         [sys.executable, "scripts/examples/sim_quote.py", "--port", str(port), "--symbol", "MSFT"],
         capture_output=True,
@@ -59,7 +65,7 @@ def test_runs_until_a_signal_and_says_goodbye(sig: signal.Signals) -> None:
     _, err = proc.communicate(timeout=20)
     assert example.returncode == 0, example.stderr
     lines = example.stdout.splitlines()
-    assert lines[0].startswith("MSFT  ") and "market data type 1" in lines[0]
+    assert lines[0].startswith("MSFT  ") and f"market data type {md_type}" in lines[0]
     bid, ask = (float(x) for x in re.findall(r"(?:bid|ask) ([\d.]+) x", lines[1]))
     assert 0 < bid < ask
     assert re.search(r"iv 0\.\d+  delta 0\.\d+", lines[2])

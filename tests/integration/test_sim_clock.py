@@ -86,3 +86,26 @@ async def test_an_expired_option_conid_is_unknown(
     sim_gateway.clock.set(SATURDAY_NOON)
     assert await sim_ib.reqContractDetailsAsync(Option(conId=expiring.conId)) == []
     assert 200 in sim_errors.codes()
+
+
+@pytest.mark.parametrize("sim_config", [SimConfig.fast(clock_start=SATURDAY_NOON)])
+async def test_open_interest_is_published_overnight(sim_ib: IB, sim_gateway: GatewaySim) -> None:
+    sim_gateway.clock.set(datetime(2026, 11, 18, 11, 0, tzinfo=ET))
+    details = await sim_ib.reqContractDetailsAsync(Option("AAPL", "20261218", 0.0, "C", "SMART"))
+    opt = details[len(details) // 2].contract
+    assert opt is not None
+
+    async def oi_at(when: datetime) -> float:
+        sim_gateway.clock.set(when)
+        ticker = sim_ib.reqMktData(opt, "101")
+        ticker.callOpenInterest = float("nan")  # forget the previous subscription's value
+        await sim_wait(lambda: ticker.callOpenInterest > 0)
+        sim_ib.cancelMktData(opt)
+        return ticker.callOpenInterest
+
+    during = await oi_at(datetime(2026, 11, 18, 11, 0, tzinfo=ET))
+    evening = await oi_at(datetime(2026, 11, 18, 17, 30, tzinfo=ET))
+    next_morning = await oi_at(datetime(2026, 11, 19, 4, 30, tzinfo=ET))
+    next_session = await oi_at(datetime(2026, 11, 19, 10, 0, tzinfo=ET))
+    assert during == evening  # unchanged until the overnight update
+    assert next_morning != evening and next_morning == next_session

@@ -53,7 +53,7 @@ async def test_streaming_option_gets_quotes_greeks_volume_and_oi(sim_ib: IB) -> 
     strike = float(round(spot.last))
     opt = Option("SPY", expiry, strike, "P", "SMART")
     await sim_ib.qualifyContractsAsync(opt)
-    ticker = sim_ib.reqMktData(opt, "100,101,106")
+    ticker = sim_ib.reqMktData(opt, "100,101,106,233")
     await sim_wait(lambda: ticker.modelGreeks is not None and ticker.putOpenInterest > 0)
     assert 0 < ticker.bid < ticker.ask
     assert ticker.bidSize > 0 and ticker.askSize > 0
@@ -68,6 +68,7 @@ async def test_streaming_option_gets_quotes_greeks_volume_and_oi(sim_ib: IB) -> 
     assert ticker.lastTimestamp is not None  # tickString 45
     assert ticker.impliedVolatility == pytest.approx(greeks.impliedVol, rel=1e-3)  # 106 -> 24
     assert ticker.close > 0
+    assert ticker.rtVolume == ticker.volume  # RTVolume (generic 233 -> tick 48)
     sim_ib.cancelMktData(opt)
 
 

@@ -49,6 +49,7 @@ def test_sim_thread_serves_the_blocking_ib_async_api(sim_client_loop: object) ->
             [ticker] = ib.reqTickers(opt)
             assert ticker.bid > 0 and ticker.modelGreeks is not None
             assert sim.stats.messages_received > 5
+            assert sim.call(len, sim.sim.lines) == 0  # the snapshot freed its line
         finally:
             ib.disconnect()
 
@@ -66,7 +67,7 @@ def test_ib_insync_is_served_too(sim_client_loop: object) -> None:
             assert ib.qualifyContracts(Stock("ZZNOPE", "SMART", "USD")) == []
             chains = ib.reqSecDefOptParams("SPY", "", "STK", spy.conId)
             opt = _pick_option(chains, "SPY", ib.reqContractDetails, Option)
-            ticker = ib.reqMktData(opt, "100,101")
+            ticker = ib.reqMktData(opt, "100,101,233")
             for _ in range(200):
                 ib.sleep(0.02)
                 if ticker.modelGreeks is not None and ticker.callOpenInterest > 0:
@@ -74,6 +75,7 @@ def test_ib_insync_is_served_too(sim_client_loop: object) -> None:
             assert ticker.bid > 0 and ticker.ask > ticker.bid
             assert ticker.modelGreeks is not None and 0 < ticker.modelGreeks.delta < 1
             assert ticker.callOpenInterest > 0 and ticker.callVolume > 0
+            assert ticker.rtVolume == ticker.volume and ticker.vwap > 0  # RTVolume (48)
             bars = ib.reqHistoricalData(spy, "", "3 D", "1 day", "TRADES", True, 1)
             assert len(bars) == 3
         finally:

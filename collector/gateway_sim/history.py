@@ -7,7 +7,9 @@ Only regular trading hours are modelled, so useRTH=0 returns the same bars as us
 
 from __future__ import annotations
 
+import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -114,6 +116,8 @@ class BarBuilder:
         if req.what == "TRADES" and inst.sec_type == "IND" and req.bar_seconds < 60:
             raise HistoryError("No data of type TRADES for index bars below 1 min")
         out: list[list] = []
+        seconds = re.fullmatch(r"\s*(\d+)\s*S\s*", req.duration.upper())
+        not_before = req.end - timedelta(seconds=int(seconds.group(1))) if seconds else None
         for session in sessions_in(req.duration, req.end):
             if req.bar_seconds >= 86400:
                 spans = [(session.open, session.close, True)]
@@ -122,6 +126,8 @@ class BarBuilder:
             for start, stop, daily in spans:
                 if start >= req.end:
                     break
+                if not_before is not None and stop <= not_before:
+                    continue
                 bar = self._bar(inst, profile, session, start, min(stop, req.end), req, daily)
                 if bar is not None:
                     out.append(bar)
@@ -148,9 +154,10 @@ class BarBuilder:
         daily: bool,
     ) -> list | None:
         path = self.model.minute_path(profile, session.trade_date)
-        i0 = int((start - session.open).total_seconds() // 60)
-        i1 = max(int((stop - session.open).total_seconds() // 60), i0 + 1)
-        seg = [float(x) for x in path[i0 : min(i1, len(path) - 1) + 1]]
+        m0 = (start - session.open).total_seconds() / 60.0
+        m1 = min((stop - session.open).total_seconds() / 60.0, len(path) - 1.0)
+        marks = [m0, *range(int(m0) + 1, math.ceil(m1)), m1]  # the ends and whole minutes
+        seg = [_interpolate(path, m) for m in marks]
         if inst.sec_type == "OPT":
             if expiry_instant(inst) <= start:
                 return None
@@ -163,7 +170,7 @@ class BarBuilder:
         trades = req.what == "TRADES" and inst.sec_type != "IND"
         volume: float = -1
         if trades:
-            share = (i1 - i0) / max(len(path) - 1, 1)
+            share = (m1 - m0) / max(len(path) - 1, 1)
             volume = int(self.model.daily_shares(profile, session.trade_date) * share / 100)
             if inst.sec_type == "OPT":
                 volume = max(int(volume / 2000), 1)
@@ -189,3 +196,12 @@ class BarBuilder:
 
 def edge_label(when: datetime) -> str:
     return when.astimezone(ET).strftime("%Y%m%d %H:%M:%S")
+
+
+def _interpolate(path: Sequence[float], minute: float) -> float:
+    """The price at a fractional minute of the session (linear between minutes)."""
+    i = min(max(int(minute), 0), len(path) - 1)
+    if i >= len(path) - 1:
+        return float(path[-1])
+    w = minute - i
+    return float(path[i]) * (1 - w) + float(path[i + 1]) * w

@@ -72,3 +72,14 @@ def test_intraday_labels_and_option_bars() -> None:
     opt = book.option(chain, expiry, strikes[len(strikes) // 2], "P")
     obars = builder.bars(opt, spy, HistRequest(NOW, 3600, "1 D", "TRADES", 1))
     assert obars and obars[0][0].endswith("US/Eastern") and all(0 < b[4] < 100 for b in obars)
+
+
+def test_second_durations_cover_only_their_window() -> None:
+    builder, book, model = _builder()
+    aapl = KNOWN["AAPL"]
+    end = datetime(2026, 11, 18, 11, 0, 0, tzinfo=ET)
+    bars = builder.bars(book.underlying(aapl), aapl, HistRequest(end, 5, "30 S", "MIDPOINT", 2))
+    assert len(bars) == 6
+    first = datetime(2026, 11, 18, 10, 59, 30, tzinfo=ET)
+    assert bars[0][0] == str(int(first.timestamp()))
+    assert len({b[4] for b in bars}) > 1  # prices move within the minute

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+import numpy as np
 
 from collector.gateway_sim.contracts import Instrument
 from collector.gateway_sim.market import MarketTime, UnderlyingModel
@@ -198,7 +199,7 @@ def edge_label(when: datetime) -> str:
     return when.astimezone(ET).strftime("%Y%m%d %H:%M:%S")
 
 
-def _interpolate(path: Sequence[float], minute: float) -> float:
+def _interpolate(path: np.ndarray, minute: float) -> float:
     """The price at a fractional minute of the session (linear between minutes)."""
     i = min(max(int(minute), 0), len(path) - 1)
     if i >= len(path) - 1:

@@ -75,7 +75,7 @@ def test_intraday_labels_and_option_bars() -> None:
 
 
 def test_second_durations_cover_only_their_window() -> None:
-    builder, book, model = _builder()
+    builder, book, _ = _builder()
     aapl = KNOWN["AAPL"]
     end = datetime(2026, 11, 18, 11, 0, 0, tzinfo=ET)
     bars = builder.bars(book.underlying(aapl), aapl, HistRequest(end, 5, "30 S", "MIDPOINT", 2))

@@ -23,6 +23,17 @@ async def test_connect_readonly_answers_the_startup_requests(sim_gateway: Gatewa
         ib.disconnect()
 
 
+async def test_a_full_client_connect_gets_every_startup_answer(sim_gateway: GatewaySim) -> None:
+    ib = IB()  # not read-only, client id 0: also open orders, completed orders, auto-open
+    await ib.connectAsync(
+        "127.0.0.1", sim_gateway.port, clientId=0, readonly=False, timeout=2, raiseSyncErrors=True
+    )
+    try:
+        assert ib.isConnected() and ib.openTrades() == []
+    finally:
+        ib.disconnect()
+
+
 async def test_qualify_stock_index_and_option(sim_ib: IB) -> None:
     aapl, spx = Stock("AAPL", "SMART", "USD"), Index("SPX", "CBOE")
     assert await sim_ib.qualifyContractsAsync(aapl, spx) == [aapl, spx]

@@ -101,3 +101,14 @@ def test_secdef_rules(book: ContractBook) -> None:
     assert book.secdef("NOOPT", "STK", 0, ON) == []
     assert book.secdef("AAPL", "STK", 1, ON) == []  # wrong underlying conId
     assert {r[2] for r in book.secdef("SPX", "IND", 416904, ON)} == {"SPX", "SPXW"}
+
+
+def test_a_generated_option_conid_resolves_in_a_fresh_process(book: ContractBook) -> None:
+    chain = book.chain("QWERTY", ON)
+    assert chain is not None
+    expiry, strikes = chain.expiries[1]
+    inst = book.option(chain, expiry, strikes[0], "P")
+    fresh = ContractBook(UnderlyingModel(7))  # e.g. a restarted gateway, conId from a cache
+    assert fresh.match(q(str(inst.con_id)), ON) == []  # the symbol is not known yet
+    found = fresh.match(q(str(inst.con_id), "QWERTY", "OPT"), ON)
+    assert [i.local_symbol for i in found] == [inst.local_symbol]

@@ -57,7 +57,6 @@ class MarketDataLine:
         self.send = send
         self.paused = paused
         self._md_type = 0
-        self._greeks_due = False
 
     def _market(self) -> MarketTime:
         at = self.now()
@@ -79,18 +78,24 @@ class MarketDataLine:
         when = self._market()
         self._announce_type(when)
         is_option = req.inst.sec_type == "OPT"
-        await asyncio.sleep(req.dwell * req.quote_fraction)
+        quote_delay = req.dwell * req.quote_fraction
+        # A snapshot ends when its data is complete, or at snapshot_end_delay if sooner.
+        deadline = req.snapshot_end_delay if req.snapshot else float("inf")
+        await asyncio.sleep(min(quote_delay, deadline))
         when = self._market()
         quote = self._quote(when)
         self._send_quote(quote)
         self._send_generics(quote, first=True)
-        if is_option:
-            await asyncio.sleep(req.dwell * (1 - req.quote_fraction))
+        elapsed = quote_delay
+        if is_option and req.dwell <= deadline:
+            await asyncio.sleep(req.dwell - quote_delay)
             when = self._market()
             self._send_greeks(self._quote(when), when)
+            elapsed = req.dwell
         if req.snapshot:
-            if is_option and req.missing_greeks:  # data never completes: IB's timeout
-                await asyncio.sleep(max(req.snapshot_end_delay - req.dwell, 0.0))
+            complete = not is_option or (req.dwell <= deadline and not req.missing_greeks)
+            if not complete:  # the data never completes: IB's own timeout ends it
+                await asyncio.sleep(max(deadline - elapsed, 0.0))
             self.send(msg.tick_snapshot_end(req.req_id))
             return
         while True:

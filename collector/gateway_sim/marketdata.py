@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from collector.gateway_sim import messages as msg
 from collector.gateway_sim.contracts import Instrument
-from collector.gateway_sim.market import MarketTime, market_time
+from collector.gateway_sim.market import MarketTime, listing_date, market_time
 from collector.gateway_sim.profiles import Profile
 from collector.gateway_sim.protocol import Field
 from collector.gateway_sim.quotes import Quote, QuoteEngine
@@ -57,13 +57,15 @@ class MarketDataLine:
         self.send = send
         self.paused = paused
         self._md_type = 0
-        self._greeks_due = False
 
     def _market(self) -> MarketTime:
         at = self.now()
         if self.req.delayed:
             at -= timedelta(minutes=self.req.delayed_minutes)
         return market_time(at)
+
+    def _quote(self, when: MarketTime) -> Quote:
+        return self.engine.quote(self.req.inst, self.req.profile, when, listing_date(self.now()))
 
     def _md_type_for(self, when: MarketTime) -> int:
         if self.req.delayed:
@@ -76,17 +78,24 @@ class MarketDataLine:
         when = self._market()
         self._announce_type(when)
         is_option = req.inst.sec_type == "OPT"
-        await asyncio.sleep(req.dwell * req.quote_fraction)
+        quote_delay = req.dwell * req.quote_fraction
+        # A snapshot ends when its data is complete, or at snapshot_end_delay if sooner.
+        deadline = req.snapshot_end_delay if req.snapshot else float("inf")
+        await asyncio.sleep(min(quote_delay, deadline))
         when = self._market()
-        quote = self.engine.quote(req.inst, req.profile, when)
-        self._send_quote(quote, first=True)
+        quote = self._quote(when)
+        self._send_quote(quote)
         self._send_generics(quote, first=True)
-        if is_option:
-            await asyncio.sleep(req.dwell * (1 - req.quote_fraction))
-            self._send_greeks(self.engine.quote(req.inst, req.profile, self._market()))
+        elapsed = quote_delay
+        if is_option and req.dwell <= deadline:
+            await asyncio.sleep(req.dwell - quote_delay)
+            when = self._market()
+            self._send_greeks(self._quote(when), when)
+            elapsed = req.dwell
         if req.snapshot:
-            if is_option and req.missing_greeks:  # data never completes: IB's timeout
-                await asyncio.sleep(max(req.snapshot_end_delay - req.dwell, 0.0))
+            complete = not is_option or (req.dwell <= deadline and not req.missing_greeks)
+            if not complete:  # the data never completes: IB's own timeout ends it
+                await asyncio.sleep(max(deadline - elapsed, 0.0))
             self.send(msg.tick_snapshot_end(req.req_id))
             return
         while True:
@@ -95,11 +104,11 @@ class MarketDataLine:
                 continue
             when = self._market()
             self._announce_type(when)
-            quote = self.engine.quote(req.inst, req.profile, when)
-            self._send_quote(quote, first=False)
+            quote = self._quote(when)
+            self._send_quote(quote)
             self._send_generics(quote, first=False)
             if is_option:
-                self._send_greeks(quote)
+                self._send_greeks(quote, when)
 
     def _announce_type(self, when: MarketTime) -> None:
         md_type = self._md_type_for(when)
@@ -126,7 +135,7 @@ class MarketDataLine:
         if self._changed(tick, size):
             self.send(msg.tick_size(self.req.req_id, msg.tick_id(tick, self.req.delayed), size))
 
-    def _send_quote(self, q: Quote, first: bool) -> None:
+    def _send_quote(self, q: Quote) -> None:
         rid, delayed = self.req.req_id, self.req.delayed
         if self.req.inst.sec_type != "IND":
             self._price(1, q.bid, q.bid_size)
@@ -140,21 +149,27 @@ class MarketDataLine:
                 epoch = int(self._market().at.timestamp())
                 self.send(msg.tick_string(rid, msg.tick_id(45, delayed), str(epoch)))
         self._size(8, q.volume)
-        if first:
-            self._price(9, q.close)
+        self._price(9, q.close)  # changes only when the trade date does
         for tick, value in ((14, q.open), (6, q.high), (7, q.low)):
             self._price(tick, value)
 
-    def _send_greeks(self, q: Quote) -> None:
-        req, g = self.req, q.greeks
-        tick = msg.tick_id(13, req.delayed)
-        if req.missing_greeks or g is None:
+    def _send_greeks(self, q: Quote, when: MarketTime) -> None:
+        """Model greeks (13), plus bid/ask computations (10/11) at the quotes' implied vols."""
+        req = self.req
+        if req.missing_greeks or q.greeks is None:
             if self._changed(13, "sentinel"):
-                self.send(msg.greeks_not_computed(req.req_id, tick))
+                self.send(msg.greeks_not_computed(req.req_id, msg.tick_id(13, req.delayed)))
             return
-        values = (g.iv, g.delta, g.price, g.pv_dividend, g.gamma, g.vega, g.theta, q.und_price)
-        if self._changed(13, str(tuple(round(v, 6) for v in values))):
-            self.send(msg.tick_option_computation(req.req_id, tick, *values))
+        sides = [(13, q.greeks, q.greeks.price)]
+        for tick, price in ((10, q.bid), (11, q.ask)):
+            side = self.engine.side_greeks(req.inst, req.profile, when, price, q.und_price)
+            if side is not None:
+                sides.append((tick, side, price))
+        for tick, g, price in sides:
+            values = (g.iv, g.delta, price, g.pv_dividend, g.gamma, g.vega, g.theta, q.und_price)
+            if self._changed(tick, str(tuple(round(v, 6) for v in values))):
+                rid, tid = req.req_id, msg.tick_id(tick, req.delayed)
+                self.send(msg.tick_option_computation(rid, tid, *values))
 
     def _send_generics(self, q: Quote, first: bool) -> None:
         req, rid = self.req, self.req.req_id

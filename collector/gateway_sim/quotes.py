@@ -18,6 +18,7 @@ from collector.gateway_sim.pricing import (
     atm_vol,
     bid_ask,
     black_scholes,
+    implied_vol,
     option_tick,
     round_to_tick,
     smile_vol,
@@ -86,9 +87,25 @@ class QuoteEngine:
         z = math.log(inst.strike / spot) / (atm * math.sqrt(max(years, 1 / 365)))
         return black_scholes(inst.right, spot, inst.strike, years, vol, profile.div_yield), z
 
-    def quote(self, inst: Instrument, profile: Profile, when: MarketTime) -> Quote:
+    def side_greeks(
+        self, inst: Instrument, profile: Profile, when: MarketTime, price: float, spot: float
+    ) -> Greeks | None:
+        """Greeks at the volatility implied by a quoted price (bid or ask), if any fits."""
+        if price <= 0:
+            return None
+        years = max((expiry_instant(inst) - when.at).total_seconds() / YEAR_SECONDS, 0.0)
+        vol = implied_vol(inst.right, spot, inst.strike, years, price, profile.div_yield)
+        if vol is None:
+            return None
+        return black_scholes(inst.right, spot, inst.strike, years, vol, profile.div_yield)
+
+    def quote(
+        self, inst: Instrument, profile: Profile, when: MarketTime, oi_date: date | None = None
+    ) -> Quote:
+        """The quote at a market instant. `oi_date` is the session whose open interest is
+        published (IB updates it overnight, so before the open it is already the new day's)."""
         if inst.sec_type == "OPT":
-            return self._option(inst, profile, when)
+            return self._option(inst, profile, when, oi_date or when.trade_date)
         return self._underlying(inst, profile, when)
 
     def _underlying(self, inst: Instrument, profile: Profile, when: MarketTime) -> Quote:
@@ -124,7 +141,7 @@ class QuoteEngine:
             **common,  # type: ignore[arg-type]
         )
 
-    def _option(self, inst: Instrument, profile: Profile, when: MarketTime) -> Quote:
+    def _option(self, inst: Instrument, profile: Profile, when: MarketTime, oi_date: date) -> Quote:
         g, z = self.greeks(inst, profile, when)
         years = max((expiry_instant(inst) - when.at).total_seconds() / YEAR_SECONDS, 0.0)
         bid, ask = bid_ask(g.price, z, years)
@@ -151,7 +168,7 @@ class QuoteEngine:
             low=None,
             und_price=self.model.price(profile, when),
             greeks=g,
-            open_interest=self.open_interest(inst, profile, when.trade_date),
+            open_interest=self.open_interest(inst, profile, oi_date),
         )
 
     def _daily_option_volume(

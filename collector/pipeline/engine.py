@@ -243,7 +243,7 @@ class SnapshotEngine:
         work.delayed = work.delayed or delayed
         kind = DELAYED if delayed else self.market_data_type
         cost = self._lines.messages_for_open(kind)
-        if self.budget.available(now) < cost:
+        if not self.budget.can_send(now, cost):
             return False
         line = self._lines.open(
             work.contract,
@@ -298,7 +298,7 @@ class SnapshotEngine:
             if self._rate_pending:
                 self._rate_pending = False
                 await asyncio.sleep(self.budget.window)
-                self.budget.slow_down(0.95, floor=0.5 * self.budget.capacity / self.budget.window)
+                self.budget.slow_down(0.98, floor=0.5 * self.budget.capacity / self.budget.window)
                 continue
             if self._resubscribe:
                 self._resubscribe = False

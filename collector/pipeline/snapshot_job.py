@@ -40,7 +40,12 @@ from collector.pipeline.locks import SlotLock
 from collector.pipeline.progress import Progress
 from collector.pipeline.rows import RowContext, build_row, rows_to_table
 from collector.pipeline.selection import nearest_strikes
-from collector.pipeline.store import read_table, remove_tmp_files, write_chain
+from collector.pipeline.store import (
+    read_table,
+    remove_tmp_files,
+    write_chain,
+    write_chain_record,
+)
 from collector.pipeline.universe import UniverseEntry, resolve_symbols
 from shared import schema as S
 from shared.calendar import slot_datetime, slot_file_label
@@ -121,7 +126,7 @@ async def prepare_caches(
                 raise CacheMissing(
                     f"{exc} and rebuilding is disabled (--fail-on-missing-cache)"
                 ) from None
-            reason = str(exc).rsplit(" ", 1)[-1]
+            reason = exc.reason
         caches[entry.symbol] = await discover_symbol(session, cfg, entry, trade_date)
         status[entry.symbol] = f"rebuilt ({reason})"
     return caches, status
@@ -409,8 +414,15 @@ async def _collect(
         existing = read_table(layout.chain_file(view, d, sym, slot))
         if existing is None:
             continue
-        if sym in done_syms and existing.num_rows:
-            ingest_id = str(existing.column("ingest_id")[0].as_py())
+        file_ingest = str(existing.column("ingest_id")[0].as_py()) if existing.num_rows else None
+        if chain and file_ingest in chain and sym not in done_syms:
+            # Written by the interrupted run, which was killed before it could record the
+            # file in the ledger: the file is complete (atomic), so record it now.
+            rec = write_chain_record(layout, view, d, sym, slot, existing)
+            ctx.ledger.record_partition(rec, file_ingest)
+            done_syms.add(sym)
+        if sym in done_syms and file_ingest:
+            ingest_id = file_ingest
         if ov.retry_missed:
             kept[sym] = [
                 r

@@ -18,7 +18,9 @@ for module in (shared_cmds, sim_cmds, pipeline_cmds, ops_cmds):
     module.register(app)
 
 
-@app.command("mcp-server", context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+@app.command(
+    "mcp-server",
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     add_help_option=False,
 )
 def mcp_server_cmd(ctx: typer.Context) -> None:

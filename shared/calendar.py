@@ -151,7 +151,9 @@ def slot_file_label(label: str) -> str:
     return slot_label(parse_slot(label)).replace(":", "")
 
 
-def session_slots(session: Session, interval_minutes: int = 30, extra: tuple[str, ...] = ()) -> list[str]:
+def session_slots(
+    session: Session, interval_minutes: int = 30, extra: tuple[str, ...] = ()
+) -> list[str]:
     """Slot labels from the open to the close inclusive; the last slot is the real close.
 
     Extra slots (e.g. 15:45) are added when they fall inside the session.
@@ -177,7 +179,9 @@ def slot_datetime(trade_date: date, label: str) -> datetime:
     return datetime.combine(trade_date, parse_slot(label), ET)
 
 
-def validate_slot(session: Session, label: str, interval_minutes: int = 30, extra: tuple[str, ...] = ()) -> str:
+def validate_slot(
+    session: Session, label: str, interval_minutes: int = 30, extra: tuple[str, ...] = ()
+) -> str:
     """Normalise a slot label and check it is one of the session's slots, else ValueError."""
     normal = slot_label(parse_slot(label))
     allowed = session_slots(session, interval_minutes, extra)

@@ -20,7 +20,11 @@ ENV_OVERRIDES = {
     "IB_CLIENT_ID": ("ib", "client_id"),
     "IB_MARKET_DATA_TYPE": ("ib", "market_data_type"),
 }
-CLIENT_ID_POOLS: dict[str, tuple[int, int]] = {"prod": (0, 99), "remote": (100, 199), "test": (200, 250)}
+CLIENT_ID_POOLS: dict[str, tuple[int, int]] = {
+    "prod": (0, 99),
+    "remote": (100, 199),
+    "test": (200, 250),
+}
 DEFAULT_GENERIC_TICKS = "100,101,104,105,106,165,221,225,233,293,294,295"
 
 

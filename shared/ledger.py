@@ -96,12 +96,21 @@ class Ledger:
         finally:
             con.close()
 
-    def start_run(self, task: str, trade_date: date | None, slot: str | None = None, run_id: str | None = None) -> str:
+    def start_run(
+        self, task: str, trade_date: date | None, slot: str | None = None, run_id: str | None = None
+    ) -> str:
         rid = run_id or new_run_id(task)
         with self._connect() as con:
             con.execute(
                 "INSERT INTO runs (run_id, task, trade_date, slot, status, started_at) VALUES (?,?,?,?,?,?)",
-                (rid, task, trade_date.isoformat() if trade_date else None, slot, "running", utcnow_iso()),
+                (
+                    rid,
+                    task,
+                    trade_date.isoformat() if trade_date else None,
+                    slot,
+                    "running",
+                    utcnow_iso(),
+                ),
             )
         return rid
 
@@ -202,9 +211,12 @@ class LedgerReader:
         with self.connect() as con:
             return [dict(r) for r in con.execute(sql, params).fetchall()]
 
-    def recent_runs(self, limit: int, task: str | None = None, status: str | None = None) -> list[dict[str, Any]]:
+    def recent_runs(
+        self, limit: int, task: str | None = None, status: str | None = None
+    ) -> list[dict[str, Any]]:
         sql = "SELECT * FROM runs"
-        where, params = [], []
+        where: list[str] = []
+        params: list[Any] = []
         if task:
             where.append("task = ?")
             params.append(task)
@@ -226,9 +238,12 @@ class LedgerReader:
             tuple(d.isoformat() for d in dates),
         )
 
-    def partitions_for_date(self, trade_date: date, view: str | None = None) -> list[dict[str, Any]]:
+    def partitions_for_date(
+        self, trade_date: date, view: str | None = None
+    ) -> list[dict[str, Any]]:
         if view:
             return self.query(
-                "SELECT * FROM partitions WHERE trade_date=? AND view=?", (trade_date.isoformat(), view)
+                "SELECT * FROM partitions WHERE trade_date=? AND view=?",
+                (trade_date.isoformat(), view),
             )
         return self.query("SELECT * FROM partitions WHERE trade_date=?", (trade_date.isoformat(),))

@@ -77,13 +77,17 @@ CONTEXT_FIELDS = [
     pa.field("open_interest", pa.int64()),
 ]
 PROVENANCE_FIELDS = [
-    pa.field("market_data_type", pa.int8()),  # as received from IB: 1 live, 2 frozen, 3 delayed, 4 delayed-frozen
+    pa.field(
+        "market_data_type", pa.int8()
+    ),  # as received from IB: 1 live, 2 frozen, 3 delayed, 4 delayed-frozen
     pa.field("delayed_fallback", pa.bool_(), nullable=False),
     pa.field("data_quality_flags", pa.list_(pa.string()), nullable=False),
     pa.field("missing_reason", pa.string()),
 ]
 
-SNAPSHOT_SCHEMA = pa.schema(IDENTITY_FIELDS + QUOTE_FIELDS + MODEL_FIELDS + CONTEXT_FIELDS + PROVENANCE_FIELDS)
+SNAPSHOT_SCHEMA = pa.schema(
+    IDENTITY_FIELDS + QUOTE_FIELDS + MODEL_FIELDS + CONTEXT_FIELDS + PROVENANCE_FIELDS
+)
 
 DAILY_CLEAN_EXTRA = [
     pa.field("rollup_source_time", TS),

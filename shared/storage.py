@@ -81,11 +81,22 @@ class Layout:
         return d / f"slot={slot_file_label(slot)}.parquet"
 
     def history_file(self, symbol: str, bar: str = "1d") -> Path:
-        return self.clean / "ib" / "history" / f"bar={bar}" / f"underlying={check_symbol(symbol)}" / "part.parquet"
+        return (
+            self.clean
+            / "ib"
+            / "history"
+            / f"bar={bar}"
+            / f"underlying={check_symbol(symbol)}"
+            / "part.parquet"
+        )
 
     def streaming_dir(self, trade_date: date, symbol: str) -> Path:
         return (
-            self.raw / "ib" / "streaming" / f"date={trade_date.isoformat()}" / f"underlying={check_symbol(symbol)}"
+            self.raw
+            / "ib"
+            / "streaming"
+            / f"date={trade_date.isoformat()}"
+            / f"underlying={check_symbol(symbol)}"
         )
 
     # --- State ----------------------------------------------------------------------------
@@ -167,7 +178,9 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def atomic_write_parquet(path: Path, table: pa.Table, compression: str = "zstd", level: int = 3) -> int:
+def atomic_write_parquet(
+    path: Path, table: pa.Table, compression: str = "zstd", level: int = 3
+) -> int:
     """Write one Parquet file atomically (one row group unless huge); returns its size in bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

@@ -1,0 +1,184 @@
+"""One market-data line: the ticks a reqMktData subscription or snapshot receives.
+
+Order of events, as on a real gateway: tickReqParams, marketDataType (when not live),
+quotes after a fraction of the dwell, model greeks after the dwell, then either
+tickSnapshotEnd (snapshot) or updates every tick interval while the market moves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from collector.gateway_sim import messages as msg
+from collector.gateway_sim.contracts import Instrument
+from collector.gateway_sim.market import MarketTime, market_time
+from collector.gateway_sim.profiles import Profile
+from collector.gateway_sim.protocol import Field
+from collector.gateway_sim.quotes import Quote, QuoteEngine
+
+Send = Callable[[list[Field]], None]
+
+
+@dataclass
+class LineRequest:
+    req_id: int
+    inst: Instrument
+    profile: Profile
+    generic: frozenset[int]
+    snapshot: bool
+    delayed: bool  # no permission, delayed data requested (types 3/4)
+    dwell: float  # real seconds until model greeks arrive
+    missing_greeks: bool
+    quote_fraction: float
+    tick_interval: float  # real seconds between updates
+    snapshot_end_delay: float
+    delayed_minutes: float
+    sent: dict[int, float | str] = field(default_factory=dict)
+
+
+class MarketDataLine:
+    """Runs one subscription until cancelled (streaming) or complete (snapshot)."""
+
+    def __init__(
+        self,
+        req: LineRequest,
+        engine: QuoteEngine,
+        now: Callable[[], datetime],
+        send: Send,
+        paused: Callable[[], bool],
+    ) -> None:
+        self.req = req
+        self.engine = engine
+        self.now = now
+        self.send = send
+        self.paused = paused
+        self._md_type = 0
+        self._greeks_due = False
+
+    def _market(self) -> MarketTime:
+        at = self.now()
+        if self.req.delayed:
+            at -= timedelta(minutes=self.req.delayed_minutes)
+        return market_time(at)
+
+    def _md_type_for(self, when: MarketTime) -> int:
+        if self.req.delayed:
+            return 3 if when.is_open else 4
+        return 1 if when.is_open else 2
+
+    async def run(self) -> None:
+        req = self.req
+        self.send(msg.tick_req_params(req.req_id))
+        when = self._market()
+        self._announce_type(when)
+        is_option = req.inst.sec_type == "OPT"
+        await asyncio.sleep(req.dwell * req.quote_fraction)
+        when = self._market()
+        quote = self.engine.quote(req.inst, req.profile, when)
+        self._send_quote(quote, first=True)
+        self._send_generics(quote, first=True)
+        if is_option:
+            await asyncio.sleep(req.dwell * (1 - req.quote_fraction))
+            self._send_greeks(self.engine.quote(req.inst, req.profile, self._market()))
+        if req.snapshot:
+            if is_option and req.missing_greeks:  # data never completes: IB's timeout
+                await asyncio.sleep(max(req.snapshot_end_delay - req.dwell, 0.0))
+            self.send(msg.tick_snapshot_end(req.req_id))
+            return
+        while True:
+            await asyncio.sleep(req.tick_interval)
+            if self.paused():
+                continue
+            when = self._market()
+            self._announce_type(when)
+            quote = self.engine.quote(req.inst, req.profile, when)
+            self._send_quote(quote, first=False)
+            self._send_generics(quote, first=False)
+            if is_option:
+                self._send_greeks(quote)
+
+    def _announce_type(self, when: MarketTime) -> None:
+        md_type = self._md_type_for(when)
+        if md_type != self._md_type and (md_type != 1 or self._md_type):
+            self.send(msg.market_data_type(self.req.req_id, md_type))
+        self._md_type = md_type
+
+    def _changed(self, tick: int, value: float | str) -> bool:
+        """True (and remembered) when a tick's value differs from what was last sent."""
+        if self.req.sent.get(tick) == value:
+            return False
+        self.req.sent[tick] = value
+        return True
+
+    def _price(self, tick: int, price: float | None, size: float = 0) -> None:
+        if price is None or (isinstance(price, float) and math.isnan(price)):
+            return
+        if self._changed(tick, (price, size)):  # type: ignore[arg-type]
+            self.send(
+                msg.tick_price(self.req.req_id, msg.tick_id(tick, self.req.delayed), price, size)
+            )
+
+    def _size(self, tick: int, size: float) -> None:
+        if self._changed(tick, size):
+            self.send(msg.tick_size(self.req.req_id, msg.tick_id(tick, self.req.delayed), size))
+
+    def _send_quote(self, q: Quote, first: bool) -> None:
+        rid, delayed = self.req.req_id, self.req.delayed
+        if self.req.inst.sec_type != "IND":
+            self._price(1, q.bid, q.bid_size)
+            self._price(2, q.ask, q.ask_size)
+            self._size(0, q.bid_size)
+            self._size(3, q.ask_size)
+        if q.last is not None:
+            self._price(4, q.last, q.last_size)
+            self._size(5, q.last_size)
+            if self._changed(45, "ts"):
+                epoch = int(self._market().at.timestamp())
+                self.send(msg.tick_string(rid, msg.tick_id(45, delayed), str(epoch)))
+        self._size(8, q.volume)
+        if first:
+            self._price(9, q.close)
+        for tick, value in ((14, q.open), (6, q.high), (7, q.low)):
+            self._price(tick, value)
+
+    def _send_greeks(self, q: Quote) -> None:
+        req, g = self.req, q.greeks
+        tick = msg.tick_id(13, req.delayed)
+        if req.missing_greeks or g is None:
+            if self._changed(13, "sentinel"):
+                self.send(msg.greeks_not_computed(req.req_id, tick))
+            return
+        values = (g.iv, g.delta, g.price, g.pv_dividend, g.gamma, g.vega, g.theta, q.und_price)
+        if self._changed(13, str(tuple(round(v, 6) for v in values))):
+            self.send(msg.tick_option_computation(req.req_id, tick, *values))
+
+    def _send_generics(self, q: Quote, first: bool) -> None:
+        req, rid = self.req, self.req.req_id
+        is_option = req.inst.sec_type == "OPT"
+        if 101 in req.generic:
+            if is_option:
+                self._size(27 if req.inst.right == "C" else 28, q.open_interest)
+            else:
+                self._size(27, q.call_open_interest)
+                self._size(28, q.put_open_interest)
+        if 100 in req.generic:
+            if is_option:
+                self._size(29 if req.inst.right == "C" else 30, q.volume)
+            else:
+                self._size(29, q.call_volume)
+                self._size(30, q.put_volume)
+        iv = q.greeks.iv if q.greeks is not None and not req.missing_greeks else None
+        if 106 in req.generic and iv is not None and self._changed(24, round(iv, 6)):
+            self.send(msg.tick_generic(rid, 24, iv))
+        if first and 104 in req.generic:
+            self.send(msg.tick_generic(rid, 23, round(req.profile.vol * 0.9, 4)))
+        if first and 165 in req.generic and not is_option:
+            self._size(21, int(req.profile.daily_shares / 100))
+        if 233 in req.generic and q.last is not None and self._changed(48, (q.last, q.volume)):  # type: ignore[arg-type]
+            millis = int(self._market().at.timestamp() * 1000)
+            text = f"{q.last};{q.last_size};{millis};{q.volume};{q.last};true"
+            self.send(msg.tick_string(rid, 48, text))

@@ -1,0 +1,359 @@
+"""The snapshot engine: a pool of streaming market-data lines under one message budget.
+
+Physical limits (ARCHITECTURE section 5): <= N messages/s client->TWS, requests and cancels
+alike; <= max_lines concurrent lines; a contract holds its line for its dwell time. So the
+engine keeps the pool full, releases each line the moment its required fields are there
+(or at its timeout, keeping the row with flags) and spends the budget on cancels first,
+since a cancel frees a line. It never needs to trigger error 100 or 101; when IB still
+reports pacing it backs off 30/60/120/240 s and then gives up (slot_retry_exceeded).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from collector.ib.errors import DATA_LOST, ErrorKind, IBConnectError, IBErrorEvent
+from collector.ib.marketdata import Line, MarketDataLines, has_open_interest
+from collector.ib.session import IBSession
+from collector.ib.types import OptionContract, QuoteSnapshot
+from collector.pipeline.budget import MessageBudget
+
+log = logging.getLogger(__name__)
+DELAYED = 3
+
+
+@dataclass(frozen=True)
+class EngineParams:
+    generic_ticks: str
+    max_lines: int = 100
+    max_messages_per_sec: float = 45.0
+    timeout_sec: float = 12.0
+    poll_interval: float = 0.25
+    require_greeks: bool = True
+    require_open_interest: bool = False
+    exchange: str = "SMART"
+    fallback_exchanges: tuple[str, ...] = ()
+    allow_delayed_fallback: bool = True
+    pacing_backoff_sec: tuple[float, ...] = (30, 60, 120, 240)
+
+
+@dataclass(frozen=True)
+class Collected:
+    """The outcome for one contract: its last quote (or None) and why it ended."""
+
+    contract: OptionContract
+    quote: QuoteSnapshot | None
+    timed_out: bool = False
+    no_permission: bool = False
+    delayed_fallback: bool = False
+    missing_reason: str | None = None
+
+
+@dataclass
+class EngineReport:
+    total: int = 0
+    completed: int = 0
+    timed_out: int = 0
+    no_permission: int = 0
+    no_definition: int = 0
+    delayed_fallback: int = 0
+    pacing_events: int = 0
+    line_limit_events: int = 0
+    reconnects: int = 0
+    messages: int = 0
+    retry_exceeded: bool = False
+    not_collected: list[OptionContract] = field(default_factory=list)
+    error_codes: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Work:
+    contract: OptionContract
+    exchange_idx: int = 0
+    delayed: bool = False
+    requeued: int = 0
+
+
+@dataclass
+class _Active:
+    work: _Work
+    line: Line
+    started: float
+    pacing_epoch: int
+
+
+class SnapshotEngine:
+    """Collect one quote per contract; `on_result` is called once per contract."""
+
+    def __init__(
+        self,
+        session: IBSession,
+        params: EngineParams,
+        on_result: Callable[[Collected], None],
+        *,
+        market_data_type: int | None = None,
+    ) -> None:
+        self.session = session
+        self.p = params
+        self.on_result = on_result
+        self.market_data_type = market_data_type
+        self.budget = MessageBudget(params.max_messages_per_sec)
+        self.exchanges = (
+            params.exchange,
+            *[e for e in params.fallback_exchanges if e != params.exchange],
+        )
+        self.report = EngineReport()
+        self._lines = MarketDataLines(session)
+        self._queue: deque[_Work] = deque()
+        self._active: dict[int, _Active] = {}
+        self._ready: dict[int, bool] = {}  # conid -> timed_out, waiting for a cancel
+        self._wake = asyncio.Event()
+        self._max_lines = params.max_lines
+        self._pacing_pending = False
+        self._resubscribe = False
+        self._disconnected = False
+        self._delayed_symbols: set[str] = set()
+        self._pacing_epoch = 0
+
+    # --- event handlers (called synchronously by the library) ------------------------------
+    def _on_update(self, conids: set[int]) -> None:
+        hit = False
+        for conid in conids:
+            act = self._active.get(conid)
+            if act is not None and conid not in self._ready and self._complete(act.line):
+                self._ready[conid] = False
+                hit = True
+        if hit:
+            self._wake.set()
+
+    def _complete(self, line: Line) -> bool:
+        if self.p.require_open_interest:
+            return has_open_interest(line.ticker, line.contract.right)
+        return line.complete(self.p.require_greeks)
+
+    def _on_error(self, ev: IBErrorEvent) -> None:
+        self.report.error_codes[ev.code] = self.report.error_codes.get(ev.code, 0) + 1
+        act = self._active.get(ev.conid) if ev.conid else None
+        if ev.kind is ErrorKind.PACING:
+            self._pacing_pending = True
+        elif ev.kind is ErrorKind.LINE_LIMIT:
+            self.report.line_limit_events += 1
+            if act is not None:
+                self._drop(ev.conid)
+                self._queue.appendleft(act.work)
+                self._max_lines = max(1, min(self._max_lines, len(self._active)))
+        elif ev.kind is ErrorKind.PERMISSION and act is not None:
+            self._drop(ev.conid)
+            work = act.work
+            if self.p.allow_delayed_fallback and not work.delayed:
+                work.delayed = True
+                self._delayed_symbols.add(work.contract.symbol)
+                self._queue.appendleft(work)
+            else:
+                self.report.no_permission += 1
+                self._emit(
+                    Collected(
+                        work.contract,
+                        act.line.snapshot(),
+                        no_permission=True,
+                        delayed_fallback=work.delayed,
+                        missing_reason="no_permission",
+                    )
+                )
+        elif ev.kind is ErrorKind.NO_SECURITY_DEFINITION and act is not None:
+            self._drop(ev.conid)
+            work = act.work
+            work.exchange_idx += 1
+            if work.exchange_idx < len(self.exchanges):
+                self._queue.appendleft(work)
+            else:
+                self.report.no_definition += 1
+                self._emit(
+                    Collected(
+                        work.contract,
+                        None,
+                        delayed_fallback=work.delayed,
+                        missing_reason="no_security_definition",
+                    )
+                )
+        elif ev.code in DATA_LOST:
+            self._resubscribe = True
+        elif act is not None:
+            self._lines.note_error(ev.conid, ev.code)
+        self._wake.set()
+
+    def _on_disconnect(self) -> None:
+        self._disconnected = True
+        self._wake.set()
+
+    # --- bookkeeping --------------------------------------------------------------------------
+    def _drop(self, conid: int) -> None:
+        """Forget a line IB already ended (no cancel message is owed)."""
+        self._active.pop(conid, None)
+        self._ready.pop(conid, None)
+        self._lines.lines.pop(conid, None)
+
+    def _emit(self, result: Collected) -> None:
+        if result.quote is not None and not result.timed_out and not result.no_permission:
+            self.report.completed += 1
+        if result.timed_out:
+            self.report.timed_out += 1
+        if result.delayed_fallback:
+            self.report.delayed_fallback += 1
+        self.on_result(result)
+
+    def _release(self, conid: int, timed_out: bool, now: float) -> None:
+        act = self._active.pop(conid)
+        self._ready.pop(conid, None)
+        snap = self._lines.close(conid)
+        self.budget.take(now)
+        work = act.work
+        if (
+            timed_out
+            and act.pacing_epoch < self._pacing_epoch
+            and work.requeued == 0
+            and snap is not None
+            and snap.model is None
+            and snap.bid != snap.bid  # NaN: nothing arrived, the request was likely refused
+        ):
+            work.requeued += 1
+            self._queue.appendleft(work)
+            return
+        self._emit(
+            Collected(work.contract, snap, timed_out=timed_out, delayed_fallback=work.delayed)
+        )
+
+    def _open(self, work: _Work, now: float) -> bool:
+        delayed = work.delayed or work.contract.symbol in self._delayed_symbols
+        work.delayed = work.delayed or delayed
+        kind = DELAYED if delayed else self.market_data_type
+        cost = self._lines.messages_for_open(kind)
+        if self.budget.available(now) < cost:
+            return False
+        line = self._lines.open(
+            work.contract,
+            self.p.generic_ticks,
+            exchange=self.exchanges[work.exchange_idx],
+            market_data_type=kind,
+        )
+        self.budget.take(now, cost)
+        self._active[work.contract.conid] = _Active(work, line, now, self._pacing_epoch)
+        return True
+
+    # --- main loop ----------------------------------------------------------------------------
+    async def run(self, contracts: Iterable[OptionContract]) -> EngineReport:
+        self._queue.extend(_Work(c) for c in contracts)
+        self.report.total = len(self._queue)
+        self._lines.on_update(self._on_update)
+        self.session.add_error_listener(self._on_error)
+        self.session.ib.disconnectedEvent += self._on_disconnect
+        try:
+            await self._loop()
+        finally:
+            self.session.remove_error_listener(self._on_error)
+            self.session.ib.disconnectedEvent -= self._on_disconnect
+            self._lines.detach()
+        self.report.messages = self.budget.total
+        self.report.reconnects = self.session.reconnects
+        return self.report
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        backoffs = list(self.p.pacing_backoff_sec)
+        while self._queue or self._active:
+            if self._disconnected or not self.session.is_connected():
+                await self._recover_connection()
+                continue
+            if self._pacing_pending:
+                self._pacing_pending = False
+                self.report.pacing_events += 1
+                self._pacing_epoch += 1
+                if not backoffs:
+                    await self._give_up()
+                    return
+                pause = backoffs.pop(0)
+                log.warning("pacing violation from IB: backing off %.0f s", pause)
+                await asyncio.sleep(pause)
+                self.budget = MessageBudget(self.p.max_messages_per_sec, self.budget.window)
+                continue
+            if self._resubscribe:
+                self._resubscribe = False
+                self._requeue_active()
+            now = loop.time()
+            self._collect_finished(now)
+            for conid in list(self._ready):
+                if self.budget.available(now) < 1:
+                    break
+                self._release(conid, self._ready[conid], now)
+            while self._queue and len(self._active) < self._max_lines:
+                if not self._open(self._queue[0], now):
+                    break
+                self._queue.popleft()
+            if not self._queue and not self._active:
+                break
+            await self._sleep(now)
+
+    def _collect_finished(self, now: float) -> None:
+        for conid, act in self._active.items():
+            if conid in self._ready:
+                continue
+            if self._complete(act.line):
+                self._ready[conid] = False
+            elif now - act.started >= self.p.timeout_sec:
+                self._ready[conid] = True
+
+    async def _sleep(self, now: float) -> None:
+        waits = [self.p.poll_interval]
+        if self._ready or (self._queue and len(self._active) < self._max_lines):
+            waits.append(self.budget.wait_time(now))
+        if self._active:
+            oldest = min(a.started for a in self._active.values())
+            waits.append(max(0.0, oldest + self.p.timeout_sec - now))
+        delay = max(0.0, min(waits))
+        self._wake.clear()
+        if delay > 0:
+            try:
+                await asyncio.wait_for(self._wake.wait(), delay)
+            except TimeoutError:
+                pass
+        else:
+            await asyncio.sleep(0)
+
+    def _requeue_active(self) -> None:
+        works = [a.work for a in self._active.values()]
+        self._active.clear()
+        self._ready.clear()
+        self._lines.drop_all()
+        self._queue.extendleft(reversed(works))
+
+    async def _recover_connection(self) -> None:
+        """Reconnect and resume: only contracts not yet released are subscribed again."""
+        log.warning("connection to IB lost during a snapshot: reconnecting")
+        self._requeue_active()
+        self._disconnected = False
+        try:
+            await self.session.reconnect()
+        except IBConnectError:
+            self.report.not_collected = [w.contract for w in self._queue]
+            self._queue.clear()
+            raise
+        self.budget = MessageBudget(self.p.max_messages_per_sec, self.budget.window)
+
+    async def _give_up(self) -> None:
+        """Pacing backoffs exhausted: release what is open, leave the rest for the retry queue."""
+        self.report.retry_exceeded = True
+        loop = asyncio.get_running_loop()
+        for conid in list(self._active):
+            now = loop.time()
+            wait = self.budget.wait_time(now)
+            if wait > 0:
+                await asyncio.sleep(wait)
+                now = loop.time()
+            if conid in self._active and self.session.is_connected():
+                self._release(conid, True, now)
+        self.report.not_collected = [w.contract for w in self._queue]
+        self._queue.clear()

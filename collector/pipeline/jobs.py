@@ -1,0 +1,220 @@
+"""The pipeline's job API: async functions the CLI and the scheduler call.
+
+Each job validates its input first (InputError, nothing written), opens its own IB
+connection through collector.ib unless given a connected `session`, writes data, the
+ledger and its run log, and returns a JobResult.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from collector.ib import IBSession
+from collector.pipeline.common import JobResult, RunContext, as_date, session_for
+from collector.pipeline.enrich_job import run_enrichment_job
+from collector.pipeline.errors import InputError
+from collector.pipeline.history_job import run_history_job
+from collector.pipeline.rollup import rollup_table
+from collector.pipeline.snapshot_job import SnapshotOverrides, precheck, run_snapshot_job
+from collector.pipeline.store import read_table, write_chain
+from collector.pipeline.universe import UniverseEntry
+from collector.pipeline.universe import resolve_symbols as _resolve_symbols
+from shared.config import AppConfig
+from shared.storage import Layout
+
+__all__ = [
+    "JobResult",
+    "SnapshotOverrides",
+    "precheck_contract_cache",
+    "resolve_symbols",
+    "run_close_snapshot",
+    "run_enrichment",
+    "run_history",
+    "run_rollup",
+    "run_snapshot",
+]
+
+
+def resolve_symbols(
+    cfg: AppConfig, symbols_arg: str | list[str] | None, view: str = "intraday"
+) -> list[str]:
+    """Symbols of the view's universe file, or the named subset (InputError when bad/empty)."""
+    return [e.symbol for e in _resolve_symbols(cfg, symbols_arg, view)]
+
+
+def resolve_entries(
+    cfg: AppConfig, symbols_arg: str | list[str] | None, view: str = "intraday"
+) -> list[UniverseEntry]:
+    return _resolve_symbols(cfg, symbols_arg, view)
+
+
+async def run_snapshot(
+    cfg: AppConfig,
+    trade_date: date | str,
+    slot: str,
+    symbols: str | list[str] | None = None,
+    *,
+    view: str = "intraday",
+    overrides: SnapshotOverrides | dict[str, Any] | None = None,
+    progress: bool = True,
+    session: IBSession | None = None,
+) -> JobResult:
+    """One slot of streaming snapshots -> raw/ib/chain/view=<view>/.../slot=HHMM.parquet."""
+    return await run_snapshot_job(
+        cfg,
+        trade_date,
+        slot,
+        symbols,
+        view=view,
+        overrides=overrides,
+        progress=progress,
+        session=session,
+    )
+
+
+async def run_close_snapshot(
+    cfg: AppConfig,
+    trade_date: date | str,
+    symbols: str | list[str] | None = None,
+    *,
+    fail_on_missing_cache: bool = False,
+    session: IBSession | None = None,
+    overrides: SnapshotOverrides | dict[str, Any] | None = None,
+    progress: bool = True,
+) -> JobResult:
+    """view=close at the session's real last slot, market data type 2, cache precheck first."""
+    return await run_snapshot_job(
+        cfg,
+        trade_date,
+        None,
+        symbols,
+        view="close",
+        overrides=overrides,
+        progress=progress,
+        session=session,
+        fail_on_missing_cache=fail_on_missing_cache,
+    )
+
+
+async def precheck_contract_cache(
+    cfg: AppConfig,
+    trade_date: date | str,
+    symbols: str | list[str] | None,
+    *,
+    rebuild: bool = True,
+    session: IBSession | None = None,
+) -> dict[str, str]:
+    """Status per symbol ('ok' or 'rebuilt (...)'); CacheMissing / JobFailed when it cannot be fixed."""
+    return await precheck(cfg, trade_date, symbols, rebuild=rebuild, session=session)
+
+
+def run_rollup(cfg: AppConfig, trade_date: date | str) -> JobResult:
+    """close view (+ intraday fallback) -> clean/ib/chain/view=daily_clean/.../part.parquet."""
+    d = as_date(trade_date)
+    session_for(d)
+    layout = Layout.from_config(cfg)
+    symbols = set()
+    for view in ("close", "intraday") if cfg.rollup.allow_intraday_fallback else ("close",):
+        date_dir = layout.date_dir(view, d)
+        if date_dir.is_dir():
+            symbols |= {
+                p.name.split("=", 1)[1] for p in date_dir.glob("underlying=*") if p.is_dir()
+            }
+    if not symbols:
+        hint = (
+            "close-snapshot"
+            if not cfg.rollup.allow_intraday_fallback
+            else "snapshot or close-snapshot"
+        )
+        raise InputError(f"no raw chain data for {d}: run {hint} first")
+    ctx = RunContext(cfg, "rollup", d)
+    try:
+        rows, strategies, missing_close = 0, {}, []
+        for sym in sorted(symbols):
+            close_dir = layout.underlying_dir("close", d, sym)
+            close_files = sorted(close_dir.glob("slot=*.parquet")) if close_dir.is_dir() else []
+            close = read_table(close_files[-1]) if close_files else None
+            if close is None:
+                missing_close.append(sym)
+            intraday_dir = layout.underlying_dir("intraday", d, sym)
+            intraday = (
+                [
+                    t
+                    for f in sorted(intraday_dir.glob("slot=*.parquet"))
+                    if (t := read_table(f)) is not None
+                ]
+                if intraday_dir.is_dir()
+                else []
+            )
+            previous = read_table(layout.chain_file("daily_clean", d, sym))
+            table = rollup_table(
+                close,
+                intraday,
+                allow_intraday_fallback=cfg.rollup.allow_intraday_fallback,
+                fallback_slot=cfg.rollup.fallback_slot,
+                previous=previous,
+            )
+            if table.num_rows == 0:
+                continue
+            write_chain(cfg, layout, ctx.ledger, "daily_clean", d, sym, None, table, ctx.run_id)
+            rows += table.num_rows
+            for s in table.column("rollup_strategy").to_pylist():
+                strategies[s] = strategies.get(s, 0) + 1
+        fallback = sum(v for k, v in strategies.items() if k != "close")
+        details = {
+            "strategies": strategies,
+            "missing_close": missing_close,
+            "fallback_rows": fallback,
+        }
+        if missing_close and not cfg.rollup.allow_intraday_fallback:
+            return ctx.finish(
+                JobResult(
+                    "rollup",
+                    "failed",
+                    rows=rows,
+                    total=len(symbols),
+                    message=f"close view missing for {', '.join(missing_close)}: "
+                    "run close-snapshot first (allow_intraday_fallback is off)",
+                    details=details,
+                )
+            )
+        status = "ok" if not missing_close else "partial"
+        msg = f"{rows} daily_clean rows; strategies {strategies}"
+        return ctx.finish(
+            JobResult(
+                "rollup",
+                status,
+                rows=rows,
+                total=len(symbols),
+                succeeded=len(symbols) - len(missing_close),
+                failed=len(missing_close),
+                message=msg,
+                details=details,
+            )
+        )
+    except Exception as exc:
+        return ctx.crashed(exc)
+
+
+async def run_enrichment(
+    cfg: AppConfig,
+    trade_date: date | str,
+    fields: tuple[str, ...] | list[str] = ("open_interest",),
+    *,
+    session: IBSession | None = None,
+) -> JobResult:
+    """Next session day: open_interest + oi_asof_date into daily_clean by (trade_date, conid)."""
+    return await run_enrichment_job(cfg, trade_date, fields, session=session)
+
+
+async def run_history(
+    cfg: AppConfig,
+    symbols: str | list[str] | None,
+    days: int,
+    *,
+    force_refresh: bool = False,
+    session: IBSession | None = None,
+) -> JobResult:
+    """Daily bars from 8-hour bars -> clean/ib/history/bar=1d/underlying=SYM/part.parquet."""
+    return await run_history_job(cfg, symbols, days, force_refresh=force_refresh, session=session)

@@ -1,0 +1,217 @@
+"""Pure transforms: a released quote + its contract -> one snapshot row with flags.
+
+IB's "not computed" sentinels never reach storage as numbers. ib_async maps only some of
+them to None (iv only when exactly -1; vega/theta -2 pass through as -2.0), so every
+value is cleaned here: NaN, +-inf, DBL_MAX (1.7976931348623157e308), the field's sentinel
+(-1 for iv and prices, -2 for delta/gamma/vega/theta) and values outside the field's
+possible range become null, and the row is flagged `greeks_sentinel`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from collector.ib.types import Greeks, OptionContract, QuoteSnapshot
+from shared import schema as S
+
+DBL_MAX_THRESHOLD = 1e300
+GREEK_FIELDS = ("iv", "delta", "gamma", "vega", "theta")
+MODEL_FIELDS = (*GREEK_FIELDS, "model_price", "pv_dividend", "und_price")
+
+
+def finite(x: float | None) -> float | None:
+    """None for None, NaN, infinities and DBL_MAX-like 'unset' values."""
+    if x is None:
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    if math.isnan(v) or math.isinf(v) or abs(v) >= DBL_MAX_THRESHOLD:
+        return None
+    return v
+
+
+def clean_model_value(name: str, x: float | None) -> float | None:
+    """One option-computation field, or None when it is a sentinel or impossible."""
+    v = finite(x)
+    if v is None:
+        return None
+    if name == "delta":
+        return v if -1.0 <= v <= 1.0 else None  # -2 is the sentinel
+    if name == "theta":
+        return None if v == -2.0 else v  # theta is legitimately negative
+    if name in ("gamma", "vega"):
+        return v if v >= 0.0 else None  # -2 sentinel; never negative
+    if name == "iv":
+        return v if v >= 0.0 else None  # -1 sentinel
+    # model_price, pv_dividend, und_price: -1 sentinel; never negative
+    return v if v >= 0.0 else None
+
+
+def clean_price(x: float | None) -> float | None:
+    """Quote prices: IB's -1 'no bid/ask' and non-finite values become None."""
+    v = finite(x)
+    if v is None or v < 0:
+        return None
+    return v
+
+
+def clean_size(x: float | None) -> float | None:
+    v = finite(x)
+    if v is None or v < 0:
+        return None
+    return v
+
+
+def clean_greeks(g: Greeks | None) -> tuple[dict[str, float | None], bool]:
+    """(cleaned values, whether any received value was a sentinel)."""
+    if g is None:
+        return {name: None for name in MODEL_FIELDS}, False
+    out: dict[str, float | None] = {}
+    sentinel = False
+    for name in MODEL_FIELDS:
+        raw = getattr(g, name)
+        value = clean_model_value(name, raw)
+        out[name] = value
+        # A field the library already mapped to None came from a sentinel too.
+        if value is None:
+            sentinel = True
+    return out, sentinel
+
+
+def open_interest_of(quote: QuoteSnapshot, right: str) -> int | None:
+    v = finite(quote.call_open_interest if right == "C" else quote.put_open_interest)
+    return None if v is None or v < 0 else int(round(v))
+
+
+@dataclass(frozen=True)
+class RowContext:
+    trade_date: date
+    slot: str
+    sample_time: datetime  # the slot's scheduled instant, UTC
+    ingest_id: str
+    underlying: str
+    underlying_conid: int | None
+    reference_price: float | None
+    delayed_fallback: bool = False
+
+
+def build_row(
+    contract: OptionContract,
+    quote: QuoteSnapshot | None,
+    ctx: RowContext,
+    *,
+    timed_out: bool = False,
+    no_permission: bool = False,
+    missing_reason: str | None = None,
+) -> dict[str, Any]:
+    """One SNAPSHOT_SCHEMA row; a missing quote still gives a row (all nulls + flags)."""
+    flags: list[str] = []
+    row: dict[str, Any] = {
+        "trade_date": ctx.trade_date,
+        "slot": ctx.slot,
+        "sample_time": ctx.sample_time,
+        "ingest_id": ctx.ingest_id,
+        "underlying": ctx.underlying,
+        "underlying_conid": ctx.underlying_conid or contract.underlying_conid,
+        "conid": contract.conid,
+        "local_symbol": contract.local_symbol,
+        "trading_class": contract.trading_class,
+        "expiry": contract.expiry,
+        "strike": contract.strike,
+        "right": contract.right,
+        "multiplier": contract.multiplier,
+        "exchange": contract.exchange,
+        "currency": contract.currency,
+        "reference_price": ctx.reference_price,
+        "open_interest": None,
+        "delayed_fallback": ctx.delayed_fallback,
+    }
+    if quote is None:
+        row.update(
+            {k: None for k in ("bid", "ask", "last", "mid", "bid_size", "ask_size", "last_size")}
+        )
+        row.update({k: None for k in ("volume", "close", "market_data_type")})
+        row.update({k: None for k in MODEL_FIELDS})
+        flags += [S.FLAG_MISSING_QUOTE, S.FLAG_MISSING_GREEKS]
+    else:
+        bid, ask = clean_price(quote.bid), clean_price(quote.ask)
+        row.update(
+            bid=bid,
+            ask=ask,
+            last=clean_price(quote.last),
+            bid_size=clean_size(quote.bid_size) if bid is not None else None,
+            ask_size=clean_size(quote.ask_size) if ask is not None else None,
+            last_size=clean_size(quote.last_size),
+            volume=clean_size(quote.volume),
+            close=clean_price(quote.close),
+            market_data_type=quote.market_data_type,
+        )
+        crossed = bid is not None and ask is not None and bid > ask
+        row["mid"] = (
+            (bid + ask) / 2.0 if bid is not None and ask is not None and not crossed else None
+        )
+        if bid is None or ask is None:
+            flags.append(S.FLAG_MISSING_QUOTE)
+        if crossed:
+            flags.append(S.FLAG_CROSSED)
+        model, sentinel = clean_greeks(quote.model)
+        row.update(model)
+        if any(model[name] is None for name in GREEK_FIELDS):
+            flags.append(S.FLAG_MISSING_GREEKS)
+        if sentinel and quote.model is not None:
+            flags.append(S.FLAG_GREEKS_SENTINEL)
+        row["open_interest"] = open_interest_of(quote, contract.right)
+        if quote.market_data_type in (3, 4):
+            flags.append(S.FLAG_DELAYED)
+    if timed_out:
+        flags.append(S.FLAG_TIMEOUT)
+    if no_permission:
+        flags.append(S.FLAG_NO_PERMISSION)
+    row["data_quality_flags"] = flags
+    row["missing_reason"] = missing_reason or _reason(flags)
+    return row
+
+
+def _reason(flags: Sequence[str]) -> str | None:
+    for flag in (S.FLAG_NO_PERMISSION, S.FLAG_TIMEOUT, S.FLAG_MISSING_QUOTE, S.FLAG_MISSING_GREEKS):
+        if flag in flags:
+            return flag
+    return None
+
+
+def rows_to_table(
+    rows: Iterable[dict[str, Any]], schema: pa.Schema = S.SNAPSHOT_SCHEMA
+) -> pa.Table:
+    """Rows -> a table with exactly the schema's columns, sorted by (expiry, strike, right)."""
+    table = pa.Table.from_pylist(list(rows), schema=schema)
+    if table.num_rows:
+        table = table.sort_by(S.SORT_KEYS + [("conid", "ascending")])
+    return table
+
+
+@dataclass(frozen=True)
+class FillStats:
+    rows: int
+    quote_fill: float | None
+    greeks_fill: float | None
+    delayed_rows: int
+
+
+def fill_stats(table: pa.Table) -> FillStats:
+    """Share of rows with a two-sided quote / complete greeks, and delayed rows."""
+    n = table.num_rows
+    if n == 0:
+        return FillStats(0, None, None, 0)
+    flags = table.column("data_quality_flags").to_pylist()
+    quote_ok = sum(1 for f in flags if S.FLAG_MISSING_QUOTE not in f)
+    greeks_ok = sum(1 for f in flags if S.FLAG_MISSING_GREEKS not in f)
+    delayed = sum(1 for f in flags if S.FLAG_DELAYED in f)
+    return FillStats(n, quote_ok / n, greeks_ok / n, delayed)

@@ -1,0 +1,65 @@
+"""Chain partitions: atomic Parquet writes + one ledger partitions row per file."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from collector.pipeline.rows import fill_stats
+from shared.config import AppConfig
+from shared.ledger import Ledger, PartitionRecord
+from shared.schema import schema_for_view
+from shared.storage import Layout, atomic_write_parquet
+
+
+def write_chain(
+    cfg: AppConfig,
+    layout: Layout,
+    ledger: Ledger,
+    view: str,
+    trade_date: date,
+    symbol: str,
+    slot: str | None,
+    table: pa.Table,
+    run_id: str,
+) -> PartitionRecord:
+    """Replace the partition file atomically, then record it (rows, bytes, fills, delayed)."""
+    schema = schema_for_view(view)
+    if table.schema != schema:
+        table = table.select(schema.names).cast(schema)
+    path = layout.chain_file(view, trade_date, symbol, slot)
+    size = atomic_write_parquet(path, table, cfg.storage.compression, cfg.storage.compression_level)
+    stats = fill_stats(table)
+    rec = PartitionRecord(
+        view=view,
+        trade_date=trade_date,
+        underlying=symbol,
+        slot=slot or "",
+        path=str(path),
+        rows=table.num_rows,
+        bytes=size,
+        quote_fill=stats.quote_fill,
+        greeks_fill=stats.greeks_fill,
+        delayed_rows=stats.delayed_rows,
+    )
+    ledger.record_partition(rec, run_id)
+    return rec
+
+
+def read_table(path: Path) -> pa.Table | None:
+    if not path.is_file():
+        return None
+    return pq.read_table(path)
+
+
+def remove_tmp_files(directory: Path) -> int:
+    """Delete `*.tmp` leftovers of a crashed writer under `directory`; returns how many."""
+    n = 0
+    if directory.exists():
+        for p in directory.rglob("*.tmp"):
+            p.unlink(missing_ok=True)
+            n += 1
+    return n

@@ -144,7 +144,7 @@ def summary_table(outcomes: list[TaskOutcome]) -> Table:
             o.item.slot or "",
             f"[{_status_style(o.status)}]{o.status}[/]",
             str(o.rows) if o.rows else "",
-            o.message[:90],
+            o.message[:70],
         )
     return table
 
@@ -210,6 +210,10 @@ def run_demo(opts: DemoOptions) -> int:
     from collector.gateway_sim import SimThread
 
     console = Console()
+    if not console.is_terminal:
+        console = Console(
+            width=max(console.width, 140)
+        )  # CI logs: keep the table on one line a row
     session = get_session(opts.trade_date) if opts.trade_date else latest_session(datetime.now(UTC))
     if session is None:
         Console(stderr=True).print(

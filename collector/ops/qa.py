@@ -7,6 +7,11 @@ OI fill rate    daily_clean rows with open_interest / rows
 
 A metric with nothing to measure is None (the selfcheck treats that as a breach, except
 OI while enrichment is not yet due).
+
+Contracts expiring on the trade date are left out of the rollup-fallback and OI ratios
+(and counted as `expiring_rows`): after the close they have no two-sided quote to roll up
+and no open interest the next morning, so on every expiry Friday they would otherwise
+read as failures of the collector.
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ class DayMetrics:
     oi_due: bool
     intraday_rows: int
     daily_clean_rows: int
+    expiring_rows: int = 0
     missed_runs: list[dict[str, Any]] = field(default_factory=list)
     failed_runs: list[dict[str, Any]] = field(default_factory=list)
 
@@ -69,6 +75,7 @@ class DayMetrics:
             "rollup_fallback_ratio": self.rollup_fallback.ratio,
             "rollup_fallback_rows": self.rollup_fallback.numerator,
             "daily_clean_rows": self.daily_clean_rows,
+            "expiring_rows_excluded": self.expiring_rows,
             "oi_fill_rate": self.oi_fill.ratio,
             "oi_filled_rows": self.oi_fill.numerator,
             "oi_due": self.oi_due,
@@ -95,6 +102,13 @@ def delayed_ratio(intraday: pl.DataFrame) -> Ratio:
         | pl.col("market_data_type").is_in(DELAYED_TYPES).fill_null(False)
     ).height
     return Ratio(delayed, intraday.height)
+
+
+def still_listed(daily_clean: pl.DataFrame, trade_date: date) -> pl.DataFrame:
+    """Rows of contracts that outlive the trade date (see the module note)."""
+    if not daily_clean.height or "expiry" not in daily_clean.columns:
+        return daily_clean
+    return daily_clean.filter(pl.col("expiry") > trade_date)
 
 
 def rollup_fallback_ratio(daily_clean: pl.DataFrame) -> Ratio:
@@ -128,17 +142,19 @@ def day_metrics(
     oi_due: bool,
 ) -> DayMetrics:
     day_runs = [r for r in runs if r.get("trade_date") == trade_date.isoformat()]
+    listed = still_listed(daily_clean, trade_date)
     return DayMetrics(
         trade_date=trade_date,
         symbols=symbols,
         slots_due=slots_due,
         coverage=slot_coverage(intraday, symbols, slots_due),
         delayed=delayed_ratio(intraday),
-        rollup_fallback=rollup_fallback_ratio(daily_clean),
-        oi_fill=oi_fill_rate(daily_clean),
+        rollup_fallback=rollup_fallback_ratio(listed),
+        oi_fill=oi_fill_rate(listed),
         oi_due=oi_due,
         intraday_rows=intraday.height,
         daily_clean_rows=daily_clean.height,
+        expiring_rows=daily_clean.height - listed.height,
         missed_runs=runs_with_status(day_runs, "missed"),
         failed_runs=runs_with_status(day_runs, "failed"),
     )

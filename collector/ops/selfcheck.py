@@ -138,7 +138,9 @@ def compute_metrics(
         trade_date,
         ["underlying", "slot", "delayed_fallback", "market_data_type"],
     )
-    daily = read_view(layout, "daily_clean", trade_date, ["rollup_strategy", "open_interest"])
+    daily = read_view(
+        layout, "daily_clean", trade_date, ["expiry", "rollup_strategy", "open_interest"]
+    )
     runs = LedgerReader(layout.ledger).runs_for_dates([trade_date])
     syms = scheduled_symbols(cfg, trade_date, symbols)
     oi_due = enrichment_due(trade_date, cfg, now_et) or any(

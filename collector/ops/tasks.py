@@ -22,17 +22,10 @@ from shared.storage import Layout
 def _from_job(item: p.PlannedTask, result: Any) -> TaskOutcome:
     """A pipeline JobResult (status ok/partial/failed) as a TaskOutcome."""
     message = getattr(result, "message", "") or ""
-    if getattr(result, "total", 0):
-        message = f"{result.succeeded}/{result.total} ok, {result.rows} rows" + (
-            f"; {message}" if message else ""
-        )
-    return TaskOutcome(
-        item,
-        str(result.status),
-        message,
-        int(getattr(result, "rows", 0) or 0),
-        getattr(result, "run_id", None),
-    )
+    if not message and getattr(result, "total", 0):
+        message = f"{result.succeeded}/{result.total} ok"
+    rows = int(getattr(result, "rows", 0) or 0)
+    return TaskOutcome(item, str(result.status), message, rows, getattr(result, "run_id", None))
 
 
 class TaskExecutor:
@@ -53,13 +46,17 @@ class TaskExecutor:
 
     # --- pipeline ----------------------------------------------------------------------
     async def _run_precheck(self, item: p.PlannedTask) -> TaskOutcome:
+        """Raises (-> failed, day aborted) when a cache is missing and cannot be rebuilt."""
         from collector.pipeline import jobs
 
-        symbols = jobs.resolve_symbols(self.cfg, _symbols_arg(item), "intraday")
-        result = await jobs.precheck_contract_cache(
-            self.cfg, item.trade_date, symbols, rebuild=item.args.get("rebuild", True)
+        statuses = await jobs.precheck_contract_cache(
+            self.cfg, item.trade_date, _symbols_arg(item), rebuild=item.args.get("rebuild", True)
         )
-        return _from_job(item, result)
+        rebuilt = sorted(sym for sym, state in statuses.items() if state != "ok")
+        message = f"{len(statuses)} contract caches ok" + (
+            f", rebuilt: {', '.join(rebuilt)}" if rebuilt else ""
+        )
+        return TaskOutcome(item, "ok", message)
 
     async def _run_snapshot(self, item: p.PlannedTask) -> TaskOutcome:
         from collector.pipeline import jobs

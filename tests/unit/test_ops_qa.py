@@ -176,3 +176,17 @@ def tmp_config(tmp_path: Path, extra: str = "") -> Path:
     path = tmp_path / "opt-data.toml"
     path.write_text(text + extra, encoding="utf-8")
     return path
+
+
+def test_contracts_expiring_on_the_trade_date_are_left_out_of_rollup_and_oi() -> None:
+    expiring = daily_rows("AAPL", 4, fallback=4, missing_oi=4).to_pylist()
+    for row in expiring:
+        row["expiry"] = DAY
+        row["conid"] += 100
+    daily = pa.concat_tables(
+        [daily_rows("AAPL", 4), pa.Table.from_pylist(expiring, schema=DAILY_CLEAN_SCHEMA)]
+    )
+    intraday = pa.concat_tables([snapshot_rows("AAPL", "09:30"), snapshot_rows("AAPL", "10:00")])
+    metrics = _metrics(intraday, daily)
+    assert metrics.rollup_fallback.ratio == 0.0 and metrics.oi_fill.ratio == 1.0
+    assert metrics.expiring_rows == 4 and metrics.as_json()["expiring_rows_excluded"] == 4

@@ -10,6 +10,7 @@ Ends with a summary table and the command that serves the result over MCP.
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -158,9 +159,11 @@ def qa_table(cfg: AppConfig, trade_date: date) -> Table:
         ("rollup fallback", doc["rollup_fallback_ratio"], f"<= {qa.rollup_fallback_max:.0%}"),
         ("OI fill rate", doc["oi_fill_rate"], f">= {qa.oi_fill_min:.0%}"),
     ]
-    table = Table(
-        title=f"QA {trade_date} ({doc['intraday_rows']} intraday rows, {doc['daily_clean_rows']} daily_clean rows)"
+    title = (
+        f"QA {trade_date}: {doc['intraday_rows']} intraday rows, {doc['daily_clean_rows']} daily_clean rows"
+        f" ({doc['expiring_rows_excluded']} expiring that day, left out of rollup/OI)"
     )
+    table = Table(title=title)
     for col in ("metric", "value", "threshold"):
         table.add_column(col)
     for name, value, limit in rows:
@@ -206,6 +209,20 @@ async def _run_day(
         return await runner.run_now(plan, before_task=move_clock)
 
 
+def _log_to_file(layout: Layout) -> Path:
+    """Library and pipeline logs go to a file: the terminal shows progress and the summary."""
+    path = layout.run_logs / "demo.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    return path
+
+
 def run_demo(opts: DemoOptions) -> int:
     from collector.gateway_sim import SimThread
 
@@ -231,6 +248,7 @@ def run_demo(opts: DemoOptions) -> int:
     try:
         config_path = prepare_out(opts.out, opts.symbols, port)
         cfg = load_config(config_path, env={})  # IB_* variables must not redirect the demo
+        log_file = _log_to_file(Layout.from_config(cfg))
         plan = build_plan(day, session, cfg, symbols=opts.symbols)
         console.print(
             f"[bold]opt-data demo[/]: session {day} ({session.open:%H:%M}-{session.close:%H:%M} ET"
@@ -248,6 +266,6 @@ def run_demo(opts: DemoOptions) -> int:
     console.print(
         f"selfcheck: [{colour}]{'PASS' if passed else 'FAIL'}[/] {verdict.message if verdict else 'did not run'}"
     )
-    console.print(f"data: {Layout.from_config(cfg).data}")
+    console.print(f"data: {Layout.from_config(cfg).data}   log: {log_file}")
     console.print(f"serve it over MCP:  opt-data mcp-server --config {config_path}")
     return 0 if passed else 1

@@ -1,6 +1,6 @@
 """Daily QA metrics: pure functions over Polars frames and ledger rows.
 
-slot coverage   (underlying, slot) pairs with rows / pairs expected (universe x due slots)
+slot coverage   (underlying, slot) pairs with quoted rows / pairs expected (symbols x due slots)
 delayed ratio   intraday rows served delayed (delayed_fallback or market_data_type 3/4) / rows
 rollup fallback daily_clean rows whose rollup_strategy is not "close" / rows
 OI fill rate    daily_clean rows with open_interest / rows
@@ -22,7 +22,10 @@ from typing import Any
 
 import polars as pl
 
+from shared.schema import FLAG_MISSING_QUOTE
+
 DELAYED_TYPES = (3, 4)
+MIN_QUOTED_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -85,10 +88,19 @@ class DayMetrics:
 
 
 def slot_coverage(intraday: pl.DataFrame, symbols: list[str], slots: list[str]) -> Coverage:
+    """A (symbol, slot) pair is covered when it has rows and at least half of them carry a
+    two-sided quote: a file of empty rows (no permission, timeouts) is not coverage."""
     present: set[tuple[str, str]] = set()
     if intraday.height:
-        pairs = intraday.select("underlying", "slot").unique()
-        present = {(u, s) for u, s in pairs.iter_rows()}
+        quoted = ~pl.col("data_quality_flags").list.contains(FLAG_MISSING_QUOTE).fill_null(False)
+        if "data_quality_flags" not in intraday.columns:
+            quoted = pl.lit(True)
+        pairs = (
+            intraday.group_by("underlying", "slot")
+            .agg(quoted.mean().alias("quoted"))
+            .filter(pl.col("quoted") >= MIN_QUOTED_SHARE)
+        )
+        present = {(u, s) for u, s, _ in pairs.iter_rows()}
     expected = [(sym, slot) for sym in symbols for slot in slots]
     missing = [f"{sym}@{slot}" for sym, slot in expected if (sym, slot) not in present]
     return Coverage(len(expected), len(expected) - len(missing), missing)

@@ -136,7 +136,7 @@ def compute_metrics(
         layout,
         "intraday",
         trade_date,
-        ["underlying", "slot", "delayed_fallback", "market_data_type"],
+        ["underlying", "slot", "delayed_fallback", "market_data_type", "data_quality_flags"],
     )
     daily = read_view(
         layout, "daily_clean", trade_date, ["expiry", "rollup_strategy", "open_interest"]

@@ -190,3 +190,16 @@ def test_contracts_expiring_on_the_trade_date_are_left_out_of_rollup_and_oi() ->
     metrics = _metrics(intraday, daily)
     assert metrics.rollup_fallback.ratio == 0.0 and metrics.oi_fill.ratio == 1.0
     assert metrics.expiring_rows == 4 and metrics.as_json()["expiring_rows_excluded"] == 4
+
+
+def test_a_slot_of_unquoted_rows_is_not_coverage() -> None:
+    empty = snapshot_rows("AAPL", "10:00", 4).to_pylist()
+    for row in empty[:3]:
+        row["data_quality_flags"] = ["missing_quote", "no_permission"]
+    df = frame(
+        pa.concat_tables(
+            [snapshot_rows("AAPL", "09:30"), pa.Table.from_pylist(empty, schema=SNAPSHOT_SCHEMA)]
+        )
+    )
+    cov = slot_coverage(df, ["AAPL"], ["09:30", "10:00"])
+    assert cov.missing == ["AAPL@10:00"] and cov.ratio == 0.5

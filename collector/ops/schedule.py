@@ -146,8 +146,12 @@ async def _init(live: LiveScheduler, day: date, echo: Callable[[str], None]) -> 
 
 
 async def _catch_up_previous(live: LiveScheduler, echo: Callable[[str], None]) -> None:
-    """A restart after 04:30 must not lose the previous session's enrichment and checks."""
+    """A restart after 04:30 must not lose the previous session's enrichment and checks
+    (only when that session was rolled up: there is nothing to enrich otherwise)."""
     prev = previous_session(_today_et()).trade_date
+    rollup = PlannedTask(slot_datetime(prev, "17:30"), "rollup", prev)
+    if not live.runner.already_done(rollup):
+        return
     plan = await live.init_day(prev, only=(ENRICHMENT, SELFCHECK, LOGSCAN))
     if live.pending_jobs():
         echo(f"catching up {prev}: {', '.join(p.task for p in plan)} not done yet")

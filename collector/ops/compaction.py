@@ -24,9 +24,9 @@ import pyarrow.parquet as pq
 from collector.ops.dataset import partition_files
 from shared.ledger import Ledger, LedgerReader, PartitionRecord
 from shared.schema import SNAPSHOT_SCHEMA, conform
-from shared.storage import Layout, atomic_write_parquet
+from shared.storage import COMPACTED_FILE, Layout, atomic_write_parquet
 
-COMPACTED_NAME = "compacted.parquet"
+COMPACTED_NAME = COMPACTED_FILE
 VIEW = "intraday"
 UNIQUE_KEY = ["trade_date", "sample_time", "conid"]
 SORT = ["slot", "expiry", "strike", "right"]
@@ -108,12 +108,12 @@ def compact_underlying(
     slot_files = sorted(directory.glob("slot=*.parquet"))
     if not slot_files:
         return None
-    target = directory / COMPACTED_NAME
+    underlying = directory.name.split("=", 1)[1]
+    target = layout.compacted_file(VIEW, trade_date, underlying)
     compacted = pq.read_table(target) if target.is_file() else None
     tables = [pq.read_table(f) for f in slot_files]
     rows_in = sum(t.num_rows for t in tables) + (compacted.num_rows if compacted is not None else 0)
     merged, dropped = merge_tables(compacted, tables)
-    underlying = directory.name.split("=", 1)[1]
     item = UnderlyingCompaction(
         trade_date, underlying, len(slot_files), rows_in, merged.num_rows, dropped, target
     )

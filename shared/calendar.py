@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -19,6 +20,7 @@ UTC = ZoneInfo("UTC")
 REGULAR_OPEN = time(9, 30)
 REGULAR_CLOSE = time(16, 0)
 log = logging.getLogger(__name__)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclass(frozen=True)
@@ -198,6 +200,10 @@ def parse_trade_date(text: str, now: datetime | None = None) -> date:
     if text.strip().lower() == "today":
         return (now or datetime.now(UTC)).astimezone(ET).date()
     try:
+        # Python 3.11's fromisoformat also takes '20261120' and week dates like '2026-W47-5';
+        # the documented form is YYYY-MM-DD only.
+        if not _ISO_DATE.fullmatch(text.strip()):
+            raise ValueError(text)
         return date.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(f"date must be YYYY-MM-DD or 'today', got {text!r}") from None

@@ -18,6 +18,7 @@ from collector.gateway_sim.history import (
     edge_label,
     parse_bar_size,
     parse_end,
+    sessions_in,
 )
 from collector.gateway_sim.limits import MessageRate, RateVerdict
 from collector.gateway_sim.market import listing_date
@@ -366,5 +367,5 @@ class ClientConnection:
                 "Historical Market Data Service error message:HMDS query returned no data",
             )
             return
-        start = bars[0][0] if len(str(bars[0][0])) > 10 else edge_label(req.end)
-        self.send(msg.historical_data(req_id, str(start)[:17], edge_label(req.end), bars))
+        start = sessions_in(req.duration, req.end)[0].open
+        self.send(msg.historical_data(req_id, edge_label(start), edge_label(req.end), bars))

@@ -212,6 +212,8 @@ class ContractBook:
     def match(self, q: ContractQuery, on: date) -> list[Instrument]:
         """Every instrument matching a (possibly partial) request; [] means error 200."""
         if q.con_id:
+            if q.symbol and self.profile(q.symbol) is not None:
+                self.chain(q.symbol, on)  # registers the symbol's classes for decoding
             found = self.by_con_id(q.con_id, on)
             if found is None or (q.symbol and q.symbol != found.symbol):
                 return []

@@ -7,15 +7,18 @@ Only regular trading hours are modelled, so useRTH=0 returns the same bars as us
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
+
+import numpy as np
 
 from collector.gateway_sim.contracts import Instrument
 from collector.gateway_sim.market import MarketTime, UnderlyingModel
 from collector.gateway_sim.profiles import Profile
 from collector.gateway_sim.quotes import QuoteEngine, expiry_instant
-from shared.calendar import ET, UTC, Session, get_session, sessions_between
+from shared.calendar import ET, UTC, Session, sessions_between
 
 MAX_BARS = 10_000
 BAR_UNITS = {
@@ -99,7 +102,8 @@ def sessions_in(duration: str, end: datetime) -> list[Session]:
         ]
         return found[-n:]
     start_day = end_et.date() - timedelta(days=n * DURATION_DAYS[unit])
-    return [s for s in sessions_between(start_day, end_et.date()) if s.open < end_et]
+    found = sessions_between(start_day + timedelta(days=1), end_et.date())
+    return [s for s in found if s.open < end_et]
 
 
 class BarBuilder:
@@ -113,6 +117,8 @@ class BarBuilder:
         if req.what == "TRADES" and inst.sec_type == "IND" and req.bar_seconds < 60:
             raise HistoryError("No data of type TRADES for index bars below 1 min")
         out: list[list] = []
+        seconds = re.fullmatch(r"\s*(\d+)\s*S\s*", req.duration.upper())
+        not_before = req.end - timedelta(seconds=int(seconds.group(1))) if seconds else None
         for session in sessions_in(req.duration, req.end):
             if req.bar_seconds >= 86400:
                 spans = [(session.open, session.close, True)]
@@ -121,6 +127,8 @@ class BarBuilder:
             for start, stop, daily in spans:
                 if start >= req.end:
                     break
+                if not_before is not None and stop <= not_before:
+                    continue
                 bar = self._bar(inst, profile, session, start, min(stop, req.end), req, daily)
                 if bar is not None:
                     out.append(bar)
@@ -147,9 +155,10 @@ class BarBuilder:
         daily: bool,
     ) -> list | None:
         path = self.model.minute_path(profile, session.trade_date)
-        i0 = int((start - session.open).total_seconds() // 60)
-        i1 = max(int((stop - session.open).total_seconds() // 60), i0 + 1)
-        seg = [float(x) for x in path[i0 : min(i1, len(path) - 1) + 1]]
+        m0 = (start - session.open).total_seconds() / 60.0
+        m1 = min((stop - session.open).total_seconds() / 60.0, len(path) - 1.0)
+        marks = [m0, *range(int(m0) + 1, math.ceil(m1)), m1]  # the ends and whole minutes
+        seg = [_interpolate(path, m) for m in marks]
         if inst.sec_type == "OPT":
             if expiry_instant(inst) <= start:
                 return None
@@ -162,7 +171,7 @@ class BarBuilder:
         trades = req.what == "TRADES" and inst.sec_type != "IND"
         volume: float = -1
         if trades:
-            share = (i1 - i0) / max(len(path) - 1, 1)
+            share = (m1 - m0) / max(len(path) - 1, 1)
             volume = int(self.model.daily_shares(profile, session.trade_date) * share / 100)
             if inst.sec_type == "OPT":
                 volume = max(int(volume / 2000), 1)
@@ -190,5 +199,10 @@ def edge_label(when: datetime) -> str:
     return when.astimezone(ET).strftime("%Y%m%d %H:%M:%S")
 
 
-def session_of(day: date) -> Session | None:
-    return get_session(day)
+def _interpolate(path: np.ndarray, minute: float) -> float:
+    """The price at a fractional minute of the session (linear between minutes)."""
+    i = min(max(int(minute), 0), len(path) - 1)
+    if i >= len(path) - 1:
+        return float(path[-1])
+    w = minute - i
+    return float(path[i]) * (1 - w) + float(path[i + 1]) * w

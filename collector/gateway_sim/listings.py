@@ -108,7 +108,7 @@ def listed_expiries(profile: Profile, on: date) -> list[Expiry]:
         for y, m in months[9:16]:
             if m in QUARTER_MONTHS:
                 add(_on_or_before_session(third_friday(y, m)), sym, "quarterly")
-        for y, m in months[16:30]:
+        for y, m in months[12:30]:
             if m == 1:
                 add(_on_or_before_session(third_friday(y, m)), sym, "leaps")
         if style == "etf":

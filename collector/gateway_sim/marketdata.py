@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from collector.gateway_sim import messages as msg
 from collector.gateway_sim.contracts import Instrument
-from collector.gateway_sim.market import MarketTime, market_time
+from collector.gateway_sim.market import MarketTime, listing_date, market_time
 from collector.gateway_sim.profiles import Profile
 from collector.gateway_sim.protocol import Field
 from collector.gateway_sim.quotes import Quote, QuoteEngine
@@ -65,6 +65,9 @@ class MarketDataLine:
             at -= timedelta(minutes=self.req.delayed_minutes)
         return market_time(at)
 
+    def _quote(self, when: MarketTime) -> Quote:
+        return self.engine.quote(self.req.inst, self.req.profile, when, listing_date(self.now()))
+
     def _md_type_for(self, when: MarketTime) -> int:
         if self.req.delayed:
             return 3 if when.is_open else 4
@@ -78,12 +81,12 @@ class MarketDataLine:
         is_option = req.inst.sec_type == "OPT"
         await asyncio.sleep(req.dwell * req.quote_fraction)
         when = self._market()
-        quote = self.engine.quote(req.inst, req.profile, when)
-        self._send_quote(quote, first=True)
+        quote = self._quote(when)
+        self._send_quote(quote)
         self._send_generics(quote, first=True)
         if is_option:
             await asyncio.sleep(req.dwell * (1 - req.quote_fraction))
-            self._send_greeks(self.engine.quote(req.inst, req.profile, self._market()))
+            self._send_greeks(self._quote(self._market()))
         if req.snapshot:
             if is_option and req.missing_greeks:  # data never completes: IB's timeout
                 await asyncio.sleep(max(req.snapshot_end_delay - req.dwell, 0.0))
@@ -95,8 +98,8 @@ class MarketDataLine:
                 continue
             when = self._market()
             self._announce_type(when)
-            quote = self.engine.quote(req.inst, req.profile, when)
-            self._send_quote(quote, first=False)
+            quote = self._quote(when)
+            self._send_quote(quote)
             self._send_generics(quote, first=False)
             if is_option:
                 self._send_greeks(quote)
@@ -126,7 +129,7 @@ class MarketDataLine:
         if self._changed(tick, size):
             self.send(msg.tick_size(self.req.req_id, msg.tick_id(tick, self.req.delayed), size))
 
-    def _send_quote(self, q: Quote, first: bool) -> None:
+    def _send_quote(self, q: Quote) -> None:
         rid, delayed = self.req.req_id, self.req.delayed
         if self.req.inst.sec_type != "IND":
             self._price(1, q.bid, q.bid_size)
@@ -140,8 +143,7 @@ class MarketDataLine:
                 epoch = int(self._market().at.timestamp())
                 self.send(msg.tick_string(rid, msg.tick_id(45, delayed), str(epoch)))
         self._size(8, q.volume)
-        if first:
-            self._price(9, q.close)
+        self._price(9, q.close)  # changes only when the trade date does
         for tick, value in ((14, q.open), (6, q.high), (7, q.low)):
             self._price(tick, value)
 

@@ -86,9 +86,13 @@ class QuoteEngine:
         z = math.log(inst.strike / spot) / (atm * math.sqrt(max(years, 1 / 365)))
         return black_scholes(inst.right, spot, inst.strike, years, vol, profile.div_yield), z
 
-    def quote(self, inst: Instrument, profile: Profile, when: MarketTime) -> Quote:
+    def quote(
+        self, inst: Instrument, profile: Profile, when: MarketTime, oi_date: date | None = None
+    ) -> Quote:
+        """The quote at a market instant. `oi_date` is the session whose open interest is
+        published (IB updates it overnight, so before the open it is already the new day's)."""
         if inst.sec_type == "OPT":
-            return self._option(inst, profile, when)
+            return self._option(inst, profile, when, oi_date or when.trade_date)
         return self._underlying(inst, profile, when)
 
     def _underlying(self, inst: Instrument, profile: Profile, when: MarketTime) -> Quote:
@@ -124,7 +128,7 @@ class QuoteEngine:
             **common,  # type: ignore[arg-type]
         )
 
-    def _option(self, inst: Instrument, profile: Profile, when: MarketTime) -> Quote:
+    def _option(self, inst: Instrument, profile: Profile, when: MarketTime, oi_date: date) -> Quote:
         g, z = self.greeks(inst, profile, when)
         years = max((expiry_instant(inst) - when.at).total_seconds() / YEAR_SECONDS, 0.0)
         bid, ask = bid_ask(g.price, z, years)
@@ -151,7 +155,7 @@ class QuoteEngine:
             low=None,
             und_price=self.model.price(profile, when),
             greeks=g,
-            open_interest=self.open_interest(inst, profile, when.trade_date),
+            open_interest=self.open_interest(inst, profile, oi_date),
         )
 
     def _daily_option_volume(

@@ -99,6 +99,8 @@ class GatewaySim:
             conn.closing = True
             with contextlib.suppress(Exception):
                 conn.writer.close()
+        if self._handlers:  # closed sockets end the handlers; cancel any that linger
+            await asyncio.wait(list(self._handlers), timeout=2.0)
         for task in list(self._handlers):
             task.cancel()
         if self._handlers:
@@ -118,7 +120,7 @@ class GatewaySim:
         try:
             await conn.serve()
         except asyncio.CancelledError:
-            await conn.shutdown()
+            pass  # stop() gave up waiting; the socket is already closed
         finally:
             self._handlers.discard(task)
 

@@ -9,11 +9,15 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import threading
+from collections.abc import Callable
 from types import TracebackType
+from typing import TypeVar
 
 from collector.gateway_sim.clock import SimClock
 from collector.gateway_sim.config import SimConfig
 from collector.gateway_sim.server import GatewaySim, SimStats
+
+T = TypeVar("T")
 
 
 class SimThread:
@@ -60,14 +64,14 @@ class SimThread:
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
-    def call(self, fn, *args):  # type: ignore[no-untyped-def]
-        """Run a plain function on the simulator's loop and return its result."""
-        assert self._loop is not None
+    def call(self, fn: Callable[..., T], *args: object, timeout: float = 10.0) -> T:
+        """Run a plain function on the simulator's loop (thread-safe) and return its result."""
+        assert self._loop is not None, "SimThread is not running"
 
-        async def runner():  # type: ignore[no-untyped-def]
+        async def runner() -> T:
             return fn(*args)
 
-        return asyncio.run_coroutine_threadsafe(runner(), self._loop).result(10)
+        return asyncio.run_coroutine_threadsafe(runner(), self._loop).result(timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the server, close every connection and join the thread."""

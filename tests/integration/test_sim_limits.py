@@ -1,0 +1,113 @@
+"""IB's limits, enforced by the simulator and seen by the real ib_async client."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import pytest
+from ib_async import IB, Option, Stock
+
+from collector.gateway_sim import GatewaySim, SimConfig
+from tests.integration.conftest import SIM_SESSION_TIME, SimErrors, sim_connect, sim_wait
+
+
+async def _options(ib: IB, symbol: str, count: int) -> list[Option]:
+    chains = await ib.reqSecDefOptParamsAsync(symbol, "", "STK", 0)
+    expiry = chains[0].expirations[1]
+    details = await ib.reqContractDetailsAsync(Option(symbol, expiry, 0.0, "C", "SMART"))
+    return [d.contract for d in details[:count]]  # type: ignore[misc]
+
+
+async def test_more_than_50_messages_in_a_second_gets_error_100(
+    sim_ib: IB, sim_errors: SimErrors, sim_gateway: GatewaySim
+) -> None:
+    sim_ib.client.MaxRequests = 0  # switch off the client's own throttle (45/s)
+    for _ in range(60):
+        sim_ib.client.reqCurrentTime()
+    await sim_wait(lambda: 100 in sim_errors.codes())
+    assert (-1, 100) in sim_errors.seen
+    assert sim_ib.isConnected()  # a short burst is only warned about
+    await asyncio.wait_for(sim_ib.reqCurrentTimeAsync(), 5)
+    assert sim_gateway.stats.disconnects == 0
+
+
+@pytest.mark.parametrize(
+    "sim_config", [SimConfig.fast(clock_start=SIM_SESSION_TIME, rate_disconnect_after=0.2)]
+)
+async def test_a_client_that_keeps_exceeding_the_rate_is_disconnected(
+    sim_ib: IB, sim_gateway: GatewaySim
+) -> None:
+    sim_ib.client.MaxRequests = 0
+    for _ in range(40):  # ~200 messages/s for up to 2 s
+        if not sim_ib.isConnected():
+            break
+        for _ in range(10):
+            sim_ib.client.reqCurrentTime()
+        await asyncio.sleep(0.05)
+    await sim_wait(lambda: not sim_ib.isConnected())
+    assert sim_gateway.stats.disconnects == 1
+    assert sim_gateway.stats.errors_sent[100] >= 1
+
+
+@pytest.mark.parametrize("sim_config", [SimConfig.fast(clock_start=SIM_SESSION_TIME, max_lines=3)])
+async def test_lines_beyond_max_lines_get_error_101(
+    sim_ib: IB, sim_errors: SimErrors, sim_gateway: GatewaySim
+) -> None:
+    opts = await _options(sim_ib, "AAPL", 5)
+    tickers = [sim_ib.reqMktData(o, "") for o in opts[:4]]
+    await sim_wait(lambda: 101 in sim_errors.codes())
+    rejected = [rid for rid, code in sim_errors.seen if code == 101]
+    assert len(rejected) == 1
+    assert sim_gateway.stats.max_concurrent_lines == 3
+    await sim_wait(lambda: all(t.bid > 0 for t in tickers[:3]))
+    sim_ib.cancelMktData(opts[0])  # a freed line can be used again
+    await sim_wait(lambda: len(sim_gateway.lines) == 2)
+    fifth = sim_ib.reqMktData(opts[4], "")
+    await sim_wait(lambda: fifth.bid > 0)
+    assert sim_errors.codes().count(101) == 1
+
+
+async def test_generic_ticks_on_a_snapshot_get_error_321(sim_ib: IB, sim_errors: SimErrors) -> None:
+    [opt] = await _options(sim_ib, "MSFT", 1)
+    sim_ib.reqMktData(opt, "101", snapshot=True)
+    await sim_wait(lambda: 321 in sim_errors.codes())
+
+
+@pytest.mark.parametrize(
+    "sim_config", [SimConfig.fast(clock_start=SIM_SESSION_TIME, hist_max_requests=3)]
+)
+async def test_historical_pacing_identical_and_too_many_requests_get_162(
+    sim_ib: IB, sim_errors: SimErrors
+) -> None:
+    aapl = Stock("AAPL", "SMART", "USD")
+    await sim_ib.qualifyContractsAsync(aapl)
+
+    async def bars(duration: str) -> list:
+        return await sim_ib.reqHistoricalDataAsync(
+            aapl, "", duration, "1 day", "TRADES", True, 1, timeout=5
+        )
+
+    assert len(await bars("5 D")) == 5
+    assert len(await bars("5 D")) == 0  # identical within 15 s
+    assert sim_errors.codes() == [162]
+    assert len(await bars("3 D")) == 3
+    assert len(await bars("2 D")) == 2
+    assert len(await bars("4 D")) == 0  # the 4th accepted request within the window
+    assert sim_errors.codes() == [162, 162]
+
+
+async def test_a_client_id_in_use_is_refused_with_326(sim_ib: IB) -> None:
+    port = sim_ib.client.port
+    second = IB()
+    with pytest.raises((TimeoutError, asyncio.TimeoutError, ConnectionError)):
+        await second.connectAsync("127.0.0.1", port, clientId=11, readonly=True, timeout=1)
+    second.disconnect()
+    other = await sim_connect(port, client_id=12)  # another id is fine
+    assert other.isConnected()
+    other.disconnect()
+
+
+def test_sim_config_is_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        SimConfig().max_lines = 5  # type: ignore[misc]

@@ -46,7 +46,7 @@ class IBConfig(_Frozen):
     account: SecretStr | None = None
     connect_timeout_sec: float = Field(10.0, gt=0)
     request_timeout_sec: float = Field(30.0, gt=0)
-    max_messages_per_sec: float = Field(45.0, gt=0, le=50)
+    max_messages_per_sec: float = Field(49.0, gt=0, lt=50)
     reconnect_attempts: int = Field(5, ge=0)
 
     def pool_range(self) -> tuple[int, int]:
@@ -74,7 +74,7 @@ class AcquisitionConfig(_Frozen):
     market_data_type: int = Field(1, ge=1, le=4)
     allow_fallback_to_delayed: bool = True
     slot_grace_seconds: int = Field(120, ge=0)
-    pacing_backoff_sec: tuple[int, ...] = (30, 60, 120, 240)
+    pacing_backoff_sec: tuple[float, ...] = (30.0, 60.0, 120.0, 240.0)
 
 
 class SnapshotRateLimits(_Frozen):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from collector.ib._lib import Contract, Index, Option, Stock
+from collector.ib.errors import ErrorKind, IBErrorEvent
 from collector.ib.session import IBSession
 from collector.ib.types import ChainParams, OptionContract, UnderlyingRef
 
@@ -44,8 +45,8 @@ async def qualify_underlying(
         result = await session.request(
             session.ib.qualifyContractsAsync(contract), f"qualify {symbol}"
         )
-        if result and result[0] is not None and getattr(result[0], "conId", 0):
-            c = result[0]
+        c = result[0] if result else None
+        if isinstance(c, Contract) and c.conId:
             return UnderlyingRef(
                 symbol, int(c.conId), str(c.secType), str(c.exchange), str(c.currency or "USD")
             )
@@ -142,23 +143,62 @@ def option_contract(oc: OptionContract, exchange: str | None = None) -> Contract
     )
 
 
+PRICE_ATTEMPTS = 5
+PRICE_RETRY_PAUSE_SEC = 0.2
+
+
 def _good(x: object) -> bool:
     return isinstance(x, int | float) and math.isfinite(x) and x > 0
 
 
 async def reference_price(
-    session: IBSession, ref: UnderlyingRef, timeout: float | None = None
+    session: IBSession,
+    ref: UnderlyingRef,
+    *,
+    allow_delayed: bool = True,
+    timeout: float | None = None,
 ) -> float | None:
-    """The underlying's price now: last, else the bid/ask midpoint, else the previous close."""
-    contract = underlying_contract(ref)
+    """The underlying's price now: last, else the bid/ask midpoint, else the previous close.
+
+    A refused request (e.g. pacing, 420) is asked again a few times; without a live
+    permission (still no usable value), delayed data is tried when allowed.
+    """
+    refused: list[ErrorKind] = []
+
+    def watch(ev: IBErrorEvent) -> None:
+        if ev.conid == ref.conid:
+            refused.append(ev.kind)
+
+    session.add_error_listener(watch)
     try:
-        tickers = await session.request(
-            session.ib.reqTickersAsync(contract),
-            f"reference price of {ref.symbol}",
-            timeout=timeout,
-        )
-    except asyncio.CancelledError:
-        raise
+        price = None
+        for attempt in range(PRICE_ATTEMPTS):
+            price = await _snapshot_price(session, ref, timeout)
+            if price is not None or ErrorKind.PERMISSION in refused:
+                break
+            await asyncio.sleep(PRICE_RETRY_PAUSE_SEC * (attempt + 1))
+    finally:
+        session.remove_error_listener(watch)
+    if price is None and allow_delayed and session.market_data_type in (1, 2):
+        delayed = 3 if session.market_data_type == 1 else 4
+        restore = session.market_data_type
+        session.set_market_data_type(delayed)
+        try:
+            price = await _snapshot_price(session, ref, timeout)
+        finally:
+            if session.is_connected():
+                session.set_market_data_type(restore)
+    return price
+
+
+async def _snapshot_price(
+    session: IBSession, ref: UnderlyingRef, timeout: float | None
+) -> float | None:
+    tickers = await session.request(
+        session.ib.reqTickersAsync(underlying_contract(ref)),
+        f"reference price of {ref.symbol}",
+        timeout=timeout,
+    )
     if not tickers:
         return None
     t = tickers[0]

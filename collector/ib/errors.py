@@ -8,10 +8,10 @@ reconnect), never to raw numbers scattered through the code.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class ErrorKind(str, Enum):
+class ErrorKind(StrEnum):
     CONNECTIVITY_LOST = "connectivity_lost"
     CONNECTIVITY_RESTORED = "connectivity_restored"
     PACING = "pacing"

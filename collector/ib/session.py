@@ -27,6 +27,9 @@ from shared.config import IBConfig
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 ErrorListener = Callable[[IBErrorEvent], None]
+# The budget counts messages per this window, a little over IB's 1 s, so that jitter
+# between our send time and the gateway's receive time cannot fit N+1 into its second.
+MESSAGE_WINDOW_SEC = 1.05
 
 
 def client_id_candidates(cfg: IBConfig, salt: int | None = None) -> list[int]:
@@ -125,7 +128,7 @@ class IBSession:
         # The library's own throttle stays as a backstop at our budget (it counts every
         # message, requests and cancels alike).
         self.ib.client.MaxRequests = int(self.max_messages_per_sec)
-        self.ib.client.RequestsInterval = 1
+        self.ib.client.RequestsInterval = MESSAGE_WINDOW_SEC  # type: ignore[assignment]
         self.ib.reqMarketDataType(self.market_data_type)
 
     async def reconnect(self) -> None:
@@ -165,6 +168,19 @@ class IBSession:
             raise IBTimeout(f"{what}: no answer from IB within {limit:g} s") from None
         except ConnectionError as exc:
             raise IBDisconnected(f"{what}: connection to IB lost ({exc})") from None
+
+    # --- the message budget the library's throttle already spent -------------------------
+    def recent_send_times(self) -> list[float]:
+        """Loop times of the messages the client sent in the last window (its own log)."""
+        times = getattr(self.ib.client, "_timeQ", ())
+        return list(times)
+
+    async def drain_outgoing(self, timeout: float = 30.0) -> None:
+        """Wait until the library's throttle queue is empty (all earlier messages are out)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while getattr(self.ib.client, "_msgQ", None) and loop.time() < deadline:
+            await asyncio.sleep(0.02)
 
     # --- errors -----------------------------------------------------------------------------
     def add_error_listener(self, listener: ErrorListener) -> None:

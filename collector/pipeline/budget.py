@@ -9,15 +9,21 @@ from __future__ import annotations
 
 from collections import deque
 
+from collector.ib.session import MESSAGE_WINDOW_SEC
+
 
 class MessageBudget:
-    def __init__(self, per_second: float, window: float = 1.02) -> None:
+    def __init__(self, per_second: float, window: float = MESSAGE_WINDOW_SEC) -> None:
         if per_second <= 0:
             raise ValueError("message budget must be positive")
         self.capacity = max(1, int(per_second))
         self.window = window
         self._sent: deque[float] = deque()
         self.total = 0
+
+    def seed(self, times: list[float]) -> None:
+        """Count messages already sent (e.g. by discovery) against the window."""
+        self._sent.extend(sorted(times))
 
     def _trim(self, now: float) -> None:
         while self._sent and now - self._sent[0] >= self.window:

@@ -21,7 +21,7 @@ from collector.ib.contracts import (
     qualify_underlying,
     reference_price,
 )
-from collector.pipeline.errors import InputError
+from collector.pipeline.errors import InputError, JobFailed
 from collector.pipeline.selection import (
     ExpiryRules,
     StrikeRules,
@@ -147,9 +147,18 @@ async def discover_symbol(
 ) -> ContractCache:
     """Build one symbol's contract list (raises InputError for unknown / optionless symbols)."""
     ref = await resolve_underlying(session, entry)
-    price = await reference_price(session, ref)
+    price = await reference_price(
+        session, ref, allow_delayed=cfg.acquisition.allow_fallback_to_delayed
+    )
     if price is None:
-        raise InputError(f"no reference price for {entry.symbol}: IB sent no last, quote or close")
+        hint = (
+            ""
+            if cfg.acquisition.allow_fallback_to_delayed
+            else (" (no market data permission? acquisition.allow_fallback_to_delayed is off)")
+        )
+        raise JobFailed(
+            f"no reference price for {entry.symbol}: IB sent no last, quote or close{hint}"
+        )
     chains = [c for c in await chain_params(session, ref) if c.exchange == "SMART"]
     if not chains or not any(c.expirations for c in chains):
         raise InputError(f"{entry.symbol} has no listed options")

@@ -11,6 +11,7 @@ reports pacing it backs off 30/60/120/240 s and then gives up (slot_retry_exceed
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -140,6 +141,9 @@ class SnapshotEngine:
         act = self._active.get(ev.conid) if ev.conid else None
         if ev.kind is ErrorKind.PACING:
             self._pacing_pending = True
+            if act is not None:  # this request was refused: ask again after the backoff
+                self._drop(ev.conid)
+                self._queue.appendleft(act.work)
         elif ev.kind is ErrorKind.LINE_LIMIT:
             self.report.line_limit_events += 1
             if act is not None:
@@ -252,6 +256,10 @@ class SnapshotEngine:
         self.session.add_error_listener(self._on_error)
         self.session.ib.disconnectedEvent += self._on_disconnect
         try:
+            # Start from what the connection already spent: messages sent just before
+            # (discovery, reference prices) still count against IB's window.
+            await self.session.drain_outgoing()
+            self.budget.seed(self.session.recent_send_times())
             await self._loop()
         finally:
             self.session.remove_error_listener(self._on_error)
@@ -316,10 +324,8 @@ class SnapshotEngine:
         delay = max(0.0, min(waits))
         self._wake.clear()
         if delay > 0:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
-            except TimeoutError:
-                pass
         else:
             await asyncio.sleep(0)
 

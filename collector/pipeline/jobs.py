@@ -130,7 +130,8 @@ def run_rollup(cfg: AppConfig, trade_date: date | str) -> JobResult:
         raise InputError(f"no raw chain data for {d}: run {hint} first")
     ctx = RunContext(cfg, "rollup", d)
     try:
-        rows, strategies, missing_close = 0, {}, []
+        rows, missing_close = 0, []
+        strategies: dict[str, int] = {}
         for sym in sorted(symbols):
             close_dir = layout.underlying_dir("close", d, sym)
             close_files = sorted(close_dir.glob("slot=*.parquet")) if close_dir.is_dir() else []

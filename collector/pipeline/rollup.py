@@ -116,7 +116,7 @@ def rollup_table(
         previous=previous,
     )
     table = pa.Table.from_pylist(rows, schema=S.DAILY_CLEAN_SCHEMA)
-    return table.sort_by(S.SORT_KEYS + [("conid", "ascending")]) if table.num_rows else table
+    return table.sort_by([*S.SORT_KEYS, ("conid", "ascending")]) if table.num_rows else table
 
 
 def apply_open_interest(
@@ -148,4 +148,4 @@ def apply_open_interest(
                 flags.append(S.FLAG_OI_ENRICHMENT_FAILED)
         row["data_quality_flags"] = flags
     table = pa.Table.from_pylist(rows, schema=S.DAILY_CLEAN_SCHEMA)
-    return table.sort_by(S.SORT_KEYS + [("conid", "ascending")]) if table.num_rows else table
+    return table.sort_by([*S.SORT_KEYS, ("conid", "ascending")]) if table.num_rows else table

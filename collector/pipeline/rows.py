@@ -88,7 +88,7 @@ def clean_greeks(g: Greeks | None) -> tuple[dict[str, float | None], bool]:
 
 def open_interest_of(quote: QuoteSnapshot, right: str) -> int | None:
     v = finite(quote.call_open_interest if right == "C" else quote.put_open_interest)
-    return None if v is None or v < 0 else int(round(v))
+    return None if v is None or v < 0 else round(v)
 
 
 @dataclass(frozen=True)
@@ -193,7 +193,7 @@ def rows_to_table(
     """Rows -> a table with exactly the schema's columns, sorted by (expiry, strike, right)."""
     table = pa.Table.from_pylist(list(rows), schema=schema)
     if table.num_rows:
-        table = table.sort_by(S.SORT_KEYS + [("conid", "ascending")])
+        table = table.sort_by([*S.SORT_KEYS, ("conid", "ascending")])
     return table
 
 

@@ -297,8 +297,8 @@ async def run_snapshot_job(
             finally:
                 if session is not None and restore != mdt and ib.is_connected():
                     ib.set_market_data_type(restore)
-    except IBError as exc:
-        # The gateway is unreachable or dropped for good: a job failure, recorded.
+    except (IBError, JobFailed) as exc:
+        # Gateway unreachable / dropped for good, cache or permission trouble: recorded.
         ctx = RunContext(cfg, task, d, slot)
         ctx.ledger.record_missed(task, d, slot, f"slot_retry_exceeded: {exc}")
         return ctx.finish(JobResult(task, "failed", message=str(exc)))
@@ -327,7 +327,11 @@ async def _run_connected(
         cache = caches[entry.symbol]
         fresh = cache_status[entry.symbol].startswith("rebuilt")
         prices[entry.symbol] = (
-            cache.reference_price if fresh else await reference_price(ib, cache.underlying)
+            cache.reference_price
+            if fresh
+            else await reference_price(
+                ib, cache.underlying, allow_delayed=cfg.acquisition.allow_fallback_to_delayed
+            )
         )
     plan = {
         e.symbol: pick_contracts(caches[e.symbol], prices[e.symbol], ov.strikes) for e in entries

@@ -1,0 +1,119 @@
+"""Helpers for pipeline tests: a config file under tmp_path pointed at a simulator port."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from collector.gateway_sim import GatewaySim, SimConfig
+from shared.calendar import ET
+from shared.config import AppConfig, load_config
+from shared.storage import Layout
+
+BASE_TOML = """
+[ib]
+host = "127.0.0.1"
+port = {port}
+client_id_pool = "test"
+connect_timeout_sec = 5.0
+request_timeout_sec = 10.0
+max_messages_per_sec = 49.0
+reconnect_attempts = 3
+
+[paths]
+data = "{root}/data"
+state = "{root}/state"
+
+[universe]
+file = "{root}/universe.csv"
+
+[acquisition]
+pacing_backoff_sec = {backoff}
+allow_fallback_to_delayed = {allow_delayed}
+
+[discovery]
+strikes_per_side = {strikes}
+max_strikes_per_expiry = 10
+near_weeklies = {weeklies}
+monthlies = {monthlies}
+quarterlies = 0
+
+[snapshot]
+subscription_timeout_sec = {timeout}
+subscription_poll_interval = 0.05
+max_lines = {max_lines}
+
+[enrichment]
+timeout_sec = {timeout}
+"""
+
+
+def write_config(root: Path, port: int, symbols: list[str] | None = None, **kw: Any) -> AppConfig:
+    """A config whose data, state and universe live under `root`; returns it loaded."""
+    root.mkdir(parents=True, exist_ok=True)
+    symbols = symbols if symbols is not None else ["AAPL"]
+    universe = root / "universe.csv"
+    universe.write_text(
+        "symbol,conid,sec_type,exchange,currency\n" + "".join(f"{s},,,,\n" for s in symbols)
+    )
+    values = {
+        "port": port,
+        "root": root,
+        "backoff": "[0.2, 0.2, 0.2, 0.2]",
+        "allow_delayed": "true",
+        "strikes": 2,
+        "weeklies": 1,
+        "monthlies": 1,
+        "timeout": 2.0,
+        "max_lines": 100,
+    }
+    values.update(kw)
+    text = BASE_TOML.format(**values)
+    path = root / "opt-data.toml"
+    path.write_text(text)
+    return load_config(path, env={})
+
+
+SIM_DAY = date(2026, 11, 18)  # a Wednesday session
+SIM_SLOT_TIME = datetime(2026, 11, 18, 11, 0, tzinfo=ET)
+
+
+def sim_config(**kw: Any) -> SimConfig:
+    """Fast simulator settings pinned to a mid-session instant."""
+    kw.setdefault("clock_start", SIM_SLOT_TIME)
+    return SimConfig.fast(**kw)
+
+
+@contextlib.asynccontextmanager
+async def running_sim(config: SimConfig) -> AsyncIterator[GatewaySim]:
+    sim = GatewaySim(config)
+    await sim.start()
+    try:
+        yield sim
+    finally:
+        await sim.stop()
+
+
+def prime_sim(sim: GatewaySim, symbols: list[str], day: date = SIM_DAY) -> None:
+    """Work around the simulator resolving option conIds only for chains it has listed
+    in this process (a real gateway knows every conId): list the chains up front."""
+    for symbol in symbols:
+        sim.book.chain(symbol, day)
+
+
+def read_view(cfg: AppConfig, view: str, day: date) -> pa.Table:
+    """Every file of a view's date partition, concatenated (hive columns not added)."""
+    layout = Layout.from_config(cfg)
+    files = sorted(layout.date_dir(view, day).rglob("*.parquet"))
+    tables = [pq.read_table(f) for f in files]
+    return pa.concat_tables(tables) if tables else pa.table({})
+
+
+def all_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())

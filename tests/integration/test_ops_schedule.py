@@ -162,13 +162,12 @@ def test_injected_faults_make_selfcheck_fail(tmp_path: Path, sim_factory: list[S
     assert code == 1
     layout = Layout.from_config(load_config(cfg, env={}))
     metrics = json.loads(layout.metrics_file(DAY).read_text())
-    # files were written for every slot, but with no quotes in them they are not coverage
-    assert len(list(layout.date_dir("intraday", DAY).rglob("slot=*.parquet"))) == 14
-    assert metrics["slot_coverage"] == 0.0, output
+    # every slot was collected, but from delayed data: the day must not pass
+    assert metrics["slot_coverage"] == 1.0, output
+    assert metrics["delayed_ratio"] > 0.10
     check = CliRunner().invoke(app, ["selfcheck", "--config", str(cfg), "--date", DAY.isoformat()])
     assert check.exit_code == 1, check.output
-    assert "! slot_coverage: 0.00% (needs >= 90%) BREACH" in check.output
-    assert "! oi_fill_rate:" in check.output
+    assert "! delayed_ratio: 100.00% (needs < 10%) BREACH" in check.output
     assert "selfcheck 2026-11-18: FAIL" in check.output
     logscan = CliRunner().invoke(
         app, ["logscan", "--config", str(cfg), "--date", DAY.isoformat(), "--max-total", "0"]

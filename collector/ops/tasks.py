@@ -8,24 +8,22 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
-from typing import Any
 
 from collector.ops import plan as p
 from collector.ops.logscan import scan_day, write_summary
 from collector.ops.runner import TaskOutcome
 from collector.ops.selfcheck import compute_metrics, run_selfcheck, write_metrics
+from collector.pipeline import jobs
+from collector.pipeline.common import JobResult
 from shared.config import AppConfig
 from shared.ledger import Ledger
 from shared.storage import Layout
 
 
-def _from_job(item: p.PlannedTask, result: Any) -> TaskOutcome:
+def _from_job(item: p.PlannedTask, result: JobResult) -> TaskOutcome:
     """A pipeline JobResult (status ok/partial/failed) as a TaskOutcome."""
-    message = getattr(result, "message", "") or ""
-    if not message and getattr(result, "total", 0):
-        message = f"{result.succeeded}/{result.total} ok"
-    rows = int(getattr(result, "rows", 0) or 0)
-    return TaskOutcome(item, str(result.status), message, rows, getattr(result, "run_id", None))
+    message = result.message or (f"{result.succeeded}/{result.total} ok" if result.total else "")
+    return TaskOutcome(item, result.status, message, result.rows, result.run_id)
 
 
 class TaskExecutor:
@@ -47,8 +45,6 @@ class TaskExecutor:
     # --- pipeline ----------------------------------------------------------------------
     async def _run_precheck(self, item: p.PlannedTask) -> TaskOutcome:
         """Raises (-> failed, day aborted) when a cache is missing and cannot be rebuilt."""
-        from collector.pipeline import jobs
-
         statuses = await jobs.precheck_contract_cache(
             self.cfg, item.trade_date, _symbols_arg(item), rebuild=item.args.get("rebuild", True)
         )
@@ -59,8 +55,6 @@ class TaskExecutor:
         return TaskOutcome(item, "ok", message)
 
     async def _run_snapshot(self, item: p.PlannedTask) -> TaskOutcome:
-        from collector.pipeline import jobs
-
         assert item.slot is not None
         result = await jobs.run_snapshot(
             self.cfg,
@@ -73,8 +67,6 @@ class TaskExecutor:
         return _from_job(item, result)
 
     async def _run_close_snapshot(self, item: p.PlannedTask) -> TaskOutcome:
-        from collector.pipeline import jobs
-
         result = await jobs.run_close_snapshot(
             self.cfg,
             item.trade_date,
@@ -84,13 +76,9 @@ class TaskExecutor:
         return _from_job(item, result)
 
     async def _run_rollup(self, item: p.PlannedTask) -> TaskOutcome:
-        from collector.pipeline import jobs
-
         return _from_job(item, await asyncio.to_thread(jobs.run_rollup, self.cfg, item.trade_date))
 
     async def _run_enrichment(self, item: p.PlannedTask) -> TaskOutcome:
-        from collector.pipeline import jobs
-
         fields = tuple(item.args.get("fields") or self.cfg.enrichment.fields)
         return _from_job(item, await jobs.run_enrichment(self.cfg, item.trade_date, fields=fields))
 

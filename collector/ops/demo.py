@@ -62,6 +62,7 @@ client_id_pool = "test"
 market_data_type = 1
 connect_timeout_sec = 10.0
 request_timeout_sec = 20.0
+max_messages_per_sec = 35.0   # headroom under IB's 50/s on a busy machine
 
 [paths]
 data = "{root / "data"}"
@@ -74,8 +75,8 @@ file = "{root / "universe.demo.csv"}"
 slot_grace_seconds = 120
 
 [discovery]
-strikes_per_side = 3
-max_strikes_per_expiry = 6
+strikes_per_side = 2
+max_strikes_per_expiry = 4
 near_weeklies = 1
 monthlies = 1
 quarterlies = 0
@@ -263,9 +264,12 @@ def run_demo(opts: DemoOptions) -> int:
     verdict = next((o for o in outcomes if o.item.task == "selfcheck"), None)
     passed = verdict is not None and verdict.status == "ok"
     colour = "green" if passed else "red"
-    console.print(
-        f"selfcheck: [{colour}]{'PASS' if passed else 'FAIL'}[/] {verdict.message if verdict else 'did not run'}"
+    detail = (
+        "did not run"
+        if verdict is None
+        else verdict.message.removeprefix("PASS").removeprefix("FAIL")
     )
+    console.print(f"selfcheck: [{colour}]{'PASS' if passed else 'FAIL'}[/]{detail}", markup=True)
     console.print(f"data: {Layout.from_config(cfg).data}   log: {log_file}")
     console.print(f"serve it over MCP:  opt-data mcp-server --config {config_path}")
     return 0 if passed else 1

@@ -209,6 +209,7 @@ class LiveScheduler:
         if trade_date not in self.initialized:
             self.initialized.append(trade_date)
         now = self.runner.clock()
+        late: list[PlannedTask] = []  # due already: one chain, so they keep the plan's order
         for group in plan_groups(plan):
             pending = [p for p in group if not self.runner.already_done(p)]
             if not pending:
@@ -221,21 +222,30 @@ class LiveScheduler:
             if deadline and now - first.when > self.runner.grace:
                 for item in pending:
                     self.runner.mark_missed(item, "scheduler started after the slot's grace period")
-                continue
-            job_id = f"{trade_date}:{first.label}"
-            self._groups[job_id] = pending
-            self.idle.clear()
-            self.scheduler.add_job(
-                self._run_group,
-                "date",
-                run_date=max(first.when, now).astimezone(ET),
-                args=[job_id],
-                id=job_id,
-                replace_existing=True,
-                misfire_grace_time=int(self.runner.grace.total_seconds()) if deadline else None,
-            )
+            elif first.when <= now:
+                late.extend(pending)
+            else:
+                self._add_job(f"{trade_date}:{first.label}", pending, first.when, deadline)
+        if late:
+            self._add_job(f"{trade_date}:late:{late[0].label}", late, now, deadline=False)
         self._check_idle()
         return plan
+
+    def _add_job(
+        self, job_id: str, chain: list[PlannedTask], when: datetime, deadline: bool
+    ) -> None:
+        self._groups[job_id] = chain
+        self.idle.clear()
+        self.scheduler.add_job(
+            self._run_group,
+            "date",
+            run_date=when.astimezone(ET),
+            args=[job_id],
+            id=job_id,
+            replace_existing=True,
+            # slots expire with the grace; a post-close chain runs however late it gets
+            misfire_grace_time=int(self.runner.grace.total_seconds()) if deadline else None,
+        )
 
     def add_daily_init(self, init_time: str, callback: Callable[[], Awaitable[None]]) -> None:
         hh, mm = (int(x) for x in init_time.split(":"))

@@ -173,3 +173,52 @@ def test_injected_faults_make_selfcheck_fail(tmp_path: Path, sim_factory: list[S
         app, ["logscan", "--config", str(cfg), "--date", DAY.isoformat(), "--max-total", "0"]
     )
     assert logscan.exit_code == 1 and '"total": 0' not in logscan.output
+
+
+def test_live_started_after_the_day_records_every_slot_missed_and_runs_the_rest(
+    tmp_path: Path, sim_factory: list[SimThread]
+) -> None:
+    sim = _start(sim_factory)
+    cfg = _config(tmp_path, sim.port)
+    result = CliRunner().invoke(
+        app,
+        [
+            "schedule",
+            "--live",
+            "--exit-when-idle",
+            "--config",
+            str(cfg),
+            "--date",
+            DAY.isoformat(),
+            "--symbols",
+            "AAPL",
+        ],
+    )
+    assert result.exit_code == 1, result.output  # missed slots make the day fail
+    assert "all scheduled tasks done: exiting (idle)" in result.output
+    ran = _ran(result.output)
+    assert ran[0] == "precheck"
+    assert sorted(r for r in ran if r.startswith("snapshot@")) == sorted(
+        f"snapshot@{s}" for s in _slots()
+    )
+    assert ran[-6:] == [
+        "close_snapshot@16:00",
+        "rollup",
+        "qa",
+        "enrichment",
+        "selfcheck",
+        "logscan",
+    ]
+    layout = Layout.from_config(load_config(cfg, env={}))
+    runs = LedgerReader(layout.ledger).runs_for_dates([DAY])
+    missed = sorted(r["slot"] for r in runs if r["status"] == "missed")
+    assert missed == _slots()
+    assert any(r["task"] == "close-snapshot" and r["status"] == "ok" for r in runs)
+    report = json.loads((layout.selfcheck_dir() / "selfcheck_20261118.json").read_text())
+    assert report["status"] == "FAIL" and any("missed_runs" in b for b in report["breaches"])
+
+
+def _slots() -> list[str]:
+    return [
+        f"{h:02d}:{m:02d}" for h in range(9, 17) for m in (0, 30) if (9, 30) <= (h, m) <= (16, 0)
+    ]

@@ -148,3 +148,19 @@ async def test_restart_skips_what_the_ledger_shows_done(tmp_path: Path) -> None:
     finally:
         live.stop()
     assert rec.calls == ["snapshot@10:30"]
+
+
+async def test_continuous_initialises_weekdays_at_0920_et(tmp_path: Path) -> None:
+    live = LiveScheduler(PlanRunner(_layout(tmp_path), Recorder(), grace_seconds=120), lambda d: [])
+
+    async def init() -> None:
+        return None
+
+    live.add_daily_init("09:20", init)
+    trigger = live.scheduler.get_job("daily-init").trigger
+    friday_evening = datetime(2026, 11, 20, 18, 0, tzinfo=ET)
+    nxt = trigger.get_next_fire_time(None, friday_evening)
+    assert nxt == datetime(2026, 11, 23, 9, 20, tzinfo=ET)  # Monday, skipping the weekend
+    # across the DST change the init stays at 09:20 ET wall time
+    before_dst = trigger.get_next_fire_time(None, datetime(2026, 3, 6, 18, 0, tzinfo=ET))
+    assert before_dst.astimezone(ET).hour == 9 and before_dst.astimezone(UTC).hour == 13

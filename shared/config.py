@@ -232,9 +232,9 @@ def _check_hhmm(value: str) -> str:
     return value
 
 
-def _project_root(config_file: Path) -> Path:
+def _project_root(config_file: Path, env: dict[str, str]) -> Path:
     """Relative paths resolve against the project root: OPT_DATA_ROOT, else the folder above config/."""
-    env_root = os.environ.get("OPT_DATA_ROOT")
+    env_root = env.get("OPT_DATA_ROOT")
     if env_root:
         return Path(env_root).resolve()
     parent = config_file.resolve().parent
@@ -303,10 +303,11 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> AppConfi
     for section, key in REQUIRED_KEYS:
         if not isinstance(raw.get(section), dict) or key not in raw[section]:
             raise ConfigError(f"missing config key '{section}.{key}' in {file}")
-    _apply_env(raw, dict(os.environ) if env is None else env)
+    environ = dict(os.environ) if env is None else env
+    _apply_env(raw, environ)
     try:
         cfg = AppConfig.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_format_error(exc, file)) from None
-    cfg = _resolve_paths(cfg, _project_root(file))
+    cfg = _resolve_paths(cfg, _project_root(file, environ))
     return cfg.model_copy(update={"source_file": file.resolve()})

@@ -6,10 +6,14 @@ import asyncio
 import contextlib
 import signal
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import typer
 
 from collector.cli.common import fail, setup_logging
+
+if TYPE_CHECKING:
+    from collector.gateway_sim import GatewaySim
 
 
 def _parse_at(text: str) -> datetime:
@@ -145,21 +149,21 @@ def gateway_sim(
     except ValueError as exc:
         fail(str(exc))
     setup_logging(log_level)
+    sim = GatewaySim(config)
     try:
-        stats = asyncio.run(_serve(GatewaySim(config)))
+        asyncio.run(_serve(sim))
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", code=1)
+    except KeyboardInterrupt:  # platforms without loop signal handlers
+        pass
     typer.echo(
-        f"gateway-sim: stopped after {stats['connections']} connections, "
-        f"{stats['messages_received']} client messages; goodbye",
+        f"gateway-sim: stopped after {sim.stats.connections} connections, "
+        f"{sim.stats.messages_received} client messages; goodbye",
         err=True,
     )
 
 
-async def _serve(sim: object) -> dict:
-    from collector.gateway_sim import GatewaySim
-
-    assert isinstance(sim, GatewaySim)
+async def _serve(sim: GatewaySim) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -171,7 +175,6 @@ async def _serve(sim: object) -> dict:
         await stop.wait()
     finally:
         await sim.stop()
-    return sim.stats.as_dict()
 
 
 def register(app: typer.Typer) -> None:

@@ -61,16 +61,16 @@ class ClientConnection:
         self.connectivity_lost = False
         self.closing = False
         self.handlers: dict[int, Callable[[list[str]], None]] = {
-            71: self.on_start_api,
-            61: lambda f: self.send(msg.position_end()),
-            6: self.on_account_updates,
-            76: lambda f: self.send(msg.account_update_multi_end(self._id(f))),
-            7: lambda f: self.send(msg.exec_details_end(self._id(f))),
-            5: lambda f: self.send(msg.open_order_end()),
-            99: lambda f: self.send(msg.completed_orders_end()),
-            62: lambda f: self.send(msg.account_summary_end(self._id(f))),
-            17: lambda f: self.send(msg.managed_accounts(sim.config.account)),
-            8: lambda f: self.send(msg.next_valid_id(sim.next_order_id())),
+            71: self.on_start_api,  # startApi
+            61: lambda f: self.send(msg.position_end()),  # reqPositions
+            6: self.on_account_updates,  # reqAccountUpdates
+            76: lambda f: self.send(msg.account_update_multi_end(self._id(f))),  # ...Multi
+            7: lambda f: self.send(msg.exec_details_end(self._id(f))),  # reqExecutions
+            5: lambda f: self.send(msg.open_order_end()),  # reqOpenOrders
+            99: lambda f: self.send(msg.completed_orders_end()),  # reqCompletedOrders
+            62: lambda f: self.send(msg.account_summary_end(self._id(f))),  # reqAccountSummary
+            17: lambda f: self.send(msg.managed_accounts(sim.config.account)),  # reqManagedAccts
+            8: lambda f: self.send(msg.next_valid_id(sim.next_order_id())),  # reqIds
             49: lambda f: self.send(msg.current_time(int(sim.clock.now().timestamp()))),
             59: self.on_market_data_type,
             9: self.on_contract_details,
@@ -78,7 +78,7 @@ class ClientConnection:
             1: self.on_mkt_data,
             2: self.on_cancel_mkt_data,
             20: self.on_historical,
-            25: lambda f: None,
+            25: lambda f: None,  # cancelHistoricalData: the bars were sent at once
         }
 
     # -- plumbing -------------------------------------------------------------------

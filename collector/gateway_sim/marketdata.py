@@ -57,7 +57,6 @@ class MarketDataLine:
         self.send = send
         self.paused = paused
         self._md_type = 0
-        self._greeks_due = False
 
     def _market(self) -> MarketTime:
         at = self.now()
@@ -79,17 +78,24 @@ class MarketDataLine:
         when = self._market()
         self._announce_type(when)
         is_option = req.inst.sec_type == "OPT"
-        await asyncio.sleep(req.dwell * req.quote_fraction)
+        quote_delay = req.dwell * req.quote_fraction
+        # A snapshot ends when its data is complete, or at snapshot_end_delay if sooner.
+        deadline = req.snapshot_end_delay if req.snapshot else float("inf")
+        await asyncio.sleep(min(quote_delay, deadline))
         when = self._market()
         quote = self._quote(when)
         self._send_quote(quote)
         self._send_generics(quote, first=True)
-        if is_option:
-            await asyncio.sleep(req.dwell * (1 - req.quote_fraction))
-            self._send_greeks(self._quote(self._market()))
+        elapsed = quote_delay
+        if is_option and req.dwell <= deadline:
+            await asyncio.sleep(req.dwell - quote_delay)
+            when = self._market()
+            self._send_greeks(self._quote(when), when)
+            elapsed = req.dwell
         if req.snapshot:
-            if is_option and req.missing_greeks:  # data never completes: IB's timeout
-                await asyncio.sleep(max(req.snapshot_end_delay - req.dwell, 0.0))
+            complete = not is_option or (req.dwell <= deadline and not req.missing_greeks)
+            if not complete:  # the data never completes: IB's own timeout ends it
+                await asyncio.sleep(max(deadline - elapsed, 0.0))
             self.send(msg.tick_snapshot_end(req.req_id))
             return
         while True:
@@ -102,7 +108,7 @@ class MarketDataLine:
             self._send_quote(quote)
             self._send_generics(quote, first=False)
             if is_option:
-                self._send_greeks(quote)
+                self._send_greeks(quote, when)
 
     def _announce_type(self, when: MarketTime) -> None:
         md_type = self._md_type_for(when)
@@ -147,16 +153,23 @@ class MarketDataLine:
         for tick, value in ((14, q.open), (6, q.high), (7, q.low)):
             self._price(tick, value)
 
-    def _send_greeks(self, q: Quote) -> None:
-        req, g = self.req, q.greeks
-        tick = msg.tick_id(13, req.delayed)
-        if req.missing_greeks or g is None:
+    def _send_greeks(self, q: Quote, when: MarketTime) -> None:
+        """Model greeks (13), plus bid/ask computations (10/11) at the quotes' implied vols."""
+        req = self.req
+        if req.missing_greeks or q.greeks is None:
             if self._changed(13, "sentinel"):
-                self.send(msg.greeks_not_computed(req.req_id, tick))
+                self.send(msg.greeks_not_computed(req.req_id, msg.tick_id(13, req.delayed)))
             return
-        values = (g.iv, g.delta, g.price, g.pv_dividend, g.gamma, g.vega, g.theta, q.und_price)
-        if self._changed(13, str(tuple(round(v, 6) for v in values))):
-            self.send(msg.tick_option_computation(req.req_id, tick, *values))
+        sides = [(13, q.greeks, q.greeks.price)]
+        for tick, price in ((10, q.bid), (11, q.ask)):
+            side = self.engine.side_greeks(req.inst, req.profile, when, price, q.und_price)
+            if side is not None:
+                sides.append((tick, side, price))
+        for tick, g, price in sides:
+            values = (g.iv, g.delta, price, g.pv_dividend, g.gamma, g.vega, g.theta, q.und_price)
+            if self._changed(tick, str(tuple(round(v, 6) for v in values))):
+                rid, tid = req.req_id, msg.tick_id(tick, req.delayed)
+                self.send(msg.tick_option_computation(rid, tid, *values))
 
     def _send_generics(self, q: Quote, first: bool) -> None:
         req, rid = self.req, self.req.req_id

@@ -118,50 +118,50 @@ def account_summary_end(req_id: int) -> Fields:
 
 
 def contract_details(req_id: int, inst: Instrument) -> Fields:
-    """contractDetails (10) at version >= 164: no version field, named-field order."""
-    is_opt = inst.sec_type == "OPT"
-    return [
-        10,
-        req_id,
-        inst.symbol,
-        inst.sec_type,
-        inst.expiry,
-        inst.strike,
-        inst.right,
-        inst.exchange,
-        "USD",
-        inst.local_symbol,
-        inst.trading_class,
-        inst.trading_class,
-        inst.con_id,
-        0.01,
-        "100" if is_opt else "",
-        "ACTIVETIM,AD,ALERT,ALLOC,DAY,GTC,LMT,MKT" if inst.sec_type != "IND" else "",
-        "SMART,CBOE,AMEX,ISE,PHLX,BOX" if is_opt else inst.exchange,
-        1,
-        inst.under_con_id,
-        inst.long_name,
-        inst.primary_exchange,
-        inst.expiry[:6] if is_opt else "",
-        "",
-        "",
-        "",  # industry, category, subcategory
-        "US/Eastern",
-        "",
-        "",  # timeZoneId, tradingHours, liquidHours
-        "",
-        "",  # evRule, evMultiplier (int or empty)
-        0,  # secIdList count
-        1,  # aggGroup
-        inst.symbol if is_opt else "",
-        inst.under_sec_type if is_opt else "",
-        "26",
-        inst.expiry if is_opt else "",
-        "COMMON" if inst.sec_type == "STK" else "",
-        "1",
-        "1",
-        "1" if is_opt else "100",
+    """contractDetails (10) at version >= 164: no version field; built from named fields
+    in the order of tws-wire-subset.md 3.2, since a positional slip drops the row."""
+    is_opt, is_stk = inst.sec_type == "OPT", inst.sec_type == "STK"
+    named: list[tuple[str, Field]] = [
+        ("symbol", inst.symbol),
+        ("secType", inst.sec_type),
+        ("lastTradeDateOrContractMonth", inst.expiry),
+        ("strike", inst.strike),
+        ("right", inst.right),
+        ("exchange", inst.exchange),
+        ("currency", "USD"),
+        ("localSymbol", inst.local_symbol),
+        ("marketName", inst.trading_class),
+        ("tradingClass", inst.trading_class),
+        ("conId", inst.con_id),
+        ("minTick", 0.01),
+        ("multiplier", "100" if is_opt else ""),
+        ("orderTypes", "" if inst.sec_type == "IND" else "ACTIVETIM,AD,DAY,GTC,LMT,MKT"),
+        ("validExchanges", "SMART,CBOE,AMEX,ISE,PHLX,BOX" if is_opt else inst.exchange),
+        ("priceMagnifier", 1),
+        ("underConId", inst.under_con_id),
+        ("longName", inst.long_name),
+        ("primaryExchange", inst.primary_exchange),
+        ("contractMonth", inst.expiry[:6] if is_opt else ""),
+        ("industry", ""),
+        ("category", ""),
+        ("subcategory", ""),
+        ("timeZoneId", "US/Eastern"),
+        ("tradingHours", ""),
+        ("liquidHours", ""),
+        ("evRule", ""),
+        ("evMultiplier", ""),  # int or empty: "1.0" breaks the client's parser
+        ("secIdListCount", 0),
+        ("aggGroup", 1),
+        ("underSymbol", inst.symbol if is_opt else ""),
+        ("underSecType", inst.under_sec_type if is_opt else ""),
+        ("marketRuleIds", "26"),
+        ("realExpirationDate", inst.expiry if is_opt else ""),
+        ("stockType", "COMMON" if is_stk else ""),
+        ("minSize", "1"),
+        ("sizeIncrement", "1"),
+        ("suggestedSizeIncrement", "1" if is_opt else "100"),
     ]
+    return [10, req_id, *(value for _, value in named)]
 
 
 def contract_details_end(req_id: int) -> Fields:

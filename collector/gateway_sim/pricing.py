@@ -108,3 +108,24 @@ def bid_ask(theo: float, z: float, years: float) -> tuple[float, float]:
     bid = round_to_tick(theo - half, tick, "down")
     ask = max(round_to_tick(theo + half, tick, "up"), bid + tick, 0.01)
     return (bid if bid >= 0.01 else -1.0), round(ask, 2)
+
+
+def implied_vol(
+    right: str, spot: float, strike: float, years: float, price: float, div_yield: float
+) -> float | None:
+    """The volatility that reprices `price` (bisection), or None outside the no-arbitrage
+    band, as TWS leaves the bid/ask computations empty when no volatility fits."""
+    lo, hi = 0.005, 5.0
+    if not (black_scholes(right, spot, strike, years, lo, div_yield).price < price):
+        return None
+    if not (price < black_scholes(right, spot, strike, years, hi, div_yield).price):
+        return None
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if black_scholes(right, spot, strike, years, mid, div_yield).price < price:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-6:
+            break
+    return 0.5 * (lo + hi)

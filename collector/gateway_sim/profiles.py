@@ -55,108 +55,41 @@ class Profile:
 
 
 # Real conIds for the names the project collects; parameters are round, plausible values.
-KNOWN: dict[str, Profile] = {
-    p.symbol: p
-    for p in (
-        Profile(
-            "AAPL",
-            "STK",
-            265598,
-            "SMART",
-            "NASDAQ",
-            "APPLE INC",
-            230.0,
-            0.26,
-            0.005,
-            55_000_000,
-            "equity",
-        ),
-        Profile(
-            "MSFT",
-            "STK",
-            272093,
-            "SMART",
-            "NASDAQ",
-            "MICROSOFT CORP",
-            420.0,
-            0.24,
-            0.008,
-            22_000_000,
-            "equity",
-        ),
-        Profile(
-            "SPY",
-            "STK",
-            756733,
-            "SMART",
-            "ARCA",
-            "SPDR S&P 500 ETF TRUST",
-            590.0,
-            0.15,
-            0.012,
-            60_000_000,
-            "etf",
-        ),
-        Profile(
-            "QQQ",
-            "STK",
-            320227571,
-            "SMART",
-            "NASDAQ",
-            "INVESCO QQQ TRUST SERIES 1",
-            510.0,
-            0.19,
-            0.006,
-            40_000_000,
-            "etf",
-        ),
-        Profile(
-            "TSLA",
-            "STK",
-            76792991,
-            "SMART",
-            "NASDAQ",
-            "TESLA INC",
-            330.0,
-            0.58,
-            0.0,
-            95_000_000,
-            "equity",
-        ),
-        Profile(
-            "NVDA",
-            "STK",
-            4815747,
-            "SMART",
-            "NASDAQ",
-            "NVIDIA CORP",
-            140.0,
-            0.48,
-            0.0003,
-            250_000_000,
-            "equity",
-        ),
-        Profile(
-            "SPX", "IND", 416904, "CBOE", "", "S&P 500 Stock Index", 5900.0, 0.15, 0.013, 0, "index"
-        ),
-        Profile(
-            "NDX",
-            "IND",
-            416843,
-            "NASDAQ",
-            "",
-            "NASDAQ 100 Stock Index",
-            20800.0,
-            0.19,
-            0.007,
-            0,
-            "index",
-        ),
-        Profile(
-            "VIX", "IND", 13455763, "CBOE", "", "CBOE Volatility Index", 17.0, 0.85, 0.0, 0, "vix"
-        ),
-    )
-}
+# ("-" = no primary exchange; shares in millions per day; the long name is the rest of the line)
+_TABLE = """
+AAPL STK 265598    SMART  NASDAQ   230.0 0.26 0.005   55 equity APPLE INC
+MSFT STK 272093    SMART  NASDAQ   420.0 0.24 0.008   22 equity MICROSOFT CORP
+SPY  STK 756733    SMART  ARCA     590.0 0.15 0.012   60 etf    SPDR S&P 500 ETF TRUST
+QQQ  STK 320227571 SMART  NASDAQ   510.0 0.19 0.006   40 etf    INVESCO QQQ TRUST SERIES 1
+TSLA STK 76792991  SMART  NASDAQ   330.0 0.58 0.0     95 equity TESLA INC
+NVDA STK 4815747   SMART  NASDAQ   140.0 0.48 0.0003 250 equity NVIDIA CORP
+SPX  IND 416904    CBOE   -       5900.0 0.15 0.013    0 index  S&P 500 Stock Index
+NDX  IND 416843    NASDAQ -      20800.0 0.19 0.007    0 index  NASDAQ 100 Stock Index
+VIX  IND 13455763  CBOE   -         17.0 0.85 0.0      0 vix    CBOE Volatility Index
+"""
+
+
+def _parse_table(text: str) -> dict[str, Profile]:
+    out = {}
+    for line in filter(None, (raw.strip() for raw in text.splitlines())):
+        sym, sec, con_id, exch, primary, price, vol, div, shares, style, name = line.split(None, 10)
+        out[sym] = Profile(
+            sym,
+            sec,
+            int(con_id),
+            exch,
+            "" if primary == "-" else primary,
+            name,
+            float(price),
+            float(vol),
+            float(div),
+            int(shares) * 1_000_000,
+            style,
+        )
+    return out
+
+
+KNOWN: dict[str, Profile] = _parse_table(_TABLE)
 
 DEFAULT_NO_OPTIONS = ("NOOPT",)
 UNKNOWN_PREFIX = "ZZ"

@@ -18,6 +18,7 @@ from collector.gateway_sim.pricing import (
     atm_vol,
     bid_ask,
     black_scholes,
+    implied_vol,
     option_tick,
     round_to_tick,
     smile_vol,
@@ -85,6 +86,18 @@ class QuoteEngine:
         vol = smile_vol(atm, spot, inst.strike, years, skew)
         z = math.log(inst.strike / spot) / (atm * math.sqrt(max(years, 1 / 365)))
         return black_scholes(inst.right, spot, inst.strike, years, vol, profile.div_yield), z
+
+    def side_greeks(
+        self, inst: Instrument, profile: Profile, when: MarketTime, price: float, spot: float
+    ) -> Greeks | None:
+        """Greeks at the volatility implied by a quoted price (bid or ask), if any fits."""
+        if price <= 0:
+            return None
+        years = max((expiry_instant(inst) - when.at).total_seconds() / YEAR_SECONDS, 0.0)
+        vol = implied_vol(inst.right, spot, inst.strike, years, price, profile.div_yield)
+        if vol is None:
+            return None
+        return black_scholes(inst.right, spot, inst.strike, years, vol, profile.div_yield)
 
     def quote(
         self, inst: Instrument, profile: Profile, when: MarketTime, oi_date: date | None = None

@@ -61,6 +61,11 @@ class SimThread:
         try:
             loop.run_forever()
         finally:
+            leftovers = asyncio.all_tasks(loop)  # none after a clean stop(); be sure anyway
+            for task in leftovers:
+                task.cancel()
+            if leftovers:
+                loop.run_until_complete(asyncio.gather(*leftovers, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 

@@ -80,6 +80,10 @@ async def test_streaming_option_gets_quotes_greeks_volume_and_oi(sim_ib: IB) -> 
     assert ticker.impliedVolatility == pytest.approx(greeks.impliedVol, rel=1e-3)  # 106 -> 24
     assert ticker.close > 0
     assert ticker.rtVolume == ticker.volume  # RTVolume (generic 233 -> tick 48)
+    await sim_wait(lambda: ticker.bidGreeks is not None and ticker.askGreeks is not None)
+    bid_g, ask_g = ticker.bidGreeks, ticker.askGreeks
+    assert bid_g.optPrice == ticker.bid and ask_g.optPrice == ticker.ask
+    assert bid_g.impliedVol < greeks.impliedVol < ask_g.impliedVol
     sim_ib.cancelMktData(opt)
 
 

@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 from ib_async import IB, Option, Stock
 
-from collector.gateway_sim import GatewaySim, SimConfig
+from collector.gateway_sim import DwellConfig, GatewaySim, SimConfig
 from tests.integration.conftest import SIM_SESSION_TIME, SimErrors, sim_connect, sim_wait
 
 
@@ -111,3 +111,28 @@ async def test_a_client_id_in_use_is_refused_with_326(sim_ib: IB) -> None:
 def test_sim_config_is_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         SimConfig().max_lines = 5  # type: ignore[misc]
+
+
+async def _snapshot_of_an_option(config: SimConfig):  # type: ignore[no-untyped-def]
+    sim = GatewaySim(config)
+    ib = await sim_connect(await sim.start())
+    try:
+        [opt] = await _options(ib, "AAPL", 1)
+        [ticker] = await asyncio.wait_for(ib.reqTickersAsync(opt), 5)
+        return ticker
+    finally:
+        ib.disconnect()
+        await sim.stop()
+
+
+async def test_a_snapshot_ends_as_soon_as_its_data_is_complete() -> None:
+    config = SimConfig.fast(clock_start=SIM_SESSION_TIME, snapshot_end_delay=30.0)
+    ticker = await _snapshot_of_an_option(config)  # would take 30 s without the early end
+    assert ticker.modelGreeks is not None and ticker.bid > 0
+
+
+async def test_a_snapshot_ends_at_the_end_delay_when_greeks_come_later() -> None:
+    slow = DwellConfig(median=20.0, low=20.0, high=20.0)
+    config = SimConfig.fast(clock_start=SIM_SESSION_TIME, dwell=slow, snapshot_end_delay=0.3)
+    ticker = await _snapshot_of_an_option(config)
+    assert ticker.modelGreeks is None and ticker.bid > 0

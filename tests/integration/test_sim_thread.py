@@ -80,3 +80,21 @@ def test_ib_insync_is_served_too(sim_client_loop: object) -> None:
             assert len(bars) == 3
         finally:
             ib.disconnect()
+
+
+async def test_stopping_with_a_client_streaming_closes_cleanly() -> None:
+    from ib_async import Stock
+
+    from tests.integration.conftest import sim_connect, sim_wait
+
+    sim = SimThread(SimConfig.fast(clock_start=SESSION))
+    port = sim.start()
+    ib = await sim_connect(port, client_id=23)
+    aapl = Stock("AAPL", "SMART", "USD")
+    await ib.qualifyContractsAsync(aapl)
+    ticker = ib.reqMktData(aapl, "")
+    await sim_wait(lambda: ticker.bid > 0)
+    await asyncio.to_thread(sim.stop)
+    await sim_wait(lambda: not ib.isConnected())
+    assert sim.stats.connections == 1 and sim.stats.disconnects == 0
+    sim.stop()  # stopping twice is harmless

@@ -6,7 +6,14 @@ import math
 
 import pytest
 
-from collector.gateway_sim.pricing import RATE, atm_vol, bid_ask, black_scholes, smile_vol
+from collector.gateway_sim.pricing import (
+    RATE,
+    atm_vol,
+    bid_ask,
+    black_scholes,
+    implied_vol,
+    smile_vol,
+)
 
 
 def test_put_call_parity_with_dividends() -> None:
@@ -51,3 +58,14 @@ def test_quoted_market_brackets_the_model_price() -> None:
         tick = 0.01 if theo < 3 else 0.05
         assert round(ask / tick, 6) == round(ask / tick)
     assert bid_ask(0.002, 3.0, 0.1)[0] == -1.0  # nothing bid for a worthless option
+
+
+@pytest.mark.parametrize("right, strike", [("C", 90.0), ("C", 120.0), ("P", 100.0)])
+def test_implied_vol_reprices(right: str, strike: float) -> None:
+    price = black_scholes(right, 100.0, strike, 0.3, 0.37, 0.01).price
+    assert implied_vol(right, 100.0, strike, 0.3, price, 0.01) == pytest.approx(0.37, abs=1e-4)
+
+
+def test_no_implied_vol_below_intrinsic() -> None:
+    assert implied_vol("C", 100.0, 80.0, 0.1, 19.0, 0.0) is None  # under intrinsic value
+    assert implied_vol("P", 100.0, 80.0, 0.1, 90.0, 0.0) is None  # above any volatility

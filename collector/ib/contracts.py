@@ -209,3 +209,25 @@ async def _snapshot_price(
     if _good(t.close):
         return float(t.close)
     return None
+
+
+async def list_expiry_options(
+    session: IBSession,
+    ref: UnderlyingRef,
+    expiry: str,
+    trading_class: str,
+    *,
+    exchange: str = "SMART",
+) -> list[OptionContract]:
+    """Every option of one expiry in a single reqContractDetails (strike and right left open).
+
+    For tools such as the benchmark harness that need many real contracts quickly;
+    discovery does not use it (it qualifies only the pairs it selected, in batches).
+    """
+    probe = Option(ref.symbol, expiry, 0.0, "", exchange, tradingClass=trading_class)
+    details = await session.request(
+        session.ib.reqContractDetailsAsync(probe), f"list {ref.symbol} {expiry} options"
+    )
+    return [
+        _to_option(d.contract, ref.conid) for d in details or [] if d.contract and d.contract.conId
+    ]

@@ -15,6 +15,7 @@ class ErrorKind(StrEnum):
     CONNECTIVITY_LOST = "connectivity_lost"
     CONNECTIVITY_RESTORED = "connectivity_restored"
     PACING = "pacing"
+    RATE_LIMIT = "rate_limit"
     LINE_LIMIT = "line_limit"
     PERMISSION = "permission"
     DELAYED_NOTICE = "delayed_notice"
@@ -26,8 +27,10 @@ class ErrorKind(StrEnum):
 
 CONNECTIVITY_LOST = frozenset({1100, 1300, 2103, 2105, 2110, 2157, 504, 502})
 CONNECTIVITY_RESTORED = frozenset({1101, 1102})
-# 100: message rate exceeded; 420 / 162 (with "pacing" in the text): request pacing.
-PACING = frozenset({100, 420})
+# 100: more than ~50 messages/s reached IB (requests and cancels alike).
+RATE_LIMIT = frozenset({100})
+# 420 / 162 (with "pacing" in the text): request pacing violations.
+PACING = frozenset({420})
 LINE_LIMIT = frozenset({101})
 # 354/10168: not subscribed; 10197: competing live session; 10089/10091: needs a subscription.
 # (10090, "part of the data is not subscribed", keeps the allowed data flowing: OTHER.)
@@ -49,6 +52,7 @@ def classify(code: int, message: str = "") -> ErrorKind:
         (ErrorKind.CONNECTIVITY_LOST, CONNECTIVITY_LOST),
         (ErrorKind.CONNECTIVITY_RESTORED, CONNECTIVITY_RESTORED),
         (ErrorKind.PACING, PACING),
+        (ErrorKind.RATE_LIMIT, RATE_LIMIT),
         (ErrorKind.LINE_LIMIT, LINE_LIMIT),
         (ErrorKind.PERMISSION, PERMISSION),
         (ErrorKind.DELAYED_NOTICE, DELAYED_NOTICE),

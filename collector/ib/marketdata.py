@@ -157,3 +157,25 @@ class MarketDataLines:
         if conids:
             for listener in self._listeners:
                 listener(conids)
+
+
+async def snapshot_quotes(
+    session: IBSession, contracts: list[OptionContract], *, chunk: int = 100, timeout: float = 30.0
+) -> list[QuoteSnapshot | None]:
+    """ib_async's own way: reqTickers (snapshot=True, no generic ticks) in chunks of `chunk`.
+
+    Kept for comparison with the line-pool engine (benchmark); the collector does not use it.
+    """
+    out: list[QuoteSnapshot | None] = []
+    for start in range(0, len(contracts), chunk):
+        batch = contracts[start : start + chunk]
+        tickers = await session.request(
+            session.ib.reqTickersAsync(*[option_contract(c) for c in batch]),
+            f"reqTickers of {len(batch)} contracts",
+            timeout=timeout,
+        )
+        by_conid = {int(t.contract.conId): t for t in tickers if t.contract is not None}
+        for c in batch:
+            t = by_conid.get(c.conid)
+            out.append(None if t is None else quote_from_ticker(c.conid, t))
+    return out

@@ -64,6 +64,7 @@ class EngineReport:
     delayed_fallback: int = 0
     pacing_events: int = 0
     line_limit_events: int = 0
+    rate_limit_events: int = 0
     reconnects: int = 0
     messages: int = 0
     retry_exceeded: bool = False
@@ -115,6 +116,7 @@ class SnapshotEngine:
         self._wake = asyncio.Event()
         self._max_lines = params.max_lines
         self._pacing_pending = False
+        self._rate_pending = False
         self._resubscribe = False
         self._disconnected = False
         self._delayed_symbols: set[str] = set()
@@ -139,7 +141,12 @@ class SnapshotEngine:
     def _on_error(self, ev: IBErrorEvent) -> None:
         self.report.error_codes[ev.code] = self.report.error_codes.get(ev.code, 0) + 1
         act = self._active.get(ev.conid) if ev.conid else None
-        if ev.kind is ErrorKind.PACING:
+        if ev.kind is ErrorKind.RATE_LIMIT:
+            # Our spacing met a stall somewhere on the path: let IB's window clear, then
+            # go on a little slower. (Pacing violations proper get the long backoffs.)
+            self.report.rate_limit_events += 1
+            self._rate_pending = True
+        elif ev.kind is ErrorKind.PACING:
             self._pacing_pending = True
             if act is not None:  # this request was refused: ask again after the backoff
                 self._drop(ev.conid)
@@ -287,6 +294,11 @@ class SnapshotEngine:
                 log.warning("pacing violation from IB: backing off %.0f s", pause)
                 await asyncio.sleep(pause)
                 self.budget = MessageBudget(self.p.max_messages_per_sec, self.budget.window)
+                continue
+            if self._rate_pending:
+                self._rate_pending = False
+                await asyncio.sleep(self.budget.window)
+                self.budget.slow_down(0.95, floor=0.5 * self.budget.capacity / self.budget.window)
                 continue
             if self._resubscribe:
                 self._resubscribe = False

@@ -510,6 +510,7 @@ async def _collect(
         "no_definition": report.no_definition,
         "delayed_fallback": report.delayed_fallback,
         "pacing_events": report.pacing_events,
+        "rate_limit_events": report.rate_limit_events,
         "line_limit_events": report.line_limit_events,
         "reconnects": report.reconnects,
         "messages": report.messages,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from collector.ib.errors import ErrorKind, classify
 from collector.pipeline.budget import MessageBudget
 
@@ -14,15 +16,27 @@ def test_budget_never_exceeds_capacity_in_any_window() -> None:
         while budget.available(t) > 0:
             budget.take(t)
             sent.append(t)
-        t += 0.01
+        t += 0.001
     for start in sent:
         assert sum(1 for s in sent if start <= s < start + 1.05) <= 49
+    gaps = [b - a for a, b in itertools.pairwise(sent)]
+    assert min(gaps[1:]) >= 0.25 * 1.05 / 49  # evenly spaced: never a burst
     assert budget.wait_time(t) >= 0.0
-    assert len(sent) >= 49 * 4
+    assert len(sent) >= 45 * 4
+
+
+def test_budget_counts_earlier_messages_and_slows_down() -> None:
+    budget = MessageBudget(10, window=1.0)
+    budget.seed([0.0] * 10)
+    assert budget.available(0.5) == 0 and budget.wait_time(0.5) == 0.5
+    assert budget.available(1.0) == 1
+    budget.slow_down(0.5, floor=2.0)
+    assert budget.rate == 5.0
 
 
 def test_error_classes() -> None:
-    assert classify(100) is ErrorKind.PACING
+    assert classify(100) is ErrorKind.RATE_LIMIT
+    assert classify(420) is ErrorKind.PACING
     assert (
         classify(
             162,

@@ -29,7 +29,7 @@ from shared.storage import COMPACTED_FILE, Layout, atomic_write_parquet
 COMPACTED_NAME = COMPACTED_FILE
 VIEW = "intraday"
 UNIQUE_KEY = ["trade_date", "sample_time", "conid"]
-SORT = ["slot", "expiry", "strike", "right"]
+SORT = ["slot", "expiry", "strike", "right", "conid"]
 
 
 @dataclass

@@ -92,13 +92,13 @@ def build_plan(
         )
     )
     plan.append(PlannedTask(close_at, ROLLUP, trade_date))
-    plan.append(PlannedTask(close_at, QA, trade_date))
+    plan.append(PlannedTask(close_at, QA, trade_date, args=dict(common)))
     nxt = enrichment_session or next_session(trade_date)
     enrich_at = _at(nxt.trade_date, sched.enrichment_time)
     plan.append(
         PlannedTask(enrich_at, ENRICHMENT, trade_date, args={"fields": cfg.enrichment.fields})
     )
-    plan.append(PlannedTask(enrich_at, SELFCHECK, trade_date))
+    plan.append(PlannedTask(enrich_at, SELFCHECK, trade_date, args=dict(common)))
     plan.append(PlannedTask(enrich_at, LOGSCAN, trade_date))
     return plan
 

@@ -122,7 +122,7 @@ async def _live(
             echo(f"continuous: sessions are initialised every weekday at {at} ET")
         else:
             await _init(live, today, echo)
-        await _wait(
+        stopped = await _wait(
             live,
             stop,
             until_idle=opts.exit_when_idle or (not live.pending_jobs() and not opts.continuous),
@@ -133,6 +133,8 @@ async def _live(
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
+    if stopped and opts.continuous:
+        return 0  # a resident scheduler stopped on purpose; its days were judged by selfcheck
     return exit_code(runner.outcomes)
 
 
@@ -159,7 +161,7 @@ async def _catch_up_previous(live: LiveScheduler, echo: Callable[[str], None]) -
 
 async def _wait(
     live: LiveScheduler, stop: asyncio.Event, *, until_idle: bool, echo: Callable[[str], None]
-) -> None:
+) -> bool:
     """Block until a signal, or (exit-when-idle) until every scheduled job has finished."""
     waits = [asyncio.ensure_future(stop.wait())]
     if until_idle:
@@ -168,3 +170,4 @@ async def _wait(
     for task in pending:
         task.cancel()
     echo("stopping on signal" if stop.is_set() else "all scheduled tasks done: exiting (idle)")
+    return stop.is_set()

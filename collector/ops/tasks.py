@@ -7,7 +7,6 @@ selfcheck, logscan) are recorded here so the MCP server sees every scheduled tas
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 from collector.ops import plan as p
 from collector.ops.logscan import scan_day, write_summary
@@ -83,14 +82,10 @@ class TaskExecutor:
         return _from_job(item, await jobs.run_enrichment(self.cfg, item.trade_date, fields=fields))
 
     # --- ops checks --------------------------------------------------------------------
-    def _symbols(self, item: p.PlannedTask) -> list[str] | None:
-        syms = item.args.get("symbols")
-        return list(syms) if syms else None
-
     async def _run_qa(self, item: p.PlannedTask) -> TaskOutcome:
         ledger = Ledger(self.layout.ledger)
         run_id = ledger.start_run("qa", item.trade_date)
-        metrics = compute_metrics(self.cfg, item.trade_date, self._symbols(item))
+        metrics = compute_metrics(self.cfg, item.trade_date, _symbols_arg(item))
         path = write_metrics(self.cfg, metrics)
         ledger.finish_run(run_id, "ok", details={"metrics_file": str(path)})
         cov = metrics.coverage.ratio
@@ -105,7 +100,7 @@ class TaskExecutor:
         ledger = Ledger(self.layout.ledger)
         run_id = ledger.start_run("selfcheck", item.trade_date)
         report, path = run_selfcheck(
-            self.cfg, item.trade_date, log_max_total=self.log_max_total, symbols=self._symbols(item)
+            self.cfg, item.trade_date, log_max_total=self.log_max_total, symbols=_symbols_arg(item)
         )
         status = "ok" if report.status == "PASS" else "failed"
         breaches = "; ".join(c.line() for c in report.breaches)
@@ -136,7 +131,3 @@ class TaskExecutor:
 def _symbols_arg(item: p.PlannedTask) -> list[str] | None:
     syms = item.args.get("symbols")
     return list(syms) if syms else None
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

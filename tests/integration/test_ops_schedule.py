@@ -7,7 +7,10 @@ import asyncio
 import json
 import os
 import re
+import signal
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date, datetime, time
 from pathlib import Path
@@ -222,3 +225,34 @@ def _slots() -> list[str]:
     return [
         f"{h:02d}:{m:02d}" for h in range(9, 17) for m in (0, 30) if (9, 30) <= (h, m) <= (16, 0)
     ]
+
+
+def test_continuous_keeps_running_until_sigterm_then_releases_the_lock(
+    tmp_path: Path, sim_factory: list[SimThread]
+) -> None:
+    sim = _start(sim_factory)
+    cfg = _config(tmp_path, sim.port)
+    cmd = [sys.executable, "-m", "collector.cli.main", "schedule", "--live", "--continuous"]
+    proc = subprocess.Popen(
+        [*cmd, "--config", str(cfg), "--symbols", "AAPL", "--log-level", "WARNING"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lock = tmp_path / "state" / "run_locks" / "scheduler.lock"
+    seen: list[str] = []
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            seen.append(line)
+            if line.startswith("continuous: sessions are initialised every weekday at 09:20 ET"):
+                break
+        assert lock.is_file() and json.loads(lock.read_text())["pid"] == proc.pid
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, "".join(seen) + rest
+    assert "stopping on signal" in rest
+    assert not lock.exists()

@@ -125,10 +125,11 @@ class IBSession:
         connect.result()
 
     def _apply_session_settings(self) -> None:
-        # The library's own throttle stays as a backstop at our budget (it counts every
-        # message, requests and cancels alike).
+        # The library's own throttle stays as a backstop: N messages per IB's 1 s. The
+        # engine's evenly spaced budget (N per MESSAGE_WINDOW_SEC) stays below it, so the
+        # backstop never queues (a queued message would leave in a burst with the next).
         self.ib.client.MaxRequests = int(self.max_messages_per_sec)
-        self.ib.client.RequestsInterval = MESSAGE_WINDOW_SEC  # type: ignore[assignment]
+        self.ib.client.RequestsInterval = 1
         self.ib.reqMarketDataType(self.market_data_type)
 
     async def reconnect(self) -> None:

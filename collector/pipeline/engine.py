@@ -298,7 +298,7 @@ class SnapshotEngine:
             if self._rate_pending:
                 self._rate_pending = False
                 await asyncio.sleep(self.budget.window)
-                self.budget.slow_down(0.95, floor=0.5 * self.budget.capacity / self.budget.window)
+                self.budget.slow_down(0.98, floor=0.5 * self.budget.capacity / self.budget.window)
                 continue
             if self._resubscribe:
                 self._resubscribe = False

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
+from datetime import UTC, datetime
 from typing import Any
-
-log = logging.getLogger("opt_data.progress")
 
 
 class Progress:
@@ -54,13 +52,12 @@ class Progress:
         elif now - self._last_log >= self.every_sec or self.done == self.total:
             self._last_log = now
             eta = (self.total - self.done) / rate if rate > 0 else float("inf")
-            log.info(
-                "%s: %d/%d contracts, %.1f/s, ETA %.0f s",
-                self.label,
-                self.done,
-                self.total,
-                rate,
-                eta,
+            stamp = datetime.now(UTC).isoformat(timespec="seconds")
+            print(
+                f"{stamp} progress {self.label}: {self.done}/{self.total} contracts, "
+                f"{rate:.1f}/s, ETA {eta:.0f} s",
+                file=sys.stderr,
+                flush=True,
             )
 
     def close(self) -> None:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
+import logging
 import multiprocessing as mp
 import os
 import subprocess
@@ -40,6 +42,7 @@ SLOT = "11:00"
 CLOCK = datetime(2026, 11, 18, 11, 0, tzinfo=ET)
 SYMBOLS = ("SPY", "QQQ", "AAPL", "MSFT", "NVDA", "TSLA", "SPX")
 MEDIAN_DWELL = 1.0  # the simulator's default DwellConfig.median
+LIBRARY_THROTTLE = 45  # ib_async's Client.MaxRequests default
 
 
 # --- the simulator in its own process (no GIL shared with the collector) ---------------------
@@ -47,6 +50,7 @@ def _serve_sim(conn: Connection, max_lines: int, rate: int) -> None:
     from collector.gateway_sim import GatewaySim, SimConfig
 
     async def main() -> None:
+        gc.freeze()  # keep long GC pauses out of the simulated gateway's receive timing
         sim = GatewaySim(SimConfig(clock_start=CLOCK, max_lines=max_lines, msg_rate_limit=rate))
         conn.send(await sim.start())
         loop = asyncio.get_running_loop()
@@ -167,7 +171,8 @@ async def reqtickers_run(cfg: AppConfig, chunk: int) -> tuple[int, int, float]:
         for f in sorted(layout.contracts_cache.glob(f"*_{DAY}.json"))
         for c in json.loads(f.read_text())["contracts"]
     ]
-    async with IBSession(cfg.ib) as ib:
+    # ib_async as most users run it: its default throttle (45 requests per second).
+    async with IBSession(cfg.ib, max_messages_per_sec=LIBRARY_THROTTLE) as ib:
         start = time.monotonic()
         quotes = await snapshot_quotes(ib, contracts, chunk=chunk, timeout=120)
         wall = time.monotonic() - start
@@ -184,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--msg-rate", type=int, default=50, help="the simulator's message limit")
     parser.add_argument("--skip-reqtickers", action="store_true")
     args = parser.parse_args(argv)
+    logging.getLogger("ib_async").setLevel(logging.CRITICAL)  # IB errors are counted below
     sim = SimProcess(args.max_lines, args.msg_rate)
     try:
         with tempfile.TemporaryDirectory(prefix="opt-data-bench-") as tmp:
@@ -229,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     if rt is not None:
         rt_n, rt_complete, rt_wall, rt_errors = rt
         rt_rate = rt_complete / rt_wall
-        complete = finish["details"]["timed_out"]
+        complete = (finish.get("details") or {}).get("timed_out", n)
         print(
             f"| reqTickers (chunks of {args.max_lines}): complete / wall | {rt_complete}/{rt_n} in {rt_wall:.1f} s "
             f"= {rt_rate:.2f} complete contracts/s; errors {rt_errors} |"

@@ -153,24 +153,24 @@ async def _build_cache(cfg: Path) -> None:
 
 
 def test_injected_faults_make_selfcheck_fail(tmp_path: Path, sim_factory: list[SimThread]) -> None:
-    # The morning's contract cache is built while the permissions are fine ...
+    # The morning's contract cache is built while the gateway is healthy ...
     healthy = _start(sim_factory)
     cfg = _config(tmp_path, healthy.port)
     asyncio.run(_build_cache(cfg))
     healthy.stop()
-    # ... then AAPL loses live permission: every row falls back to delayed data.
-    faulty = _start(sim_factory, faults=FaultConfig(no_permission_symbols=("AAPL",)))
+    # ... then market data slows to a crawl: every line times out before its quotes arrive.
+    faulty = _start(sim_factory, faults=FaultConfig(slow_ticks_factor=2000.0))
     cfg.write_text(cfg.read_text().replace(f"port = {healthy.port}", f"port = {faulty.port}"))
     code, output = _simulate(cfg, "--fail-on-missing-cache")
-    assert code == 1
+    assert code == 1, output
     layout = Layout.from_config(load_config(cfg, env={}))
     metrics = json.loads(layout.metrics_file(DAY).read_text())
-    # every slot was collected, but from delayed data: the day must not pass
-    assert metrics["slot_coverage"] == 1.0, output
-    assert metrics["delayed_ratio"] > 0.10
+    # files were written for every slot, but rows without quotes are not coverage
+    assert len(list(layout.date_dir("intraday", DAY).rglob("slot=*.parquet"))) == 14
+    assert metrics["slot_coverage"] == 0.0, output
     check = CliRunner().invoke(app, ["selfcheck", "--config", str(cfg), "--date", DAY.isoformat()])
     assert check.exit_code == 1, check.output
-    assert "! delayed_ratio: 100.00% (needs < 10%) BREACH" in check.output
+    assert "! slot_coverage: 0.00% (needs >= 90%) BREACH" in check.output
     assert "selfcheck 2026-11-18: FAIL" in check.output
     logscan = CliRunner().invoke(
         app, ["logscan", "--config", str(cfg), "--date", DAY.isoformat(), "--max-total", "0"]

@@ -52,6 +52,12 @@ class MessageBudget:
         self._refill(now)
         return max(0, min(int(self._tokens + 1e-9), self.capacity - len(self._sent)))
 
+    def can_send(self, now: float, n: int = 1) -> bool:
+        """Whether a group of `n` messages may go now (a group may run the bucket into debt,
+        which the following messages pay back, so the average rate holds)."""
+        self._refill(now)
+        return self._tokens >= 1.0 - 1e-9 and len(self._sent) + n <= self.capacity
+
     def take(self, now: float, n: int = 1) -> None:
         self._refill(now)
         self._tokens -= n
@@ -63,8 +69,9 @@ class MessageBudget:
         """Seconds until `n` messages may be sent."""
         self._refill(now)
         waits = [0.0]
-        if self._tokens < n:
-            waits.append((n - self._tokens) / self.rate)
+        need = min(n, 1)  # a group needs one token; the rest is debt
+        if self._tokens < need:
+            waits.append((need - self._tokens) / self.rate)
         over = len(self._sent) + n - self.capacity
         if over > 0:
             waits.append(self._sent[over - 1] + self.window - now)

@@ -38,7 +38,11 @@ CACHE_VERSION = 1
 
 
 class CacheError(Exception):
-    """The cache file is missing, empty or corrupt (the message says which)."""
+    """The cache file is missing, empty or corrupt (`reason` says which)."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -96,13 +100,15 @@ class ContractCache:
 def load_cache(layout: Layout, symbol: str, trade_date: date) -> ContractCache:
     path = layout.contract_cache_file(symbol, trade_date)
     if not path.is_file():
-        raise CacheError(f"contract cache {path.name} is missing")
+        raise CacheError(f"contract cache {path.name} is missing", "missing")
     try:
         cache = ContractCache.from_json(json.loads(path.read_text(encoding="utf-8")))
     except (ValueError, KeyError, TypeError) as exc:
-        raise CacheError(f"contract cache {path.name} is corrupt ({type(exc).__name__})") from None
+        raise CacheError(
+            f"contract cache {path.name} is corrupt ({type(exc).__name__})", "corrupt"
+        ) from None
     if not cache.contracts:
-        raise CacheError(f"contract cache {path.name} is empty")
+        raise CacheError(f"contract cache {path.name} is empty", "empty")
     return cache
 
 

@@ -243,7 +243,7 @@ class SnapshotEngine:
         work.delayed = work.delayed or delayed
         kind = DELAYED if delayed else self.market_data_type
         cost = self._lines.messages_for_open(kind)
-        if self.budget.available(now) < cost:
+        if not self.budget.can_send(now, cost):
             return False
         line = self._lines.open(
             work.contract,

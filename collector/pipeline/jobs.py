@@ -16,7 +16,8 @@ from collector.pipeline.enrich_job import run_enrichment_job
 from collector.pipeline.errors import InputError
 from collector.pipeline.history_job import run_history_job
 from collector.pipeline.rollup import rollup_table
-from collector.pipeline.snapshot_job import SnapshotOverrides, precheck, run_snapshot_job
+from collector.pipeline.snapshot_job import run_snapshot_job
+from collector.pipeline.snapshot_plan import SnapshotOverrides, precheck
 from collector.pipeline.store import read_table, write_chain
 from collector.pipeline.universe import UniverseEntry
 from collector.pipeline.universe import resolve_symbols as _resolve_symbols

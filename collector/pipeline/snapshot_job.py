@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, date
 from typing import Any
 
@@ -28,19 +28,27 @@ from collector.pipeline.common import (
     session_for,
 )
 from collector.pipeline.discovery import (
-    CacheError,
     ContractCache,
-    discover_symbol,
-    load_cache,
     save_cache,
 )
 from collector.pipeline.engine import Collected, EngineParams, SnapshotEngine
-from collector.pipeline.errors import CacheMissing, InputError, JobFailed
+from collector.pipeline.errors import InputError, JobFailed
 from collector.pipeline.locks import SlotLock
 from collector.pipeline.progress import Progress
 from collector.pipeline.rows import RowContext, build_row, rows_to_table
-from collector.pipeline.selection import nearest_strikes
-from collector.pipeline.store import read_table, remove_tmp_files, write_chain
+from collector.pipeline.snapshot_plan import (
+    SnapshotOverrides,
+    engine_params,
+    overrides_from,
+    pick_contracts,
+    prepare_caches,
+)
+from collector.pipeline.store import (
+    read_table,
+    remove_tmp_files,
+    write_chain,
+    write_chain_record,
+)
 from collector.pipeline.universe import UniverseEntry, resolve_symbols
 from shared import schema as S
 from shared.calendar import slot_datetime, slot_file_label
@@ -51,96 +59,6 @@ from shared.storage import Layout, append_jsonl
 log = logging.getLogger(__name__)
 CLOSE_MARKET_DATA_TYPE = 2
 RETRY_FLAGS = (S.FLAG_SLOT_RETRY_EXCEEDED, S.FLAG_MISSING_QUOTE, S.FLAG_TIMEOUT)
-
-
-@dataclass(frozen=True)
-class SnapshotOverrides:
-    """CLI overrides of [snapshot] (None = use the config)."""
-
-    exchange: str | None = None
-    fallback_exchanges: tuple[str, ...] | None = None
-    strikes: int | None = None
-    ticks: str | None = None
-    timeout: float | None = None
-    poll_interval: float | None = None
-    max_lines: int | None = None
-    max_messages_per_sec: float | None = None
-    retry_missed: bool = False
-    dry_run: bool = False
-
-
-def overrides_from(obj: SnapshotOverrides | dict[str, Any] | None) -> SnapshotOverrides:
-    if obj is None:
-        return SnapshotOverrides()
-    if isinstance(obj, SnapshotOverrides):
-        return obj
-    known = SnapshotOverrides.__dataclass_fields__
-    unknown = set(obj) - set(known)
-    if unknown:
-        raise InputError(f"unknown snapshot override(s): {', '.join(sorted(unknown))}")
-    return SnapshotOverrides(**{k: v for k, v in obj.items() if v is not None})
-
-
-def engine_params(cfg: AppConfig, ov: SnapshotOverrides) -> EngineParams:
-    s = cfg.snapshot
-    return EngineParams(
-        generic_ticks=ov.ticks if ov.ticks is not None else s.generic_ticks,
-        max_lines=ov.max_lines or s.max_lines,
-        max_messages_per_sec=ov.max_messages_per_sec or cfg.ib.max_messages_per_sec,
-        timeout_sec=ov.timeout or s.subscription_timeout_sec,
-        poll_interval=ov.poll_interval or s.subscription_poll_interval,
-        require_greeks=s.require_greeks,
-        exchange=ov.exchange or s.exchange,
-        fallback_exchanges=ov.fallback_exchanges
-        if ov.fallback_exchanges is not None
-        else s.fallback_exchanges,
-        allow_delayed_fallback=cfg.acquisition.allow_fallback_to_delayed,
-        pacing_backoff_sec=tuple(float(x) for x in cfg.acquisition.pacing_backoff_sec),
-    )
-
-
-async def prepare_caches(
-    session: IBSession,
-    cfg: AppConfig,
-    layout: Layout,
-    entries: Sequence[UniverseEntry],
-    trade_date: date,
-    *,
-    rebuild: bool = True,
-) -> tuple[dict[str, ContractCache], dict[str, str]]:
-    """Each symbol's cache: loaded, or rebuilt by discovery (in memory; the caller saves)."""
-    caches: dict[str, ContractCache] = {}
-    status: dict[str, str] = {}
-    for entry in entries:
-        try:
-            caches[entry.symbol] = load_cache(layout, entry.symbol, trade_date)
-            status[entry.symbol] = "ok"
-            continue
-        except CacheError as exc:
-            if not rebuild:
-                raise CacheMissing(
-                    f"{exc} and rebuilding is disabled (--fail-on-missing-cache)"
-                ) from None
-            reason = str(exc).rsplit(" ", 1)[-1]
-        caches[entry.symbol] = await discover_symbol(session, cfg, entry, trade_date)
-        status[entry.symbol] = f"rebuilt ({reason})"
-    return caches, status
-
-
-def pick_contracts(
-    cache: ContractCache, price: float | None, strikes: int | None
-) -> list[OptionContract]:
-    """The cache's contracts, or (--strikes N) only N strikes each side of the price per expiry."""
-    if not strikes or price is None:
-        return list(cache.contracts)
-    out: list[OptionContract] = []
-    by_expiry: dict[tuple[date, str], list[OptionContract]] = {}
-    for c in cache.contracts:
-        by_expiry.setdefault((c.expiry, c.trading_class), []).append(c)
-    for group in by_expiry.values():
-        keep = nearest_strikes([c.strike for c in group], price, strikes)
-        out.extend(c for c in group if c.strike in keep)
-    return out
 
 
 def _resume_state(
@@ -409,8 +327,15 @@ async def _collect(
         existing = read_table(layout.chain_file(view, d, sym, slot))
         if existing is None:
             continue
-        if sym in done_syms and existing.num_rows:
-            ingest_id = str(existing.column("ingest_id")[0].as_py())
+        file_ingest = str(existing.column("ingest_id")[0].as_py()) if existing.num_rows else None
+        if chain and file_ingest in chain and sym not in done_syms:
+            # Written by the interrupted run, which was killed before it could record the
+            # file in the ledger: the file is complete (atomic), so record it now.
+            rec = write_chain_record(layout, view, d, sym, slot, existing)
+            ctx.ledger.record_partition(rec, file_ingest)
+            done_syms.add(sym)
+        if sym in done_syms and file_ingest:
+            ingest_id = file_ingest
         if ov.retry_missed:
             kept[sym] = [
                 r
@@ -567,38 +492,3 @@ async def _collect(
             details=details,
         )
     )
-
-
-async def precheck(
-    cfg: AppConfig,
-    trade_date: date | str,
-    symbols: str | list[str] | None,
-    *,
-    rebuild: bool = True,
-    view: str = "intraday",
-    session: IBSession | None = None,
-) -> dict[str, str]:
-    """Check (and unless told not to, rebuild) each symbol's cache for the date."""
-    d = as_date(trade_date)
-    session_for(d)
-    entries = resolve_symbols(cfg, symbols, view)
-    layout = Layout.from_config(cfg)
-    missing = []
-    for e in entries:
-        try:
-            load_cache(layout, e.symbol, d)
-        except CacheError as exc:
-            missing.append(str(exc))
-    if not missing:
-        return {e.symbol: "ok" for e in entries}
-    if not rebuild:
-        raise CacheMissing(f"{missing[0]} and rebuilding is disabled (--fail-on-missing-cache)")
-    try:
-        async with connected(cfg, session) as ib:
-            caches, status = await prepare_caches(ib, cfg, layout, entries, d, rebuild=True)
-    except IBError as exc:
-        raise JobFailed(f"contract cache rebuild failed: {exc}") from None
-    for sym, st in status.items():
-        if st != "ok":
-            save_cache(layout, caches[sym])
-    return status

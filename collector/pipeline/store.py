@@ -49,6 +49,26 @@ def write_chain(
     return rec
 
 
+def write_chain_record(
+    layout: Layout, view: str, trade_date: date, symbol: str, slot: str | None, table: pa.Table
+) -> PartitionRecord:
+    """The ledger record of a partition file already on disk."""
+    path = layout.chain_file(view, trade_date, symbol, slot)
+    stats = fill_stats(table)
+    return PartitionRecord(
+        view=view,
+        trade_date=trade_date,
+        underlying=symbol,
+        slot=slot or "",
+        path=str(path),
+        rows=table.num_rows,
+        bytes=path.stat().st_size,
+        quote_fill=stats.quote_fill,
+        greeks_fill=stats.greeks_fill,
+        delayed_rows=stats.delayed_rows,
+    )
+
+
 def read_table(path: Path) -> pa.Table | None:
     if not path.is_file():
         return None

@@ -19,7 +19,7 @@ from typing import Any
 from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from collector.ops.errorlog import append_error, format_error
+from collector.errorlog import append_error, format_error
 from collector.ops.plan import DEADLINE_TASKS, PRECHECK, PlannedTask, plan_groups
 from shared.calendar import ET
 from shared.ledger import Ledger, LedgerReader

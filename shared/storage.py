@@ -25,6 +25,7 @@ from shared.config import AppConfig
 
 CHAIN_VIEWS = ("intraday", "close", "daily_clean")
 RAW_VIEWS = ("intraday", "close")
+COMPACTED_FILE = "compacted.parquet"  # see docs/ops-runbook.md, "Compaction"
 SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
 
 
@@ -79,6 +80,10 @@ class Layout:
         if slot is None:
             raise ValueError(f"view {view} needs a slot")
         return d / f"slot={slot_file_label(slot)}.parquet"
+
+    def compacted_file(self, view: str, trade_date: date, symbol: str) -> Path:
+        """Where weekly compaction merges a raw view's slot files (all slots, `slot` column)."""
+        return self.underlying_dir(view, trade_date, symbol) / COMPACTED_FILE
 
     def history_file(self, symbol: str, bar: str = "1d") -> Path:
         return (

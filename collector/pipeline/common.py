@@ -109,7 +109,9 @@ class RunContext:
 
     def crashed(self, exc: BaseException, ingest_id: str | None = None) -> JobResult:
         """Unhandled exception: error log with stack, ledger row failed, a failed JobResult."""
-        log_unhandled(self.layout, self.task, ingest_id or self.run_id, exc)
+        log_unhandled(
+            self.layout, self.task, ingest_id or self.run_id, exc, self.trade_date, self.slot
+        )
         message = f"{type(exc).__name__}: {exc}"
         return self.finish(JobResult(self.task, "failed", message=message))
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import traceback
 from datetime import UTC, date, datetime
 from typing import Any
 
+from collector.errorlog import append_error, format_error
 from shared.storage import Layout, append_jsonl
 
 
@@ -29,15 +29,19 @@ class RunLog:
         append_jsonl(self.path, record)
 
 
-def log_unhandled(layout: Layout, task: str, ingest_id: str | None, exc: BaseException) -> None:
-    """Append timestamp, task, ingest_id and the stack to errors/errors_YYYYMMDD.log."""
-    now = datetime.now(UTC)
-    path = layout.errors_log(now.date())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    stack = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    text = (
-        f"{now.isoformat(timespec='seconds')} ERROR task={task} ingest_id={ingest_id or '-'} "
-        f"{type(exc).__name__}: {exc}\n{stack}\n"
-    )
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(text)
+def log_unhandled(
+    layout: Layout,
+    task: str,
+    ingest_id: str | None,
+    exc: BaseException,
+    trade_date: date | None = None,
+    slot: str | None = None,
+) -> None:
+    """Append timestamp, task, ingest_id and the stack to errors/errors_YYYYMMDD.log.
+
+    The file is the trade date's (so a 04:30 enrichment failure lands beside its day and
+    logscan of that day counts it); without a trade date, today's UTC date.
+    """
+    day = trade_date or datetime.now(UTC).date()
+    message = f"ingest_id={ingest_id or '-'} {type(exc).__name__}: {exc}"
+    append_error(layout, day, format_error(task, day, message, slot=slot, exc=exc))

@@ -69,7 +69,7 @@ def test_rollup_bad_input_and_crash_goes_to_the_error_log(tmp_path: Path) -> Non
     result = jobs.run_rollup(cfg, SIM_DAY)
     assert result.status == "failed"
     logs = list((layout.run_logs / "errors").glob("errors_*.log"))
-    assert len(logs) == 1
+    assert logs == [layout.errors_log(SIM_DAY)]  # dated by the trade date, not the clock
     text = logs[0].read_text()
     assert "task=rollup" in text and f"ingest_id={result.run_id}" in text and "Traceback" in text
     runs = LedgerReader(layout.ledger).recent_runs(5, task="rollup")

@@ -1,0 +1,123 @@
+"""The day's schedule as data: (trade date, session, config) -> ordered tasks at ET wall times.
+
+Pure: no clock, no I/O. The runner decides what "now" means (simulate: everything at once;
+live: APScheduler date triggers). Every instant is built with zoneinfo America/New_York from
+the calendar's session, so DST changes never move a slot off its ET wall time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from shared.calendar import ET, Session, next_session, parse_slot, slot_datetime
+from shared.config import AppConfig
+
+# Task names, in the order they run on a day (also the runner's dispatch keys).
+PRECHECK = "precheck"
+SNAPSHOT = "snapshot"
+CLOSE_SNAPSHOT = "close_snapshot"
+ROLLUP = "rollup"
+QA = "qa"
+ENRICHMENT = "enrichment"
+SELFCHECK = "selfcheck"
+LOGSCAN = "logscan"
+TASKS = (PRECHECK, SNAPSHOT, CLOSE_SNAPSHOT, ROLLUP, QA, ENRICHMENT, SELFCHECK, LOGSCAN)
+# Only market-data slots have a deadline: a slot taken late is a different sample. The
+# post-close tasks are still worth running late, so they never count as missed.
+DEADLINE_TASKS = frozenset({SNAPSHOT})
+
+
+@dataclass(frozen=True)
+class PlannedTask:
+    when: datetime  # tz-aware, America/New_York
+    task: str
+    trade_date: date
+    slot: str | None = None
+    args: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def label(self) -> str:
+        return f"{self.task}@{self.slot}" if self.slot else self.task
+
+    def describe(self) -> str:
+        when = self.when.astimezone(ET)
+        extra = f" slot={self.slot}" if self.slot else ""
+        return f"{when:%Y-%m-%d %H:%M %Z}  {self.task:<15}{extra}  (trade_date {self.trade_date})"
+
+
+def _at(day: date, hhmm: str) -> datetime:
+    return datetime.combine(day, parse_slot(hhmm), ET)
+
+
+def build_plan(
+    trade_date: date,
+    session: Session | None,
+    cfg: AppConfig,
+    *,
+    symbols: tuple[str, ...] | None = None,
+    fail_on_missing_cache: bool = False,
+    enrichment_session: Session | None = None,
+) -> list[PlannedTask]:
+    """Every task of one trade date in run order; empty when XNYS has no session that day.
+
+    `enrichment_session` is the next session (computed from the calendar when omitted):
+    enrichment runs at schedule.enrichment_time on that day, reading OI as of `trade_date`.
+    """
+    if session is None:
+        return []
+    sched = cfg.schedule
+    common: dict[str, Any] = {"symbols": symbols}
+    plan: list[PlannedTask] = [
+        PlannedTask(
+            min(_at(trade_date, cfg.discovery.pre_open_time), session.open),
+            PRECHECK,
+            trade_date,
+            args={**common, "rebuild": not fail_on_missing_cache},
+        )
+    ]
+    for label in session.slots(sched.slot_interval_minutes, sched.extra_slots):
+        plan.append(
+            PlannedTask(slot_datetime(trade_date, label), SNAPSHOT, trade_date, label, dict(common))
+        )
+    close_at = max(_at(trade_date, sched.close_snapshot_time), session.close)
+    plan.append(
+        PlannedTask(
+            close_at,
+            CLOSE_SNAPSHOT,
+            trade_date,
+            session.last_slot(sched.slot_interval_minutes),
+            {**common, "fail_on_missing_cache": fail_on_missing_cache},
+        )
+    )
+    plan.append(PlannedTask(close_at, ROLLUP, trade_date))
+    plan.append(PlannedTask(close_at, QA, trade_date, args=dict(common)))
+    nxt = enrichment_session or next_session(trade_date)
+    enrich_at = _at(nxt.trade_date, sched.enrichment_time)
+    plan.append(
+        PlannedTask(enrich_at, ENRICHMENT, trade_date, args={"fields": cfg.enrichment.fields})
+    )
+    plan.append(PlannedTask(enrich_at, SELFCHECK, trade_date, args=dict(common)))
+    plan.append(PlannedTask(enrich_at, LOGSCAN, trade_date))
+    return plan
+
+
+def plan_groups(plan: list[PlannedTask]) -> list[list[PlannedTask]]:
+    """Consecutive tasks sharing one instant form a chain that runs in order as one job."""
+    groups: list[list[PlannedTask]] = []
+    for item in plan:
+        if (
+            groups
+            and groups[-1][0].when == item.when
+            and item.task != SNAPSHOT
+            and groups[-1][0].task != SNAPSHOT
+        ):
+            groups[-1].append(item)
+        else:
+            groups.append([item])
+    return groups
+
+
+def format_plan(plan: list[PlannedTask]) -> str:
+    return "\n".join(item.describe() for item in plan)

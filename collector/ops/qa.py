@@ -1,0 +1,179 @@
+"""Daily QA metrics: pure functions over Polars frames and ledger rows.
+
+slot coverage   (underlying, slot) pairs with quoted rows / pairs expected (symbols x due slots)
+delayed ratio   intraday rows served delayed (delayed_fallback or market_data_type 3/4) / rows
+rollup fallback daily_clean rows whose rollup_strategy is not "close" / rows
+OI fill rate    daily_clean rows with open_interest / rows
+
+A metric with nothing to measure is None (the selfcheck treats that as a breach, except
+OI while enrichment is not yet due).
+
+Contracts expiring on the trade date are left out of the rollup-fallback and OI ratios
+(and counted as `expiring_rows`): after the close they have no two-sided quote to roll up
+and no open interest the next morning, so on every expiry Friday they would otherwise
+read as failures of the collector.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import polars as pl
+
+from shared.schema import FLAG_MISSING_QUOTE
+
+DELAYED_TYPES = (3, 4)
+MIN_QUOTED_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class Coverage:
+    expected: int
+    covered: int
+    missing: list[str]  # "SYM@HH:MM"
+
+    @property
+    def ratio(self) -> float | None:
+        return self.covered / self.expected if self.expected else None
+
+
+@dataclass(frozen=True)
+class Ratio:
+    numerator: int
+    total: int
+
+    @property
+    def ratio(self) -> float | None:
+        return self.numerator / self.total if self.total else None
+
+
+@dataclass(frozen=True)
+class DayMetrics:
+    trade_date: date
+    symbols: list[str]
+    slots_due: list[str]
+    coverage: Coverage
+    delayed: Ratio
+    rollup_fallback: Ratio
+    oi_fill: Ratio
+    oi_due: bool
+    intraday_rows: int
+    daily_clean_rows: int
+    expiring_rows: int = 0
+    missed_runs: list[dict[str, Any]] = field(default_factory=list)
+    failed_runs: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "trade_date": self.trade_date.isoformat(),
+            "symbols": self.symbols,
+            "slots_due": self.slots_due,
+            "slot_coverage": self.coverage.ratio,
+            "slot_coverage_detail": asdict(self.coverage),
+            "delayed_ratio": self.delayed.ratio,
+            "delayed_rows": self.delayed.numerator,
+            "intraday_rows": self.intraday_rows,
+            "rollup_fallback_ratio": self.rollup_fallback.ratio,
+            "rollup_fallback_rows": self.rollup_fallback.numerator,
+            "daily_clean_rows": self.daily_clean_rows,
+            "expiring_rows_excluded": self.expiring_rows,
+            "oi_fill_rate": self.oi_fill.ratio,
+            "oi_filled_rows": self.oi_fill.numerator,
+            "oi_due": self.oi_due,
+            "missed_runs": self.missed_runs,
+            "failed_runs": self.failed_runs,
+        }
+
+
+def slot_coverage(intraday: pl.DataFrame, symbols: list[str], slots: list[str]) -> Coverage:
+    """A (symbol, slot) pair is covered when it has rows and at least half of them carry a
+    two-sided quote: a file of empty rows (no permission, timeouts) is not coverage."""
+    present: set[tuple[str, str]] = set()
+    if intraday.height:
+        quoted = ~pl.col("data_quality_flags").list.contains(FLAG_MISSING_QUOTE).fill_null(False)
+        if "data_quality_flags" not in intraday.columns:
+            quoted = pl.lit(True)
+        pairs = (
+            intraday.group_by("underlying", "slot")
+            .agg(quoted.mean().alias("quoted"))
+            .filter(pl.col("quoted") >= MIN_QUOTED_SHARE)
+        )
+        present = {(u, s) for u, s, _ in pairs.iter_rows()}
+    expected = [(sym, slot) for sym in symbols for slot in slots]
+    missing = [f"{sym}@{slot}" for sym, slot in expected if (sym, slot) not in present]
+    return Coverage(len(expected), len(expected) - len(missing), missing)
+
+
+def delayed_ratio(intraday: pl.DataFrame) -> Ratio:
+    if not intraday.height:
+        return Ratio(0, 0)
+    delayed = intraday.filter(
+        pl.col("delayed_fallback").fill_null(False)
+        | pl.col("market_data_type").is_in(DELAYED_TYPES).fill_null(False)
+    ).height
+    return Ratio(delayed, intraday.height)
+
+
+def still_listed(daily_clean: pl.DataFrame, trade_date: date) -> pl.DataFrame:
+    """Rows of contracts that outlive the trade date (see the module note)."""
+    if not daily_clean.height or "expiry" not in daily_clean.columns:
+        return daily_clean
+    return daily_clean.filter(pl.col("expiry") > trade_date)
+
+
+def rollup_fallback_ratio(daily_clean: pl.DataFrame) -> Ratio:
+    if not daily_clean.height:
+        return Ratio(0, 0)
+    fallback = daily_clean.filter(pl.col("rollup_strategy") != "close").height
+    return Ratio(fallback, daily_clean.height)
+
+
+def oi_fill_rate(daily_clean: pl.DataFrame) -> Ratio:
+    if not daily_clean.height:
+        return Ratio(0, 0)
+    return Ratio(
+        daily_clean.filter(pl.col("open_interest").is_not_null()).height, daily_clean.height
+    )
+
+
+def runs_with_status(runs: list[dict[str, Any]], status: str) -> list[dict[str, Any]]:
+    keep = ("run_id", "task", "slot", "status", "error_summary", "started_at")
+    return [{k: r.get(k) for k in keep} for r in runs if r.get("status") == status]
+
+
+def day_metrics(
+    trade_date: date,
+    symbols: list[str],
+    slots_due: list[str],
+    intraday: pl.DataFrame,
+    daily_clean: pl.DataFrame,
+    runs: list[dict[str, Any]],
+    *,
+    oi_due: bool,
+) -> DayMetrics:
+    day_runs = [r for r in runs if r.get("trade_date") == trade_date.isoformat()]
+    listed = still_listed(daily_clean, trade_date)
+    return DayMetrics(
+        trade_date=trade_date,
+        symbols=symbols,
+        slots_due=slots_due,
+        coverage=slot_coverage(intraday, symbols, slots_due),
+        delayed=delayed_ratio(intraday),
+        rollup_fallback=rollup_fallback_ratio(listed),
+        oi_fill=oi_fill_rate(listed),
+        oi_due=oi_due,
+        intraday_rows=intraday.height,
+        daily_clean_rows=daily_clean.height,
+        expiring_rows=daily_clean.height - listed.height,
+        missed_runs=runs_with_status(day_runs, "missed"),
+        failed_runs=runs_with_status(day_runs, "failed"),
+    )
+
+
+def slots_due(all_slots: list[str], trade_date: date, now: datetime) -> list[str]:
+    """Slots whose ET time has come (all of them once the day is over)."""
+    from shared.calendar import slot_datetime
+
+    return [s for s in all_slots if slot_datetime(trade_date, s) <= now]

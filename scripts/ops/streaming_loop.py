@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Run `opt-data streaming` every session day from 09:35 ET until the close + 15 min.
+
+Sleeps until the next window (weekends, holidays and early closes from the XNYS calendar),
+starts streaming with the duration left in the window, restarts it after a crash (after
+a pause) while the window lasts, and repeats the next session day. Stop with Ctrl-C/SIGTERM.
+
+    ./scripts/ops/streaming_loop.py [--config config/opt-data.streaming.local.toml] [--once]
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _bootstrap import ROOT, ensure_project_python
+
+ensure_project_python()
+
+from collector.ops.session_window import next_window  # noqa: E402
+from shared.config import ConfigError, load_config  # noqa: E402
+
+RESTART_PAUSE_SEC = 60
+_stop = False
+
+
+def _default_config() -> Path:
+    local = ROOT / "config" / "opt-data.streaming.local.toml"
+    return local if local.is_file() else ROOT / "config" / "opt-data.toml"
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    global _stop
+    _stop = True
+
+
+def _sleep_until(deadline: float) -> None:
+    while not _stop and time.time() < deadline:
+        time.sleep(min(30.0, max(0.0, deadline - time.time())))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=None)
+    parser.add_argument("--once", action="store_true", help="stream one session window, then exit")
+    parser.add_argument("--dry-run", action="store_true", help="print the next window and exit")
+    args = parser.parse_args(argv)
+    config = args.config or _default_config()
+    try:
+        cfg = load_config(config)
+    except ConfigError as exc:
+        print(f"streaming_loop: {exc}", file=sys.stderr)
+        return 2
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    opt_data = [sys.executable, "-m", "collector.cli.main"]
+    while not _stop:
+        window = next_window(datetime.now(UTC), cfg.streaming.start_time)
+        print(
+            f"streaming_loop: next window {window.start:%Y-%m-%d %H:%M} - {window.end:%H:%M %Z}",
+            flush=True,
+        )
+        if args.dry_run:
+            return 0
+        _sleep_until(window.start.timestamp())
+        while not _stop and (left := window.seconds_left(datetime.now(UTC))) > 0:
+            cmd = [*opt_data, "streaming", "--config", str(config), "--duration", str(left)]
+            print(f"streaming_loop: {' '.join(cmd[1:])}", flush=True)
+            code = subprocess.call(cmd, cwd=ROOT)
+            if code == 0 or _stop:
+                break
+            print(
+                f"streaming_loop: streaming exited {code}; restarting in {RESTART_PAUSE_SEC} s",
+                flush=True,
+            )
+            _sleep_until(time.time() + RESTART_PAUSE_SEC)
+        if args.once:
+            return 0
+        _sleep_until(window.end.timestamp() + 1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

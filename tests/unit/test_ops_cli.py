@@ -1,0 +1,88 @@
+"""qa / selfcheck command lines: `--date today`, the reports, exit codes, bad input."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from collector.cli.main import app
+from shared.calendar import ET
+from shared.config import load_config
+from shared.storage import Layout, atomic_write_parquet
+from tests.unit.test_ops_qa import daily_rows, snapshot_rows, tmp_config
+
+DAY = date(2026, 11, 18)
+
+
+def _healthy_day(cfg_path: Path) -> Layout:
+    layout = Layout.from_config(load_config(cfg_path, env={}))
+    for slot in ("09:30", "10:00", "10:30", "11:00", "11:30", "12:00", "12:30", "13:00", "13:30",
+                 "14:00", "14:30", "15:00", "15:30", "16:00"):  # fmt: skip
+        atomic_write_parquet(
+            layout.chain_file("intraday", DAY, "AAPL", slot), snapshot_rows("AAPL", slot, day=DAY)
+        )
+    table = daily_rows("AAPL", 4)
+    table = table.set_column(
+        0, "trade_date", snapshot_rows("AAPL", "16:00", day=DAY).column("trade_date")
+    )
+    atomic_write_parquet(layout.chain_file("daily_clean", DAY, "AAPL"), table)
+    return layout
+
+
+def test_qa_and_selfcheck_on_a_healthy_day(tmp_path: Path) -> None:
+    cfg = tmp_config(tmp_path)
+    layout = _healthy_day(cfg)
+    runner = CliRunner()
+    qa = runner.invoke(
+        app, ["qa", "--config", str(cfg), "--date", DAY.isoformat(), "--symbols", "AAPL"]
+    )
+    assert qa.exit_code == 0, qa.output
+    assert "slot_coverage          100.00%" in qa.output
+    metrics = json.loads(layout.metrics_file(DAY).read_text())
+    assert metrics["slot_coverage"] == 1.0 and metrics["oi_fill_rate"] == 1.0
+    check = runner.invoke(
+        app, ["selfcheck", "--config", str(cfg), "--date", DAY.isoformat(), "--symbols", "AAPL"]
+    )
+    assert check.exit_code == 0, check.output
+    assert "selfcheck 2026-11-18: PASS" in check.output
+
+
+def test_today_is_accepted_and_an_empty_day_fails(tmp_path: Path) -> None:
+    cfg = tmp_config(tmp_path)
+    today = datetime.now(UTC).astimezone(ET).date()
+    result = CliRunner().invoke(
+        app, ["selfcheck", "--config", str(cfg), "--date", "today", "--symbols", "AAPL"]
+    )
+    report = (
+        Layout.from_config(load_config(cfg, env={})).selfcheck_dir()
+        / f"selfcheck_{today:%Y%m%d}.json"
+    )
+    assert report.is_file()
+    doc = json.loads(report.read_text())
+    assert doc["trade_date"] == today.isoformat()
+    # nothing collected: every measurable gate is a breach (or no slot is due yet)
+    assert result.exit_code == (1 if doc["breaches"] else 0), result.output
+    qa = CliRunner().invoke(app, ["qa", "--config", str(cfg), "--date", "today"])
+    assert qa.exit_code == 0 and "metrics written to" in qa.output
+
+
+def test_bad_input_writes_nothing(tmp_path: Path) -> None:
+    cfg = tmp_config(tmp_path)
+    runner = CliRunner()
+    for args in (
+        ["selfcheck", "--date", "yesterday"],
+        ["selfcheck", "--date", DAY.isoformat(), "--log-max-total", "-1"],
+        ["qa", "--date", DAY.isoformat(), "--symbols", "A/B"],
+        ["logscan", "--date", DAY.isoformat(), "--keywords", " , "],
+    ):
+        result = runner.invoke(app, [*args, "--config", str(cfg)])
+        assert result.exit_code == 2, (args, result.output)
+        assert result.output.startswith("opt-data: error: ")
+    missing = runner.invoke(
+        app, ["qa", "--date", DAY.isoformat(), "--config", str(tmp_path / "nope.toml")]
+    )
+    assert missing.exit_code == 2 and "config file not found" in missing.output
+    assert not (tmp_path / "state").exists()

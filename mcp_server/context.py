@@ -8,11 +8,14 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import pyarrow as pa
+
+from mcp_server.compacted import slot_counts
 from mcp_server.limits import Limits
 from mcp_server.paths import DataAccess
 from shared.config import AppConfig
 from shared.ledger import LedgerReader
-from shared.storage import Layout, check_symbol
+from shared.storage import COMPACTED_FILE, RAW_VIEWS, Layout, check_symbol
 
 log = logging.getLogger(__name__)
 
@@ -90,12 +93,23 @@ class ServerContext:
             return str(rows[0]["slot"])
         directory = self.access.layout.underlying_dir(view, day, symbol)
         entries, _ = self.access.list_dir(directory, self.limits.max_dir_entries)
-        labels = sorted(
-            e.name[5:9]
+        labels = [
+            f"{e.name[5:7]}:{e.name[7:9]}"
             for e in entries
             if e.name.startswith("slot=") and e.name.endswith(".parquet")
-        )
-        return f"{labels[-1][:2]}:{labels[-1][2:]}" if labels else None
+        ]
+        if view in RAW_VIEWS and any(e.name == COMPACTED_FILE for e in entries):
+            labels += self._compacted_slots(view, day, symbol)
+        return max(labels) if labels else None
+
+    def _compacted_slots(self, view: str, day: date, symbol: str) -> list[str]:
+        """Slots held by the day's compacted file (its `slot` column only); none if unreadable."""
+        path = self.access.compacted_file(view, day, symbol)
+        try:
+            return list(slot_counts(path))
+        except (OSError, pa.ArrowException) as exc:
+            log.warning("%s is unreadable: %s", self.access.relative(path), exc)
+            return []
 
 
 def load_universe(path: Path) -> tuple[str, ...]:

@@ -104,6 +104,13 @@ class DataAccess:
         path = self.layout.chain_file(view, trade_date, self.symbol(symbol), slot)
         return self.inside(path, self.root_of(view))
 
+    def compacted_file(self, view: str, trade_date: date, symbol: str) -> Path:
+        """A raw view's weekly-compacted file of one date and underlying (every slot in it)."""
+        if self.view(view) not in RAW_VIEWS:
+            raise QueryError(f"view {view!r} has no compacted files")
+        path = self.layout.compacted_file(view, trade_date, self.symbol(symbol))
+        return self.inside(path, self.root_of(view))
+
     def date_dir(self, view: str, trade_date: date) -> Path:
         return self.inside(self.layout.date_dir(self.view(view), trade_date), self.root_of(view))
 

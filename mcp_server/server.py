@@ -57,6 +57,9 @@ def data_contract(ctx: ServerContext) -> dict[str, Any]:
             "intraday": "raw/ib/chain/view=intraday/date=YYYY-MM-DD/underlying=SYM/slot=HHMM.parquet",
             "close": "raw/ib/chain/view=close/date=YYYY-MM-DD/underlying=SYM/slot=HHMM.parquet",
             "daily_clean": "clean/ib/chain/view=daily_clean/date=YYYY-MM-DD/underlying=SYM/part.parquet",
+            "compacted": "after `opt-data compact`, a raw view's slot files of one date and "
+            "underlying are merged into underlying=SYM/compacted.parquet (column `slot`); "
+            "a slot file next to it is newer and wins",
         },
         "keys": {
             "snapshot views": ["trade_date", "sample_time", "conid"],

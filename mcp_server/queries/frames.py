@@ -11,6 +11,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mcp_server.compacted import read_slot
 from mcp_server.context import ServerContext
 from mcp_server.limits import Meta
 from mcp_server.paths import QueryError
@@ -26,6 +27,7 @@ class Partition:
     symbol: str
     slot: str | None
     path: Path
+    compacted: bool = False  # path is compacted.parquet: read it filtered to `slot`
 
 
 def resolve_partition(
@@ -46,31 +48,46 @@ def resolve_partition(
         if slot_label is None:
             raise QueryError(f"no {view} slot for {sym} on {trade_date}")
     path = acc.chain_file(view, trade_date, sym, slot_label)
+    if slot_label is not None and not path.is_file():
+        packed = acc.compacted_file(view, trade_date, sym)
+        if packed.is_file():
+            return Partition(view, trade_date, sym, slot_label, packed, compacted=True)
     return Partition(view, trade_date, sym, slot_label, path)
 
 
 def read_partition(
     ctx: ServerContext, part: Partition, columns: list[str] | None, meta: Meta
 ) -> pl.DataFrame:
-    """Read one partition file (only the columns needed); missing or corrupt is a QueryError."""
+    """Read one partition (only the columns needed); missing or corrupt is a QueryError.
+
+    A compacted partition is its slot's rows of compacted.parquet, filtered while reading.
+    """
     known = set(schema_for_view(part.view).names)
     if columns:
         unknown = [c for c in columns if c not in known]
         if unknown:
             raise QueryError(f"unknown column(s) {', '.join(unknown)} for view {part.view}")
-    meta.add_source(ctx.access.relative(part.path))
+    source = ctx.access.relative(part.path)
+    meta.add_source(f"{source} (slot == '{part.slot}')" if part.compacted else source)
+    slot = f" slot {part.slot}" if part.slot else ""
     if not part.path.is_file():
-        slot = f" slot {part.slot}" if part.slot else ""
         raise QueryError(f"no {part.view} partition for {part.symbol} on {part.trade_date}{slot}")
     try:
-        pf = pq.ParquetFile(part.path)
-        file_cols = set(pf.schema_arrow.names)
-        wanted = [c for c in columns if c in file_cols] if columns else None
-        table = pf.read(columns=wanted)
+        if part.compacted:
+            assert part.slot is not None
+            table = read_slot(part.path, part.slot, columns)
+        else:
+            pf = pq.ParquetFile(part.path)
+            file_cols = set(pf.schema_arrow.names)
+            wanted = [c for c in columns if c in file_cols] if columns else None
+            table = pf.read(columns=wanted)
     except (OSError, pa.ArrowException) as exc:
+        raise QueryError(f"partition {source} is unreadable: {exc}") from None
+    if part.compacted and table.num_rows == 0:
         raise QueryError(
-            f"partition {ctx.access.relative(part.path)} is unreadable: {exc}"
-        ) from None
+            f"no {part.view} partition for {part.symbol} on {part.trade_date}{slot}"
+            f" ({source} holds no rows of that slot)"
+        )
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     return frame

@@ -8,6 +8,7 @@ looks inside files, newest first, up to a per-call budget of files.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -17,10 +18,13 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mcp_server.compacted import SLOT_COLUMN, slot_counts
 from mcp_server.context import ServerContext
 from mcp_server.limits import Meta, clamp, take
+from mcp_server.paths import QueryError
 from mcp_server.queries.expect import due_slots, now_et, recent_sessions
 from shared.calendar import get_session
+from shared.storage import COMPACTED_FILE, RAW_VIEWS
 
 LOW_FILL = 0.8  # quote or greeks fill below this is reported as low_fill
 PARQUET_MIN_BYTES = 12  # magic + footer length + magic
@@ -84,60 +88,103 @@ def get_partition_issues(
     return {"summary": dict(counts), "checked": checked, "issues": issues, "meta": meta.as_dict()}
 
 
-def _listing(
-    ctx: ServerContext, view: str, day: date
-) -> tuple[dict[tuple[str, str], Path], list[Path], bool]:
-    """Parquet files of a date directory keyed by (symbol, slot), plus leftover *.tmp files."""
+@dataclass
+class Listing:
+    """What one date directory holds, from bounded listings (and compacted `slot` columns)."""
+
+    files: dict[tuple[str, str], Path] = field(default_factory=dict)  # (symbol, slot) -> file
+    tmps: list[Path] = field(default_factory=list)
+    cut: bool = False
+    packed: dict[str, dict[str, int]] = field(default_factory=dict)  # symbol -> rows per slot
+    broken: dict[str, tuple[Path, str]] = field(default_factory=dict)  # unreadable compacted
+
+
+def _listing(ctx: ServerContext, view: str, day: date) -> Listing:
+    """Parquet files of a date directory keyed by (symbol, slot), plus leftover *.tmp files.
+
+    A compacted file stands for every slot its `slot` column holds (that one column is read
+    here, whatever the look-inside budget); a slot file next to it is newer and wins.
+    """
     directory = ctx.access.date_dir(view, day)
     cap = ctx.limits.max_dir_entries
-    files: dict[tuple[str, str], Path] = {}
-    tmps: list[Path] = []
-    dirs, cut = ctx.access.list_dir(directory, cap)
+    out = Listing()
+    dirs, out.cut = ctx.access.list_dir(directory, cap)
     for d in dirs:
         if d.name.endswith(".tmp"):
-            tmps.append(Path(d.path))
+            out.tmps.append(Path(d.path))
         if not d.is_dir() or not d.name.startswith("underlying="):
             continue
         sym = d.name.split("=", 1)[1]
         inner, inner_cut = ctx.access.list_dir(Path(d.path), cap)
-        cut = cut or inner_cut
+        out.cut = out.cut or inner_cut
+        slot_files: dict[tuple[str, str], Path] = {}
         for f in inner:
             if f.name.endswith(".tmp"):
-                tmps.append(Path(f.path))
+                out.tmps.append(Path(f.path))
             elif f.name == "part.parquet":
-                files[(sym, "")] = Path(f.path)
+                slot_files[(sym, "")] = Path(f.path)
             elif f.name.startswith("slot=") and f.name.endswith(".parquet"):
                 label = f.name[5:9]
-                files[(sym, f"{label[:2]}:{label[2:]}")] = Path(f.path)
-    return files, tmps, cut
+                slot_files[(sym, f"{label[:2]}:{label[2:]}")] = Path(f.path)
+            elif f.name == COMPACTED_FILE and view in RAW_VIEWS:
+                _add_compacted(ctx, out, view, day, sym)
+        out.files.update(slot_files)
+    return out
+
+
+def _add_compacted(ctx: ServerContext, out: Listing, view: str, day: date, sym: str) -> None:
+    try:
+        path = ctx.access.compacted_file(view, day, sym)
+    except QueryError:
+        return  # not a valid symbol directory, or it leads outside the data root
+    try:
+        counts = slot_counts(path)
+    except (OSError, pa.ArrowException) as exc:
+        out.broken[sym] = (path, f"{type(exc).__name__}: {str(exc)[:200]}")
+        return
+    out.packed[sym] = counts
+    for slot in counts:
+        out.files[(sym, slot)] = path
 
 
 def _check_view_day(
     ctx: ServerContext, scan: Scan, view: str, day: date, due: list[str], meta: Meta
 ) -> dict[str, Any]:
     recorded = {(r["underlying"], r["slot"]): r for r in ctx.ledger.partitions_for_date(day, view)}
-    on_disk, tmps, cut = _listing(ctx, view, day)
+    listing = _listing(ctx, view, day)
+    on_disk = listing.files
     expected = {(s, slot) for s in ctx.universe_for(view) for slot in due}
     for sym, slot in sorted(expected - recorded.keys() - on_disk.keys()):
         scan.add(
             day, view, sym, slot, "missing", "expected by the calendar and universe, not written"
         )
-    for tmp in tmps:
+    for tmp in listing.tmps:
         scan.add(day, view, _sym_of(tmp), "", "leftover_tmp", ctx.access.relative(tmp))
+    for sym, (_, error) in sorted(listing.broken.items()):
+        scan.add(day, view, sym, "", "corrupt", f"{COMPACTED_FILE}: {error}")
     for key in sorted(on_disk.keys() - recorded.keys()):
         scan.add(day, view, *key, "unrecorded_file", "file on disk without a ledger row")
     for key, rec in sorted(recorded.items()):
         sym, slot = key
         found = on_disk.get(key)
         if found is None:
-            if not cut:
+            if rec["rows"] == 0 and sym in listing.packed:
+                # compaction drops an empty slot's file; the slot stays what it was
+                scan.add(day, view, sym, slot, "empty", {"rows": 0, "file": COMPACTED_FILE})
+            elif not listing.cut and sym not in listing.broken:
+                # (the slots of an unreadable compacted file are reported as it is: corrupt)
                 scan.add(day, view, sym, slot, "ledger_file_missing", rec["path"])
             continue
-        _check_recorded(scan, view, day, sym, slot, rec, found)
-    for key, path in sorted(on_disk.items()):
-        if scan.may_read():
-            _look_inside(scan, view, day, *key, path)
-    if cut:
+        if found.name == COMPACTED_FILE:
+            _check_compacted_slot(scan, view, day, sym, slot, rec, listing.packed[sym][slot])
+        else:
+            _check_recorded(scan, view, day, sym, slot, rec, found)
+    opened: set[Path] = set()  # a compacted file holds many slots: open it once
+    for (sym, slot), path in sorted(on_disk.items()):
+        if path not in opened and scan.may_read():
+            opened.add(path)
+            _look_inside(scan, view, day, sym, "" if path.name == COMPACTED_FILE else slot, path)
+    if listing.cut:
         meta.notes.append(
             f"{view} {day}: directory listing stopped at {ctx.limits.max_dir_entries} entries"
         )
@@ -145,7 +192,8 @@ def _check_view_day(
         "expected": len(expected),
         "recorded": len(recorded),
         "files": len(on_disk),
-        "tmp_files": len(tmps),
+        "compacted_files": len(listing.packed) + len(listing.broken),
+        "tmp_files": len(listing.tmps),
     }
 
 
@@ -169,6 +217,29 @@ def _check_recorded(
             "size_mismatch",
             {"ledger_bytes": rec["bytes"], "file_bytes": size},
         )
+    _check_ledger_row(scan, view, day, sym, slot, rec)
+
+
+def _check_compacted_slot(
+    scan: Scan, view: str, day: date, sym: str, slot: str, rec: dict[str, Any], rows: int
+) -> None:
+    """A slot inside a compacted file: its ledger bytes are a share, so compare rows instead."""
+    if rows != rec["rows"]:
+        scan.add(
+            day,
+            view,
+            sym,
+            slot,
+            "size_mismatch",
+            {"ledger_rows": rec["rows"], "file_rows": rows, "file": COMPACTED_FILE},
+        )
+    _check_ledger_row(scan, view, day, sym, slot, rec)
+
+
+def _check_ledger_row(
+    scan: Scan, view: str, day: date, sym: str, slot: str, rec: dict[str, Any]
+) -> None:
+    """What the collector recorded about a partition: low fill, delayed rows."""
     fills = {
         k: rec[k] for k in ("quote_fill", "greeks_fill") if rec[k] is not None and rec[k] < LOW_FILL
     }
@@ -191,7 +262,10 @@ def _look_inside(scan: Scan, view: str, day: date, sym: str, slot: str, path: Pa
         scan.add(day, view, sym, slot, "corrupt", "shorter than a Parquet footer")
         return
     clean = view == "daily_clean"
+    packed = path.name == COMPACTED_FILE
     cols = ["conid", "rollup_strategy", "open_interest"] if clean else ["conid", "sample_time"]
+    if packed:
+        cols.append(SLOT_COLUMN)
     try:
         names = pq.read_schema(path).names
         frame = pl.from_arrow(pq.read_table(path, columns=[c for c in cols if c in names]))
@@ -204,6 +278,11 @@ def _look_inside(scan: Scan, view: str, day: date, sym: str, slot: str, path: Pa
     keys = [
         c for c in ("conid", "sample_time") if c in frame.columns and (not clean or c == "conid")
     ]
+    if packed:
+        for slot_label, dups in _duplicates_by_slot(frame, keys):
+            detail = {"duplicate_rows": dups, "key": keys, "file": COMPACTED_FILE}
+            scan.add(day, view, sym, slot_label, "duplicates", detail)
+        return
     dups = frame.height - frame.select(keys).unique().height
     if dups:
         scan.add(day, view, sym, slot, "duplicates", {"duplicate_rows": dups, "key": keys})
@@ -223,3 +302,14 @@ def _look_inside(scan: Scan, view: str, day: date, sym: str, slot: str, path: Pa
         missing = frame["open_interest"].null_count()
         if missing:
             scan.add(day, view, sym, slot, "missing_oi", {"rows": missing, "of": frame.height})
+
+
+def _duplicates_by_slot(frame: pl.DataFrame, keys: Sequence[str]) -> list[tuple[str, int]]:
+    """(slot, repeated rows) of a compacted file's frame, for the slots that have any."""
+    per_slot = (
+        frame.group_by(SLOT_COLUMN)
+        .agg((pl.len() - pl.struct(keys).n_unique()).alias("dups"))
+        .filter(pl.col("dups") > 0)
+        .sort(SLOT_COLUMN)
+    )
+    return [(str(s), int(n)) for s, n in per_slot.iter_rows()]

@@ -443,13 +443,12 @@ async def _collect(
         "not_collected": len(report.not_collected),
         "cache": cache_status,
     }
-    if report.retry_exceeded or report.not_collected:
-        ctx.ledger.record_missed(task, d, slot, S.FLAG_SLOT_RETRY_EXCEEDED)
-        msg = f"{S.FLAG_SLOT_RETRY_EXCEEDED}: {len(report.not_collected)} contracts queued for --retry-missed"
+
+    def done(status: str, msg: str) -> JobResult:
         return ctx.finish(
             JobResult(
                 task,
-                "partial",
+                status,
                 rows=rows,
                 total=total,
                 succeeded=succeeded,
@@ -457,38 +456,23 @@ async def _collect(
                 message=msg,
                 details=details,
             )
+        )
+
+    if report.retry_exceeded or report.not_collected:
+        ctx.ledger.record_missed(task, d, slot, S.FLAG_SLOT_RETRY_EXCEEDED)
+        return done(
+            "partial",
+            f"{S.FLAG_SLOT_RETRY_EXCEEDED}: {len(report.not_collected)} contracts queued for --retry-missed",
         )
     if report.no_permission and not cfg.acquisition.allow_fallback_to_delayed:
         syms = sorted({s for s in todo})
-        msg = (
+        return done(
+            "failed",
             f"no market data permission for {report.no_permission} contracts of {', '.join(syms)} and "
-            "acquisition.allow_fallback_to_delayed is off"
-        )
-        return ctx.finish(
-            JobResult(
-                task,
-                "failed",
-                rows=rows,
-                total=total,
-                succeeded=succeeded,
-                failed=failed,
-                message=msg,
-                details=details,
-            )
+            "acquisition.allow_fallback_to_delayed is off",
         )
     status = "ok" if failed == 0 else ("partial" if succeeded else "failed")
     msg = f"{rows} rows in {len(writer.written)} files; {succeeded}/{total} contracts complete"
     if report.timed_out:
         msg += f", {report.timed_out} timed out"
-    return ctx.finish(
-        JobResult(
-            task,
-            status,
-            rows=rows,
-            total=total,
-            succeeded=succeeded,
-            failed=failed,
-            message=msg,
-            details=details,
-        )
-    )
+    return done(status, msg)

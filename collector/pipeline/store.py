@@ -31,20 +31,8 @@ def write_chain(
     if table.schema != schema:
         table = table.select(schema.names).cast(schema)
     path = layout.chain_file(view, trade_date, symbol, slot)
-    size = atomic_write_parquet(path, table, cfg.storage.compression, cfg.storage.compression_level)
-    stats = fill_stats(table)
-    rec = PartitionRecord(
-        view=view,
-        trade_date=trade_date,
-        underlying=symbol,
-        slot=slot or "",
-        path=str(path),
-        rows=table.num_rows,
-        bytes=size,
-        quote_fill=stats.quote_fill,
-        greeks_fill=stats.greeks_fill,
-        delayed_rows=stats.delayed_rows,
-    )
+    atomic_write_parquet(path, table, cfg.storage.compression, cfg.storage.compression_level)
+    rec = write_chain_record(layout, view, trade_date, symbol, slot, table)
     ledger.record_partition(rec, run_id)
     return rec
 

@@ -162,6 +162,30 @@ def _slot_table(
     return pa.Table.from_arrays(arrays, schema=S.SNAPSHOT_SCHEMA)
 
 
+def underlying_day(
+    k: int, sym: str, day: date, slots: list[str], seed: int = 11, with_close: bool = True
+) -> list[tuple[str, str, pa.Table]]:
+    """(view, slot, table) of one underlying's day: every intraday slot, then the close."""
+    rng = np.random.default_rng(seed * 100_003 + k)
+    spot0 = float(rng.lognormal(math.log(120), 0.8))
+    vol = float(rng.uniform(0.15, 0.6))
+    chain = _chain(k, sym, spot0, day)
+    n = len(chain["conid"])
+    state = {"last": np.full(n, np.nan), "last_size": np.full(n, np.nan),
+             "close": np.round(rng.lognormal(0, 1.2, n), 2).clip(0.01),
+             "open_interest": rng.integers(0, 20_000, n)}  # fmt: skip
+    jobs = [("intraday", s) for s in slots] + ([("close", slots[-1])] if with_close else [])
+    out = []
+    spot = spot0
+    for view, slot in jobs:
+        minute = int(slot[:2]) * 60 + int(slot[3:]) - 570
+        spot = spot0 * (1.0 + 0.004 * math.sin(minute / 60 + k)) if view == "intraday" else spot
+        bad = 0.015 if view == "close" else 0.02
+        table = _slot_table(rng, k, sym, chain, spot, vol, day, slot, view, minute, bad, state)
+        out.append((view, slot, table))
+    return out
+
+
 def write_session(
     root: Path, symbols: int = 500, day: date = DAY, seed: int = 11, threads: int = 2,
     no_close_every: int = 100,
@@ -182,34 +206,17 @@ def write_session(
     session = get_session(day)
     assert session is not None, f"{day} is not a session"
     slots = list(session_slots(session))
-    close_slot = slots[-1]
 
     def one(k: int) -> list[PartitionRecord]:
-        sym = names[k]
-        rng = np.random.default_rng(seed * 100_003 + k)
-        spot0 = float(rng.lognormal(math.log(120), 0.8))
-        vol = float(rng.uniform(0.15, 0.6))
-        chain = _chain(k, sym, spot0, day)
         recs = []
-        spot = spot0
-        n = len(chain["conid"])
-        state = {"last": np.full(n, np.nan), "last_size": np.full(n, np.nan),
-                 "close": np.round(rng.lognormal(0, 1.2, n), 2).clip(0.01),
-                 "open_interest": rng.integers(0, 20_000, n)}  # fmt: skip
-        jobs = [("intraday", s) for s in slots]
-        if k % no_close_every != no_close_every - 1:  # one in 100 has no close file
-            jobs.append(("close", close_slot))
-        for view, slot in jobs:
-            minute = int(slot[:2]) * 60 + int(slot[3:]) - 570
-            spot = spot0 * (1.0 + 0.004 * math.sin(minute / 60 + k)) if view == "intraday" else spot
-            bad = 0.015 if view == "close" else 0.02
-            table = _slot_table(rng, k, sym, chain, spot, vol, day, slot, view, minute, bad, state)
-            path = layout.chain_file(view, day, sym, slot)
+        with_close = k % no_close_every != no_close_every - 1  # one in 100 has no close file
+        for view, slot, table in underlying_day(k, names[k], day, slots, seed, with_close):
+            path = layout.chain_file(view, day, names[k], slot)
             size = atomic_write_parquet(
                 path, table, cfg.storage.compression, cfg.storage.compression_level
             )
             st = fill_stats(table)
-            recs.append(PartitionRecord(view, day, sym, slot, str(path), table.num_rows, size,
+            recs.append(PartitionRecord(view, day, names[k], slot, str(path), table.num_rows, size,
                                         st.quote_fill, st.greeks_fill, st.delayed_rows))  # fmt: skip
         return recs
 

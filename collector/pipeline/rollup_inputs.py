@@ -58,7 +58,9 @@ def list_day(layout: Layout, day: date, symbols: Iterable[str], with_intraday: b
     return files
 
 
-def read_many(paths: Sequence[Path], schema: pa.Schema) -> pl.DataFrame | None:
+def read_many(
+    paths: Sequence[Path], schema: pa.Schema, columns: list[str] | None = None
+) -> pl.DataFrame | None:
     """Many Parquet files in one multi-threaded read, `_path` naming each row's file.
 
     Files written under an older schema (a column fewer, another float width) do not
@@ -67,10 +69,12 @@ def read_many(paths: Sequence[Path], schema: pa.Schema) -> pl.DataFrame | None:
     if not paths:
         return None
     try:
-        return pl.read_parquet([str(p) for p in paths], include_file_paths="_path")
+        return pl.read_parquet([str(p) for p in paths], columns=columns, include_file_paths="_path")
     except (pl.exceptions.PolarsError, OSError):
         frames = [
-            pl.DataFrame(S.conform(pq.read_table(p), schema)).with_columns(_path=pl.lit(str(p)))
+            pl.DataFrame(
+                S.conform(pq.read_table(p), schema).select(columns or schema.names)
+            ).with_columns(_path=pl.lit(str(p)))
             for p in paths
         ]
         return pl.concat(frames, how="vertical_relaxed")
@@ -92,7 +96,7 @@ def rollup_day(
 ) -> RollupRead:
     """daily_clean of every listed underlying; `recorded_rows` are the ledger's intraday rows."""
     close = read_many(list(files.close.values()), S.SNAPSHOT_SCHEMA)
-    previous = read_many(list(files.previous.values()), S.DAILY_CLEAN_SCHEMA)
+    previous = read_many(list(files.previous.values()), S.DAILY_CLEAN_SCHEMA, R.PREVIOUS_COLUMNS)
     read = len(files.close) + len(files.previous)
     symbols = sorted(set(files.close) | set(files.intraday))
     missing = [s for s in symbols if s not in files.close]

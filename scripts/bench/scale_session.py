@@ -48,6 +48,7 @@ class Session:
     symbols: list[str]
     slots: list[str]
     intraday_rows: int
+    close_rows: int
 
     def cfg(self) -> AppConfig:
         return load_config(self.config)
@@ -225,9 +226,9 @@ def write_session(
     run_id = ledger.start_run("snapshot", day, None, run_id=f"scale-{day}")
     ledger.record_partitions(records, run_id)
     ledger.finish_run(run_id, "ok", rows_written=sum(r.rows for r in records))
-    return Session(
-        root, config, day, names, slots, len(names) * len(slots) * EXPIRIES * STRIKES * 2
-    )
+    per = EXPIRIES * STRIKES * 2
+    closes = sum(1 for k in range(len(names)) if k % no_close_every != no_close_every - 1)
+    return Session(root, config, day, names, slots, len(names) * len(slots) * per, closes * per)
 
 
 def main(argv: list[str] | None = None) -> int:

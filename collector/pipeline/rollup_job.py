@@ -1,0 +1,123 @@
+"""`rollup`: the day's close view (+ intraday fallback) -> daily_clean, one file per underlying.
+
+One vectorised pass over every underlying (collector/pipeline/rollup_inputs.py reads only
+the intraday files the bad close rows need), the files written in parallel (each one
+atomically), and every ledger row recorded in one transaction.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from collector.pipeline.common import JobResult, RunContext, as_date, session_for
+from collector.pipeline.errors import InputError
+from collector.pipeline.rollup_inputs import list_day, rollup_day
+from collector.pipeline.rows import fill_stats_by_underlying
+from shared.config import AppConfig
+from shared.ledger import LedgerReader, PartitionRecord
+from shared.storage import Layout, atomic_write_parquet
+
+WRITE_THREADS = 4  # writes wait on fsync; a few in flight hide it
+
+
+def day_symbols(layout: Layout, d: date, views: tuple[str, ...]) -> set[str]:
+    symbols: set[str] = set()
+    for view in views:
+        date_dir = layout.date_dir(view, d)
+        if date_dir.is_dir():
+            symbols |= {
+                p.name.split("=", 1)[1] for p in date_dir.glob("underlying=*") if p.is_dir()
+            }
+    return symbols
+
+
+def by_underlying(table: pa.Table) -> list[tuple[str, pa.Table]]:
+    """Zero-copy slices of a table sorted by underlying."""
+    if table.num_rows == 0:
+        return []
+    runs = pc.run_end_encode(table.column("underlying")).combine_chunks()
+    ends = runs.run_ends.to_pylist()
+    names = runs.values.to_pylist()
+    out, start = [], 0
+    for name, end in zip(names, ends, strict=True):
+        out.append((str(name), table.slice(start, end - start)))
+        start = end
+    return out
+
+
+def run_rollup_job(cfg: AppConfig, trade_date: date | str) -> JobResult:
+    d = as_date(trade_date)
+    session_for(d)
+    layout = Layout.from_config(cfg)
+    allow = cfg.rollup.allow_intraday_fallback
+    symbols = day_symbols(layout, d, ("close", "intraday") if allow else ("close",))
+    if not symbols:
+        hint = "close-snapshot" if not allow else "snapshot or close-snapshot"
+        raise InputError(f"no raw chain data for {d}: run {hint} first")
+    ctx = RunContext(cfg, "rollup", d)
+    try:
+        files = list_day(layout, d, sorted(symbols), with_intraday=allow)
+        recorded = {
+            Path(r["path"]): int(r["rows"])
+            for r in LedgerReader(layout.ledger).partitions_for_date(d, "intraday")
+        }
+        result = rollup_day(
+            files,
+            allow_intraday_fallback=allow,
+            fallback_slot=cfg.rollup.fallback_slot,
+            recorded_rows=recorded,
+        )
+
+        stats = fill_stats_by_underlying(result.table)
+
+        def write(item: tuple[str, pa.Table]) -> PartitionRecord:
+            sym, table = item
+            path = layout.chain_file("daily_clean", d, sym)
+            size = atomic_write_parquet(
+                path, table, cfg.storage.compression, cfg.storage.compression_level
+            )
+            st = stats[sym]
+            return PartitionRecord("daily_clean", d, sym, "", str(path), table.num_rows, size,
+                                   st.quote_fill, st.greeks_fill, st.delayed_rows)  # fmt: skip
+
+        with ThreadPoolExecutor(WRITE_THREADS) as pool:
+            records = list(pool.map(write, by_underlying(result.table)))
+        ctx.ledger.record_partitions(records, ctx.run_id)
+        counts = pc.value_counts(result.table.column("rollup_strategy")).to_pylist()
+        strategies = {str(c["values"]): int(c["counts"]) for c in counts}
+        return ctx.finish(_result(result.table.num_rows, symbols, result.missing_close,
+                                  strategies, allow))  # fmt: skip
+    except Exception as exc:
+        return ctx.crashed(exc)
+
+
+def _result(
+    rows: int, symbols: set[str], missing_close: list[str], strategies: dict[str, int], allow: bool
+) -> JobResult:
+    fallback = sum(v for k, v in strategies.items() if k != "close")
+    details = {"strategies": strategies, "missing_close": missing_close, "fallback_rows": fallback}
+    if missing_close and not allow:
+        return JobResult(
+            "rollup",
+            "failed",
+            rows=rows,
+            total=len(symbols),
+            message=f"close view missing for {', '.join(missing_close)}: "
+            "run close-snapshot first (allow_intraday_fallback is off)",
+            details=details,
+        )
+    return JobResult(
+        "rollup",
+        "ok" if not missing_close else "partial",
+        rows=rows,
+        total=len(symbols),
+        succeeded=len(symbols) - len(missing_close),
+        failed=len(missing_close),
+        message=f"{rows} daily_clean rows; strategies {strategies}",
+        details=details,
+    )

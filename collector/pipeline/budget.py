@@ -3,9 +3,16 @@
 IB counts requests AND cancels against ~50 messages/s at the moment it *receives* them
 (error 100 beyond). Bursts are what break that limit: a burst that leaves on time can
 arrive together with the next one after a short stall anywhere on the path. So messages
-are spaced evenly at `per_second / window` (a token bucket holding at most 1.25 tokens,
-just enough to absorb timer lateness), and a sliding window of `window` seconds caps
-them at `per_second` as a second guard.
+are spaced evenly at `per_second / window` (a token bucket holding at most 1.25 tokens
+while the sender has nothing to send), and a sliding window of `window` seconds caps
+them at `per_second` within IB's own one-second window as a second guard (IB: "50
+messages per second", https://interactivebrokers.github.io/tws-api/introduction.html).
+
+A sender that waits for a slot (`wait_time`) and is woken late (a busy machine, a slow
+event loop) keeps the slots it overslept: the time between the promised instant and the
+wake-up is credited, up to `catch_up` seconds, so the average rate holds under CPU load.
+Idle time is never credited, so an idle engine cannot save up a burst; the sliding
+window still caps any `window` seconds at `per_second` messages.
 """
 
 from __future__ import annotations
@@ -17,16 +24,26 @@ from collector.ib.session import MESSAGE_WINDOW_SEC
 
 class MessageBudget:
     def __init__(
-        self, per_second: float, window: float = MESSAGE_WINDOW_SEC, burst: float = 1.25
+        self,
+        per_second: float,
+        window: float = MESSAGE_WINDOW_SEC,
+        burst: float = 1.25,
+        catch_up: float = 0.25,
     ) -> None:
         if per_second <= 0:
             raise ValueError("message budget must be positive")
         self.capacity = max(1, int(per_second))
         self.window = window
         self.rate = self.capacity / window
+        # the hard cap counts IB's 1 s window; spacing at capacity/window (1.05 s) keeps
+        # the average below it. A guard as long as the spacing window would bind on every
+        # catch-up and cost ~3% of the rate under load.
+        self.guard = min(window, 1.0)
         self.burst = burst
+        self.catch_up = catch_up
         self._tokens = burst
         self._last: float | None = None
+        self._promised: float | None = None  # the slot a waiting sender was told to wake for
         self._sent: deque[float] = deque()
         self.total = 0
 
@@ -42,10 +59,16 @@ class MessageBudget:
         self.rate = max(self.rate * factor, floor)
 
     def _refill(self, now: float) -> None:
-        while self._sent and now - self._sent[0] >= self.window:
+        while self._sent and now - self._sent[0] >= self.guard:
             self._sent.popleft()
         if self._last is not None:
-            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            cap = self.burst
+            if self._promised is not None and now > self._promised:
+                # woken late: the overslept slots are still ours (bounded)
+                cap += min(now - self._promised, self.catch_up) * self.rate
+            self._tokens = min(
+                max(cap, self._tokens), self._tokens + (now - self._last) * self.rate
+            )
         self._last = now
 
     def available(self, now: float) -> int:
@@ -61,12 +84,18 @@ class MessageBudget:
     def take(self, now: float, n: int = 1) -> None:
         self._refill(now)
         self._tokens -= n
+        if self._tokens < 1.0 - 1e-9:
+            self._promised = None  # the credit is spent: back to even spacing
         for _ in range(n):
             self._sent.append(now)
         self.total += n
 
+    def idle(self) -> None:
+        """The sender has nothing to send: no slot is being waited for."""
+        self._promised = None
+
     def wait_time(self, now: float, n: int = 1) -> float:
-        """Seconds until `n` messages may be sent."""
+        """Seconds until `n` messages may be sent (the caller is taken to wait for them)."""
         self._refill(now)
         waits = [0.0]
         need = min(n, 1)  # a group needs one token; the rest is debt
@@ -74,5 +103,7 @@ class MessageBudget:
             waits.append((need - self._tokens) / self.rate)
         over = len(self._sent) + n - self.capacity
         if over > 0:
-            waits.append(self._sent[over - 1] + self.window - now)
-        return max(waits)
+            waits.append(self._sent[over - 1] + self.guard - now)
+        wait = max(waits)
+        self._promised = now + wait
+        return wait

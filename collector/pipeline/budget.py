@@ -5,8 +5,9 @@ IB counts requests AND cancels against ~50 messages/s at the moment it *receives
 arrive together with the next one after a short stall anywhere on the path. So messages
 are spaced evenly at `per_second / window` (a token bucket holding at most 1.25 tokens
 while the sender has nothing to send), and a sliding window of `window` seconds caps
-them at `per_second` within IB's own one-second window as a second guard (IB: "50
-messages per second", https://interactivebrokers.github.io/tws-api/introduction.html).
+them at `per_second` as a second guard. The guard is longer than IB's one second so a
+stall on the path (the gateway's receive time, not our send time, is what IB counts)
+can compress up to ~50 ms of sends without pushing 51 messages into one of its seconds.
 
 A sender that waits for a slot (`wait_time`) and is woken late (a busy machine, a slow
 event loop) keeps the slots it overslept: the time between the promised instant and the
@@ -35,10 +36,6 @@ class MessageBudget:
         self.capacity = max(1, int(per_second))
         self.window = window
         self.rate = self.capacity / window
-        # the hard cap counts IB's 1 s window; spacing at capacity/window (1.05 s) keeps
-        # the average below it. A guard as long as the spacing window would bind on every
-        # catch-up and cost ~3% of the rate under load.
-        self.guard = min(window, 1.0)
         self.burst = burst
         self.catch_up = catch_up
         self._tokens = burst
@@ -59,7 +56,7 @@ class MessageBudget:
         self.rate = max(self.rate * factor, floor)
 
     def _refill(self, now: float) -> None:
-        while self._sent and now - self._sent[0] >= self.guard:
+        while self._sent and now - self._sent[0] >= self.window:
             self._sent.popleft()
         if self._last is not None:
             cap = self.burst
@@ -97,13 +94,13 @@ class MessageBudget:
     def wait_time(self, now: float, n: int = 1) -> float:
         """Seconds until `n` messages may be sent (the caller is taken to wait for them)."""
         self._refill(now)
-        waits = [0.0]
         need = min(n, 1)  # a group needs one token; the rest is debt
-        if self._tokens < need:
-            waits.append((need - self._tokens) / self.rate)
+        token_wait = max(0.0, (need - self._tokens) / self.rate)
+        # The slot is the bucket's: time spent waiting on the window, or oversleeping,
+        # past it is credited at the next refill (bounded by catch_up).
+        self._promised = now + token_wait
+        waits = [token_wait]
         over = len(self._sent) + n - self.capacity
         if over > 0:
-            waits.append(self._sent[over - 1] + self.guard - now)
-        wait = max(waits)
-        self._promised = now + wait
-        return wait
+            waits.append(self._sent[over - 1] + self.window - now)
+        return max(waits)

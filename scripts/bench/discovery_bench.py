@@ -70,8 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="opt-data-discovery-") as tmp:
             cfg = write_config(Path(tmp), sim.port, 100)
             (Path(tmp) / "universe.csv").write_text(
-                "symbol,conid,sec_type,exchange,currency\n"
-                + "".join(f"{s},,,,\n" for s in SYMBOLS)
+                "symbol,conid,sec_type,exchange,currency\n" + "".join(f"{s},,,,\n" for s in SYMBOLS)
             )
             rows = asyncio.run(_run(cfg, sim, args.strikes_per_side))
     finally:

@@ -12,7 +12,7 @@ import time_machine
 from typer.testing import CliRunner
 
 from collector.cli.main import app
-from collector.ops.compaction import (
+from collector.ops.maintenance.compaction import (
     COMPACTED_NAME,
     compact_week,
     count_rows,

@@ -6,12 +6,12 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from collector.ib import IBError, IBSession
-from collector.ib.history import historical_bars
+from collector.ib.bars import historical_bars
 from collector.ib.types import Bar
-from collector.pipeline.common import JobResult, RunContext, connected
+from collector.pipeline.daily_bars import HistoricalPacer, daily_from_bars, merge_history
 from collector.pipeline.discovery import resolve_underlying
 from collector.pipeline.errors import InputError
-from collector.pipeline.history import HistoricalPacer, daily_from_bars, merge_history
+from collector.pipeline.run import JobResult, RunContext, connected
 from collector.pipeline.store import read_table
 from collector.pipeline.universe import resolve_symbols
 from shared.config import AppConfig
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 MAX_DAYS = 3650
 
 
-async def run_history_job(
+async def run_history(
     cfg: AppConfig,
     symbols: str | list[str] | None,
     days: int,

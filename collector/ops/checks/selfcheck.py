@@ -10,9 +10,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from collector.ops.dataset import read_view, scheduled_symbols
-from collector.ops.logscan import LogscanResult, scan_day
-from collector.ops.qa import DayMetrics, day_metrics
+from collector.ops.checks.dataset import read_view, scheduled_symbols
+from collector.ops.checks.logscan import LogscanResult, scan_day
+from collector.ops.checks.qa import DayMetrics, day_metrics
 from shared.calendar import get_session, now_et
 from shared.config import AppConfig, QAConfig
 from shared.due import enrichment_due, intraday_due

@@ -14,11 +14,11 @@ from datetime import date
 from typing import Any
 
 from collector.ib import IBError, IBSession, OptionContract
-from collector.pipeline.common import JobResult, RunContext, as_date, connected, session_for
 from collector.pipeline.engine import Collected, EngineParams, SnapshotEngine
 from collector.pipeline.errors import InputError
 from collector.pipeline.rollup import apply_open_interest
-from collector.pipeline.rows import open_interest_of
+from collector.pipeline.run import JobResult, RunContext, as_date, connected, session_for
+from collector.pipeline.sentinels import open_interest_of
 from collector.pipeline.store import read_table, write_chain
 from shared.config import AppConfig
 from shared.schema import MarketDataType
@@ -49,7 +49,7 @@ def _contract_of(row: dict[str, Any]) -> OptionContract:
     )
 
 
-async def run_enrichment_job(
+async def run_enrichment(
     cfg: AppConfig,
     trade_date: date | str,
     fields: tuple[str, ...] | list[str] = ("open_interest",),

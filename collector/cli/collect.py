@@ -30,6 +30,7 @@ from collector.pipeline.runlog import log_unhandled
 from collector.pipeline.snapshot_plan import SnapshotOverrides
 from shared.config import AppConfig
 from shared.storage import Layout
+from shared.tasks import Task
 
 DateOption = typer.Option("today", "--date", help="Trade date YYYY-MM-DD or 'today' (ET).")
 SymbolsOption = typer.Option(None, "--symbols", help="Comma list (default: the universe file).")
@@ -128,8 +129,8 @@ def snapshot(
         dry_run=dry_run,
     )
     if replay_missed:
-        day = _run(cfg, "snapshot", lambda: as_date(date))
-        slots = missed_slots(Layout.from_config(cfg), day, "snapshot")
+        day = _run(cfg, Task.SNAPSHOT, lambda: as_date(date))
+        slots = missed_slots(Layout.from_config(cfg), day, Task.SNAPSHOT)
         if slot is not None:
             slots = [s for s in slots if s == slot]
         if not slots:
@@ -138,7 +139,7 @@ def snapshot(
         worst = "ok"
         for s in slots:
             job = functools.partial(run_snapshot, cfg, day, s, symbols, overrides=ov)
-            result = _run(cfg, "snapshot", job)
+            result = _run(cfg, Task.SNAPSHOT, job)
             typer.echo(f"{result.task} {s}: {result.status} - {result.message}")
             worst = "failed" if result.status == "failed" else worst
         if worst == "failed":
@@ -146,7 +147,7 @@ def snapshot(
         return
     if slot is None:
         fail("snapshot needs --slot HH:MM (or --replay-missed)")
-    result = _run(cfg, "snapshot", lambda: run_snapshot(cfg, date, slot, symbols, overrides=ov))
+    result = _run(cfg, Task.SNAPSHOT, lambda: run_snapshot(cfg, date, slot, symbols, overrides=ov))
     if dry_run and not as_json:
         typer.echo(json.dumps(result.details, indent=2, default=str))
     _report(result, as_json)
@@ -167,7 +168,7 @@ def close_snapshot(
     cfg = load_cfg(config)
     result = _run(
         cfg,
-        "close-snapshot",
+        Task.CLOSE_SNAPSHOT,
         lambda: run_close_snapshot(cfg, date, symbols, fail_on_missing_cache=fail_on_missing_cache),
     )
     _report(result, as_json)
@@ -182,7 +183,7 @@ def rollup(
     """Build view=daily_clean from the close view (and intraday fallback)."""
     _logging(log_level)
     cfg = load_cfg(config)
-    _report(_run(cfg, "rollup", lambda: run_rollup(cfg, date)), as_json)
+    _report(_run(cfg, Task.ROLLUP, lambda: run_rollup(cfg, date)), as_json)
 
 
 def enrichment(
@@ -198,7 +199,7 @@ def enrichment(
     _logging(log_level)
     cfg = load_cfg(config)
     names = tuple(f.strip() for f in fields.split(",") if f.strip())
-    _report(_run(cfg, "enrichment", lambda: run_enrichment(cfg, date, names)), as_json)
+    _report(_run(cfg, Task.ENRICHMENT, lambda: run_enrichment(cfg, date, names)), as_json)
 
 
 def history(
@@ -215,7 +216,7 @@ def history(
     _logging(log_level)
     cfg = load_cfg(config)
     result = _run(
-        cfg, "history", lambda: run_history(cfg, symbols, days, force_refresh=force_refresh)
+        cfg, Task.HISTORY, lambda: run_history(cfg, symbols, days, force_refresh=force_refresh)
     )
     _report(result, as_json)
 

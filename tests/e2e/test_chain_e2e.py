@@ -16,6 +16,7 @@ from collector.pipeline.jobs.history import run_history
 from collector.pipeline.jobs.precheck import precheck_contract_cache
 from collector.pipeline.jobs.rollup import run_rollup
 from collector.pipeline.jobs.snapshot import run_snapshot
+from collector.pipeline.store import HISTORY_VIEW
 from shared import schema as S
 from shared.calendar import ET, get_session, next_session, slot_datetime
 from shared.ledger import LedgerReader
@@ -156,5 +157,5 @@ async def test_one_session_end_to_end(tmp_path: Path) -> None:
     parts = reader.partitions_for_date(SIM_DAY)
     files = [p for p in layout.data.rglob("*.parquet") if "history" not in p.parts[-4]]
     chain_files = [p for p in files if "chain" in p.parts]
-    assert len([p for p in parts if p["view"] != "history_1d"]) == len(chain_files)
+    assert len([p for p in parts if p["view"] != HISTORY_VIEW]) == len(chain_files)
     assert not [p for p in layout.data.rglob("*") if p.name.endswith(".tmp")]

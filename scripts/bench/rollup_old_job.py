@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from collector.pipeline.common import RunContext
+from collector.pipeline.run import RunContext
 from collector.pipeline.store import read_table, write_chain
 from scripts.bench.rollup_reference import rollup_table
 from shared.config import AppConfig
 from shared.storage import Layout
+from shared.tasks import Task
 
 
 def run(cfg: AppConfig, d: date) -> dict[str, Any]:
@@ -26,7 +27,7 @@ def run(cfg: AppConfig, d: date) -> dict[str, Any]:
             symbols |= {
                 p.name.split("=", 1)[1] for p in date_dir.glob("underlying=*") if p.is_dir()
             }
-    ctx = RunContext(cfg, "rollup", d)
+    ctx = RunContext(cfg, Task.ROLLUP, d)
     rows = 0
     for sym in sorted(symbols):
         close_dir = layout.underlying_dir("close", d, sym)

@@ -76,7 +76,7 @@ def child(task: str, config: Path, day: date) -> int:
         t1 = time.perf_counter()
         out = old.run(cfg, day)
     elif task == "rollup":
-        from collector.pipeline.jobs import run_rollup
+        from collector.pipeline.jobs.rollup import run_rollup
 
         t1 = time.perf_counter()
         res = run_rollup(cfg, day)

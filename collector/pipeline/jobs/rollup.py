@@ -1,8 +1,9 @@
-"""`rollup`: the day's close view (+ intraday fallback) -> daily_clean, one file per underlying.
+"""`opt-data rollup`: close view (+ intraday fallback) -> clean/ib/chain/view=daily_clean.
 
-One vectorised pass over every underlying (collector/pipeline/rollup_inputs.py reads only
-the intraday files the bad close rows need), the files written in parallel (each one
-atomically), and every ledger row recorded in one transaction.
+The rule of which row wins is the pure stage collector.pipeline.rollup. This job makes
+one vectorised pass over every underlying of the day (collector/pipeline/rollup_inputs.py
+reads only the intraday files the bad close rows need), writes the files in parallel
+(each one atomically) and records every ledger row in one transaction.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from collector.pipeline.common import JobResult, RunContext, as_date, session_for
 from collector.pipeline.errors import InputError
 from collector.pipeline.rollup_inputs import list_day, rollup_day
 from collector.pipeline.rows import fill_stats_by_underlying
+from collector.pipeline.run import JobResult, RunContext, as_date, session_for
 from shared.config import AppConfig
 from shared.ledger import LedgerReader, PartitionRecord
 from shared.storage import Layout, atomic_write_parquet
+from shared.tasks import Task
 
 WRITE_THREADS = 4  # writes wait on fsync; a few in flight hide it
 
@@ -50,7 +52,8 @@ def by_underlying(table: pa.Table) -> list[tuple[str, pa.Table]]:
     return out
 
 
-def run_rollup_job(cfg: AppConfig, trade_date: date | str) -> JobResult:
+def run_rollup(cfg: AppConfig, trade_date: date | str) -> JobResult:
+    """close view (+ intraday fallback) -> clean/ib/chain/view=daily_clean/.../part.parquet."""
     d = as_date(trade_date)
     session_for(d)
     layout = Layout.from_config(cfg)
@@ -59,7 +62,7 @@ def run_rollup_job(cfg: AppConfig, trade_date: date | str) -> JobResult:
     if not symbols:
         hint = "close-snapshot" if not allow else "snapshot or close-snapshot"
         raise InputError(f"no raw chain data for {d}: run {hint} first")
-    ctx = RunContext(cfg, "rollup", d)
+    ctx = RunContext(cfg, Task.ROLLUP, d)
     try:
         files = list_day(layout, d, sorted(symbols), with_intraday=allow)
         recorded = {
@@ -103,7 +106,7 @@ def _result(
     details = {"strategies": strategies, "missing_close": missing_close, "fallback_rows": fallback}
     if missing_close and not allow:
         return JobResult(
-            "rollup",
+            Task.ROLLUP,
             "failed",
             rows=rows,
             total=len(symbols),
@@ -112,7 +115,7 @@ def _result(
             details=details,
         )
     return JobResult(
-        "rollup",
+        Task.ROLLUP,
         "ok" if not missing_close else "partial",
         rows=rows,
         total=len(symbols),

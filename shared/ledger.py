@@ -169,6 +169,10 @@ class Ledger:
 
     def record_partitions(self, recs: list[PartitionRecord], run_id: str | None) -> None:
         """Record many written files in one transaction (one commit, one WAL sync)."""
+        self.record_partitions_with_runs([(rec, run_id) for rec in recs])
+
+    def record_partitions_with_runs(self, items: list[tuple[PartitionRecord, str | None]]) -> None:
+        """Like record_partitions, each file keeping its own run (e.g. re-pointed rows)."""
         now = utcnow_iso()
         with self._connect() as con:
             con.executemany(
@@ -193,7 +197,7 @@ class Ledger:
                         run_id,
                         now,
                     )
-                    for rec in recs
+                    for rec, run_id in items
                 ],
             )
 

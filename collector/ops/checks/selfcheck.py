@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from collector.ops.checks.dataset import read_view, scheduled_symbols
+from collector.ops.checks.dataset import intraday_summary, read_view, scheduled_symbols
 from collector.ops.checks.logscan import LogscanResult, scan_day
 from collector.ops.checks.qa import DayMetrics, day_metrics
 from shared.calendar import get_session, now_et
@@ -131,12 +131,7 @@ def compute_metrics(
     layout = Layout.from_config(cfg)
     session = get_session(trade_date)
     due = intraday_due(cfg, session, clock) if session else []
-    intraday = read_view(
-        layout,
-        "intraday",
-        trade_date,
-        ["underlying", "slot", "delayed_fallback", "market_data_type", "data_quality_flags"],
-    )
+    intraday = intraday_summary(layout, trade_date)
     daily = read_view(
         layout, "daily_clean", trade_date, ["expiry", "rollup_strategy", "open_interest"]
     )

@@ -16,7 +16,6 @@ from collector.cli.common import (
     parse_date_arg,
     parse_symbols_arg,
 )
-from shared.storage import Layout
 
 
 def qa(
@@ -94,6 +93,7 @@ def logscan(
 ) -> None:
     """Count ERROR/CRITICAL/PACING lines in the day's error log; exit 1 over the threshold."""
     from collector.ops.checks.logscan import parse_keywords, scan_day, write_summary
+    from shared.storage import Layout
 
     day = parse_date_arg(date_)
     try:

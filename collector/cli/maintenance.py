@@ -8,7 +8,6 @@ import typer
 
 from collector.cli.common import EXIT_FAILURE, ConfigOption, fail, load_cfg, parse_date_arg
 from shared.calendar import today_et
-from shared.storage import Layout
 
 
 def retention(
@@ -24,6 +23,7 @@ def retention(
         cutoff_date,
         find_expired,
     )
+    from shared.storage import Layout
 
     if view not in RETENTION_VIEWS:
         fail(f"unknown retention view {view!r}: expected one of {', '.join(RETENTION_VIEWS)}")
@@ -63,6 +63,7 @@ def compact(
         parse_week,
         week_dates,
     )
+    from shared.storage import Layout
 
     if sum(x is not None for x in (week, date_, day)) > 1:
         fail("give one of --week, --date and --day")

@@ -12,7 +12,10 @@ its job time, peak RSS from wait4):
   statistics), per slot file, per merged day and at the demo's 24 rows a file;
 - rollup: the row-by-row implementation it replaced (scripts/bench/rollup_reference.py,
   with its per-underlying reads and one ledger commit per file) against `run_rollup`;
-  both outputs must be equal or the bench fails.
+  both outputs must be equal or the bench fails;
+- `opt-data qa`, `selfcheck` and `compact --day` of that day, qa and selfcheck again
+  after the day is compacted, the intraday view's bytes per row once merged, and
+  `opt-data --help`.
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -38,8 +40,6 @@ from scripts.bench.scale_session import DAY, underlying_day, write_session
 from shared import schema as S
 from shared.storage import atomic_write_parquet
 
-CHILD = "--child"
-
 
 @dataclass(frozen=True)
 class Proc:
@@ -52,40 +52,37 @@ class Proc:
 
 def run_child(task: str, config: Path, day: date) -> Proc:
     """One measured task in a fresh interpreter (so its imports and memory are its own)."""
-    cmd = [sys.executable, "-m", "scripts.bench.scale_bench", CHILD, task, str(config), str(day)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    text = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"bench child {task} failed ({proc.returncode})")
-    out = json.loads(text.strip().splitlines()[-1])
-    return Proc(out.pop("import_s"), out.pop("job_s"), usage.ru_utime + usage.ru_stime,
-                usage.ru_maxrss / 1024, out)  # fmt: skip
+    cmd = [sys.executable, "-m", "scripts.bench.scale_child", task, str(config), str(day)]
+    r = launch(cmd)
+    if r["exit"] != 0:
+        raise SystemExit(f"bench child {task} failed ({r['exit']})")
+    out = json.loads(r["out"].strip().splitlines()[-1])
+    return Proc(out.pop("import_s"), out.pop("job_s"), r["cpu"], r["rss"], out)
 
 
-def child(task: str, config: Path, day: date) -> int:
-    t0 = time.perf_counter()
-    from shared.config import load_config
+# Peak RSS is a high-water mark that survives exec: a child forked from this (large)
+# process would report this process's size. A small launcher forks the command instead.
+LAUNCHER = """
+import json, os, subprocess, sys, time
+t = time.perf_counter()
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+out = p.stdout.read()
+_, status, u = os.wait4(p.pid, 0)
+print(json.dumps({"wall": time.perf_counter() - t, "cpu": u.ru_utime + u.ru_stime,
+                  "rss": u.ru_maxrss / 1024, "exit": os.waitstatus_to_exitcode(status),
+                  "out": out}))
+"""
 
-    cfg = load_config(config)
-    if task == "rollup-old":
-        from scripts.bench import rollup_old_job as old
 
-        t1 = time.perf_counter()
-        out = old.run(cfg, day)
-    elif task == "rollup":
-        from collector.pipeline.jobs.rollup import run_rollup
+def launch(cmd: list[str]) -> dict[str, Any]:
+    done = subprocess.run([sys.executable, "-c", LAUNCHER, *cmd], capture_output=True, text=True)
+    return dict(json.loads(done.stdout))
 
-        t1 = time.perf_counter()
-        res = run_rollup(cfg, day)
-        out = {"status": res.status, "rows": res.rows}
-    else:
-        raise SystemExit(f"unknown bench task {task}")
-    t2 = time.perf_counter()
-    print(json.dumps({"import_s": t1 - t0, "job_s": t2 - t1, **out}))
-    return 0
+
+def run_cmd(cmd: list[str]) -> tuple[float, float, float, int]:
+    """(wall s, CPU s, peak RSS MiB, exit code) of one command."""
+    r = launch(cmd)
+    return r["wall"], r["cpu"], r["rss"], r["exit"]
 
 
 # --- storage ---------------------------------------------------------------------------
@@ -126,9 +123,6 @@ def storage(symbols: int, slots: list[str], tmp: Path) -> list[tuple[str, float,
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == CHILD:
-        return child(argv[1], Path(argv[2]), date.fromisoformat(argv[3]))
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="50 underlyings (a CI smoke run)")
     p.add_argument("--symbols", type=int, default=None)
@@ -171,6 +165,32 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r.peak_mib:.0f} | {r.out['rows']:,} |")  # fmt: skip
         print(f"job time after / before: {new.job_s / old.job_s:.3f} "
               f"(x{old.job_s / new.job_s:.0f} faster); outputs equal: {same}")  # fmt: skip
+
+        print("\n## Checks and maintenance of the day (one process each)", flush=True)
+        print("| command | wall s | CPU s | peak RSS MiB | exit |\n|---|---|---|---|---|")
+        day = session.day.isoformat()
+        cli = [sys.executable, "-m", "collector.cli.main"]
+        conf = ["--config", str(session.config)]
+        for name, cmd_args in (
+            ("qa (14 slot files per underlying)", ["qa", "--date", day]),
+            ("selfcheck (14 slot files per underlying)", ["selfcheck", "--date", day]),
+            ("compact", ["compact", "--day", day]),
+            ("qa (after compact: one file per underlying)", ["qa", "--date", day]),
+            ("selfcheck (after compact)", ["selfcheck", "--date", day]),
+        ):
+            r = run_cmd([*cli, *cmd_args, *conf])
+            print(f"| `opt-data {' '.join(cmd_args)}` {name.split(' ', 1)[1] if ' ' in name else ''} | "
+                  f"{r[0]:.2f} | {r[1]:.2f} | {r[2]:.0f} | {r[3]} |", flush=True)  # fmt: skip
+        intraday = layout_root / "raw" / "ib" / "chain" / "view=intraday"
+        merged = sum(f.stat().st_size for f in intraday.rglob("*.parquet"))
+        print(f"\nintraday view after compact --day: {merged / rows:.1f} B/row "
+              f"({merged / 1e6:.0f} MB for {rows:,} rows)")  # fmt: skip
+
+        print("\n## Start-up", flush=True)
+        helps = sorted(run_cmd([*cli, "--help"]) for _ in range(5))
+        mid = helps[2]
+        print(f"`opt-data --help`: median of 5: wall {mid[0]:.2f} s, CPU {mid[1]:.2f} s, "
+              f"peak RSS {mid[2]:.0f} MiB")  # fmt: skip
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)

@@ -131,10 +131,11 @@ def test_compaction_of_the_store_keeps_every_row(frozen: datetime, store: Path) 
     layout = Layout.from_config(cfg)
     days = sorted({d for d in recent_sessions(3, latest_session().trade_date)})
     before = count_rows(layout, "intraday", days)
+    merged = 0
     for monday in sorted({d - timedelta(days=d.weekday()) for d in days}):
-        compact_week(
-            layout, monday, today=today_et(), same_day=True, compression_level=3, dry_run=True
-        )
+        report = compact_week(layout, monday, today=today_et(), same_day=True, compression_level=3)
+        merged += len(report.items)
+    assert merged == len(days) * len(SYMBOLS)  # every stored day was compacted, today or not
     assert count_rows(layout, "intraday", days) == before
     frame = pl.read_parquet(
         layout.view_root("intraday") / "**" / "*.parquet", hive_partitioning=False

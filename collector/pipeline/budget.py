@@ -29,7 +29,7 @@ class MessageBudget:
         per_second: float,
         window: float = MESSAGE_WINDOW_SEC,
         burst: float = 1.25,
-        catch_up: float = 0.25,
+        catch_up: float = 0.1,
     ) -> None:
         if per_second <= 0:
             raise ValueError("message budget must be positive")

@@ -50,6 +50,10 @@ def list_day(layout: Layout, day: date, symbols: Iterable[str], with_intraday: b
         if with_intraday:
             d = layout.underlying_dir("intraday", day, sym)
             slots = sorted(d.glob(SLOT_GLOB)) if d.is_dir() else []
+            # a compacted day holds every slot in one file; a slot file beside it is newer
+            compacted = layout.compacted_file("intraday", day, sym)
+            if compacted.is_file():
+                slots.insert(0, compacted)
             if slots:
                 files.intraday[sym] = slots
         prev = layout.chain_file("daily_clean", day, sym)

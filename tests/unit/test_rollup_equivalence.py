@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from collector.ops.maintenance.compaction import compact_day
 from collector.pipeline.rollup import rollup_table
 from collector.pipeline.rollup_inputs import list_day, rollup_day
 from scripts.bench import rollup_reference as ref
@@ -114,11 +115,13 @@ def test_day_read_equals_the_reference_over_every_file(tmp_path: Path) -> None:
         Path(r["path"]): r["rows"]
         for r in LedgerReader(layout.ledger).partitions_for_date(session.day, "intraday")
     }
+    first = None
     for allow in (True, False):
         files = list_day(layout, session.day, session.symbols, with_intraday=allow)
         got = rollup_day(
             files, allow_intraday_fallback=allow, fallback_slot="15:30", recorded_rows=recorded
         )
+        first = first or got
         assert got.missing_close == ([session.symbols[3]] if allow else [])
         assert got.files_read < 6 * 15
         expected = []
@@ -136,3 +139,10 @@ def test_day_read_equals_the_reference_over_every_file(tmp_path: Path) -> None:
         want = pa.concat_tables(expected)
         assert got.table.num_rows == want.num_rows
         assert got.table.to_pylist() == want.to_pylist()
+    # once the day is compacted (one file per underlying) the rollup picks the same rows
+    compact_day(layout, session.day, compression_level=3)
+    files = list_day(layout, session.day, session.symbols, with_intraday=True)
+    assert all(p[0].name == "compacted.parquet" for p in files.intraday.values())
+    again = rollup_day(files, allow_intraday_fallback=True, fallback_slot="15:30",
+                       recorded_rows=recorded)  # fmt: skip
+    assert again.table.to_pylist() == first.table.to_pylist()

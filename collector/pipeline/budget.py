@@ -3,17 +3,9 @@
 IB counts requests AND cancels against ~50 messages/s at the moment it *receives* them
 (error 100 beyond). Bursts are what break that limit: a burst that leaves on time can
 arrive together with the next one after a short stall anywhere on the path. So messages
-are spaced evenly at `per_second / window` (a token bucket holding at most 1.25 tokens
-while the sender has nothing to send), and a sliding window of `window` seconds caps
-them at `per_second` as a second guard. The guard is longer than IB's one second so a
-stall on the path (the gateway's receive time, not our send time, is what IB counts)
-can compress up to ~50 ms of sends without pushing 51 messages into one of its seconds.
-
-A sender that waits for a slot (`wait_time`) and is woken late (a busy machine, a slow
-event loop) keeps the slots it overslept: the time between the promised instant and the
-wake-up is credited, up to `catch_up` seconds, so the average rate holds under CPU load.
-Idle time is never credited, so an idle engine cannot save up a burst; the sliding
-window still caps any `window` seconds at `per_second` messages.
+are spaced evenly at `per_second / window` (a token bucket holding at most 1.25 tokens,
+just enough to absorb timer lateness), and a sliding window of `window` seconds caps
+them at `per_second` as a second guard.
 """
 
 from __future__ import annotations
@@ -25,11 +17,7 @@ from collector.ib.session import MESSAGE_WINDOW_SEC
 
 class MessageBudget:
     def __init__(
-        self,
-        per_second: float,
-        window: float = MESSAGE_WINDOW_SEC,
-        burst: float = 1.25,
-        catch_up: float = 0.1,
+        self, per_second: float, window: float = MESSAGE_WINDOW_SEC, burst: float = 1.25
     ) -> None:
         if per_second <= 0:
             raise ValueError("message budget must be positive")
@@ -37,10 +25,8 @@ class MessageBudget:
         self.window = window
         self.rate = self.capacity / window
         self.burst = burst
-        self.catch_up = catch_up
         self._tokens = burst
         self._last: float | None = None
-        self._promised: float | None = None  # the slot a waiting sender was told to wake for
         self._sent: deque[float] = deque()
         self.total = 0
 
@@ -59,13 +45,7 @@ class MessageBudget:
         while self._sent and now - self._sent[0] >= self.window:
             self._sent.popleft()
         if self._last is not None:
-            cap = self.burst
-            if self._promised is not None and now > self._promised:
-                # woken late: the overslept slots are still ours (bounded)
-                cap += min(now - self._promised, self.catch_up) * self.rate
-            self._tokens = min(
-                max(cap, self._tokens), self._tokens + (now - self._last) * self.rate
-            )
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
         self._last = now
 
     def available(self, now: float) -> int:
@@ -81,25 +61,17 @@ class MessageBudget:
     def take(self, now: float, n: int = 1) -> None:
         self._refill(now)
         self._tokens -= n
-        if self._tokens < 1.0 - 1e-9:
-            self._promised = None  # the credit is spent: back to even spacing
         for _ in range(n):
             self._sent.append(now)
         self.total += n
 
-    def idle(self) -> None:
-        """The sender has nothing to send: no slot is being waited for."""
-        self._promised = None
-
     def wait_time(self, now: float, n: int = 1) -> float:
-        """Seconds until `n` messages may be sent (the caller is taken to wait for them)."""
+        """Seconds until `n` messages may be sent."""
         self._refill(now)
+        waits = [0.0]
         need = min(n, 1)  # a group needs one token; the rest is debt
-        token_wait = max(0.0, (need - self._tokens) / self.rate)
-        # The slot is the bucket's: time spent waiting on the window, or oversleeping,
-        # past it is credited at the next refill (bounded by catch_up).
-        self._promised = now + token_wait
-        waits = [token_wait]
+        if self._tokens < need:
+            waits.append((need - self._tokens) / self.rate)
         over = len(self._sent) + n - self.capacity
         if over > 0:
             waits.append(self._sent[over - 1] + self.window - now)

@@ -243,7 +243,6 @@ async def _pace(budget: MessageBudget, n: int) -> None:
     while not budget.can_send(loop.time(), n):
         await asyncio.sleep(budget.wait_time(loop.time(), n))
     budget.take(loop.time(), n)
-    budget.idle()
 
 
 async def _paced_qualify(

@@ -330,8 +330,6 @@ class SnapshotEngine:
         waits = [self.p.poll_interval]
         if self._ready or (self._queue and len(self._active) < self._max_lines):
             waits.append(self.budget.wait_time(now))
-        else:
-            self.budget.idle()
         if self._active:
             oldest = min(a.started for a in self._active.values())
             waits.append(max(0.0, oldest + self.p.timeout_sec - now))

@@ -161,6 +161,9 @@ class StorageConfig(_Frozen):
     errors_retain_days: int = Field(30, ge=1)
     weekly_compaction_enabled: bool = True
     same_day_compaction_enabled: bool = False
+    # merge the day's intraday slot files right after its rollup (the scheduler's
+    # `compact` task): ~38 instead of ~75 bytes per row, one file per underlying to read
+    daily_compaction_enabled: bool = False
 
 
 class QAConfig(_Frozen):

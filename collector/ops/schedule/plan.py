@@ -85,6 +85,8 @@ def build_plan(
         )
     )
     plan.append(PlannedTask(close_at, Task.ROLLUP, trade_date))
+    if cfg.storage.daily_compaction_enabled:
+        plan.append(PlannedTask(close_at, Task.COMPACT, trade_date))
     plan.append(PlannedTask(close_at, Task.QA, trade_date, args=dict(common)))
     nxt = enrichment_session or next_session(trade_date)
     enrich_at = _at(nxt.trade_date, sched.enrichment_time)

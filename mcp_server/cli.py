@@ -84,7 +84,6 @@ def main(argv: list[str] | None = None) -> None:
     # Imported after argument checks so `--help` and bad flags answer instantly.
     from mcp_server.audit import AuditLog
     from mcp_server.context import ServerContext
-    from mcp_server.queries.expect import recent_sessions
     from mcp_server.server import build_server
 
     allow_raw = cfg.mcp.allow_raw if args.allow_raw is None else args.allow_raw
@@ -93,7 +92,6 @@ def main(argv: list[str] | None = None) -> None:
     assert audit_path is not None
     check_audit_db(audit_path)
     ctx = ServerContext.build(cfg, allow_raw=allow_raw, allow_clean=allow_clean)
-    recent_sessions(2)  # loads the XNYS calendar now, not during the first call
     server = build_server(ctx, AuditLog(audit_path.resolve()), log_level=args.log_level)
     log = logging.getLogger("mcp_server")
     log.info(

@@ -96,6 +96,11 @@ class McpSession:
         self._loop.close()
 
 
+def records(table: dict[str, Any]) -> list[dict[str, Any]]:
+    """A reply's {columns, rows} table as one dict per row."""
+    return [dict(zip(table["columns"], row, strict=True)) for row in table["rows"]]
+
+
 def server_params(config: Path, *flags: str, entry: str = "module") -> StdioServerParameters:
     """`python -m mcp_server ...` or `opt-data mcp-server ...` (the installed console script)."""
     if entry == "module":

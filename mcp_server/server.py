@@ -104,7 +104,7 @@ def warm_up() -> None:
             import polars  # noqa: F401
             import pyarrow.parquet  # noqa: F401
 
-            from mcp_server.queries.expect import recent_sessions
+            from shared.due import recent_sessions
 
             recent_sessions(2)
         except Exception:  # a failed warm-up only means the first call imports instead

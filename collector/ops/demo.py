@@ -13,7 +13,7 @@ import asyncio
 import logging
 import shutil
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -232,7 +232,7 @@ def run_demo(opts: DemoOptions) -> int:
         console = Console(
             width=max(console.width, 140)
         )  # CI logs: keep the table on one line a row
-    session = get_session(opts.trade_date) if opts.trade_date else latest_session(datetime.now(UTC))
+    session = get_session(opts.trade_date) if opts.trade_date else latest_session()
     if session is None:
         Console(stderr=True).print(
             f"opt-data: error: {opts.trade_date} is not an XNYS session", markup=False

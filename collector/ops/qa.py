@@ -17,7 +17,7 @@ read as failures of the collector.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import polars as pl
@@ -170,10 +170,3 @@ def day_metrics(
         missed_runs=runs_with_status(day_runs, "missed"),
         failed_runs=runs_with_status(day_runs, "failed"),
     )
-
-
-def slots_due(all_slots: list[str], trade_date: date, now: datetime) -> list[str]:
-    """Slots whose ET time has come (all of them once the day is over)."""
-    from shared.calendar import slot_datetime
-
-    return [s for s in all_slots if slot_datetime(trade_date, s) <= now]

@@ -102,7 +102,7 @@ class TaskExecutor:
         report, path = run_selfcheck(
             self.cfg, item.trade_date, log_max_total=self.log_max_total, symbols=_symbols_arg(item)
         )
-        status = "ok" if report.status == "PASS" else "failed"
+        status = "failed" if report.status == "FAIL" else "ok"
         breaches = "; ".join(c.line() for c in report.breaches)
         ledger.finish_run(
             run_id,

@@ -13,10 +13,10 @@ import polars as pl
 
 from mcp_server.context import ServerContext
 from mcp_server.limits import Meta, clamp
-from mcp_server.paths import EARLIEST_DATE, QueryError, today_et
+from mcp_server.paths import EARLIEST_DATE, QueryError
 from mcp_server.queries.frames import partition_info, read_partition, resolve_partition
 from mcp_server.results import Page, records_table, table
-from shared.calendar import get_session, sessions_between
+from shared.calendar import get_session, sessions_between, today_et
 
 MAX_MISSING_LISTED = 20
 

@@ -14,9 +14,10 @@ from typing import Any
 
 from mcp_server.context import ServerContext
 from mcp_server.limits import Meta
-from mcp_server.queries.expect import due_slots, recent_sessions, slots_of
 from mcp_server.queries.frames import ratio
-from shared.calendar import ET, get_session, previous_session
+from shared.calendar import get_session, previous_session
+from shared.calendar import now_et as clock_now
+from shared.due import due_slots, recent_sessions, slots_of
 
 VIEWS = ("intraday", "close", "daily_clean")
 
@@ -25,7 +26,7 @@ def health_overview(ctx: ServerContext, now: datetime | None = None) -> dict[str
     meta = Meta()
     meta.add_source("ledger")
     meta.add_source("calendar:XNYS")
-    now_et = (now or datetime.now(ET)).astimezone(ET)
+    now_et = clock_now(now)
     day = recent_sessions(1, now_et.date())[0]
     session = get_session(day)
     assert session is not None

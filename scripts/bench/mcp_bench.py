@@ -32,6 +32,8 @@ from shared.config import load_config
 from shared.storage import Layout
 
 SHAPE = Shape(expiries=4, strikes=10, intraday_slots=("10:00",), close_view=False)
+# A fixed newest session, so the store and the answers are the same on any day it is built.
+STORE_END = date(2026, 11, 20)
 TARGET_P95_MS = 50.0
 
 
@@ -47,7 +49,7 @@ def ensure_store(root: Path, sessions: int, symbols: int) -> Path:
         return config
     shutil.rmtree(root, ignore_errors=True)
     t0 = time.perf_counter()
-    build_store(root, sessions=sessions, symbols=symbols, shape=SHAPE)
+    build_store(root, sessions=sessions, symbols=symbols, shape=SHAPE, end=STORE_END)
     marker.write_text(f"{time.perf_counter() - t0:.1f}\n")
     return config
 

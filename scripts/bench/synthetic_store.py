@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from shared.calendar import latest_session, previous_session, session_slots, slot_datetime
+from shared.calendar import previous_session, session_slots, slot_datetime
 from shared.config import load_config
 from shared.ledger import Ledger
 from shared.schema import DAILY_CLEAN_SCHEMA, SNAPSHOT_SCHEMA
@@ -291,12 +291,16 @@ def _ts(day: date) -> str:
     )
 
 
-def build_store(root: Path, sessions: int, symbols: int | list[str], shape: Shape = Shape(),
-                end: date | None = None, faults: bool = False) -> Path:  # fmt: skip
-    """Write the store under `root`; returns the config file that points at it."""
+def build_store(root: Path, sessions: int, symbols: int | list[str], *, end: date,
+                shape: Shape = Shape(), faults: bool = False) -> Path:  # fmt: skip
+    """Write the store under `root`, its newest session `end`; returns the config file.
+
+    `end` is explicit so that a store (and every answer computed over it) is the same
+    whatever day it is built on.
+    """
     names = symbols_for(symbols) if isinstance(symbols, int) else list(symbols)
     writer = StoreWriter(root, names, shape)
-    days = sessions_ending(end or latest_session().trade_date, sessions)
+    days = sessions_ending(end, sessions)
     for i, day in enumerate(days):
         writer.session(day)
         if i % 10 == 9:
@@ -386,8 +390,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sessions", type=int, default=3)
     p.add_argument("--symbols", type=int, default=4)
     p.add_argument("--faults", action="store_true")
+    p.add_argument("--end", type=date.fromisoformat, default=date(2026, 11, 20),
+                   help="the newest session (YYYY-MM-DD)")  # fmt: skip
     args = p.parse_args(argv)
-    print(build_store(args.out, args.sessions, args.symbols, faults=args.faults))
+    print(build_store(args.out, args.sessions, args.symbols, end=args.end, faults=args.faults))
     return 0
 
 

@@ -24,7 +24,7 @@ from shared.calendar import ET
 from shared.config import load_config
 from shared.ledger import LedgerReader
 from shared.storage import Layout
-from tests.unit.test_ops_qa import tmp_config
+from tests.support.config import tmp_config
 
 DAY = date(2026, 11, 18)  # a Wednesday: no expiry of the test universe that day
 FAST = """

@@ -17,7 +17,7 @@ from collector.gateway_sim import DwellConfig, SimThread
 from shared.config import AppConfig
 from shared.ledger import LedgerReader
 from shared.storage import Layout
-from tests.pipeline_support import SIM_DAY, all_files, sim_config, write_config
+from tests.support.pipeline import SIM_DAY, all_files, sim_config, write_config
 
 OPT_DATA = [sys.executable, "-m", "collector.cli.main"]
 

@@ -27,10 +27,10 @@ from collector.ops.tasks import TaskExecutor
 from shared.calendar import ET, get_session, latest_session
 from shared.config import AppConfig, load_config
 from shared.storage import Layout
+from shared.universe import default_entry
 
 MARKER = ".opt-data-demo"
 CONFIG_NAME = "opt-data.demo.toml"
-INDEXES = {"SPX", "NDX", "VIX", "RUT", "XSP"}
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,8 @@ class DemoOptions:
 def universe_csv(symbols: tuple[str, ...]) -> str:
     lines = ["symbol,conid,sec_type,exchange,currency"]
     for sym in symbols:
-        kind, exchange = ("IND", "CBOE") if sym in INDEXES else ("STK", "SMART")
-        lines.append(f"{sym},,{kind},{exchange},USD")
+        entry = default_entry(sym)
+        lines.append(f"{sym},,{entry.sec_type},{entry.exchange},{entry.currency}")
     return "\n".join(lines) + "\n"
 
 

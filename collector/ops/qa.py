@@ -22,9 +22,8 @@ from typing import Any
 
 import polars as pl
 
-from shared.schema import FLAG_MISSING_QUOTE
+from shared.schema import DELAYED_TYPES, FLAG_MISSING_QUOTE
 
-DELAYED_TYPES = (3, 4)
 MIN_QUOTED_SHARE = 0.5
 
 
@@ -111,7 +110,7 @@ def delayed_ratio(intraday: pl.DataFrame) -> Ratio:
         return Ratio(0, 0)
     delayed = intraday.filter(
         pl.col("delayed_fallback").fill_null(False)
-        | pl.col("market_data_type").is_in(DELAYED_TYPES).fill_null(False)
+        | pl.col("market_data_type").is_in([int(t) for t in DELAYED_TYPES]).fill_null(False)
     ).height
     return Ratio(delayed, intraday.height)
 

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from collector.ops.lock import RunLock
-from collector.ops.plan import ENRICHMENT, LOGSCAN, SELFCHECK, PlannedTask, build_plan, format_plan
+from collector.ops.plan import PlannedTask, build_plan, format_plan
 from collector.ops.runner import Executor, Listener, LiveScheduler, PlanRunner, TaskOutcome
 from shared.calendar import get_session, now_et, previous_session, slot_datetime, today_et
 from shared.config import AppConfig
 from shared.storage import Layout
+from shared.tasks import Task
 
 log = logging.getLogger(__name__)
 LOCK_NAME = "scheduler"
@@ -147,10 +148,10 @@ async def _catch_up_previous(live: LiveScheduler, echo: Callable[[str], None]) -
     """A restart after 04:30 must not lose the previous session's enrichment and checks
     (only when that session was rolled up: there is nothing to enrich otherwise)."""
     prev = previous_session(today_et()).trade_date
-    rollup = PlannedTask(slot_datetime(prev, "17:30"), "rollup", prev)
+    rollup = PlannedTask(slot_datetime(prev, "17:30"), Task.ROLLUP, prev)
     if not live.runner.already_done(rollup):
         return
-    plan = await live.init_day(prev, only=(ENRICHMENT, SELFCHECK, LOGSCAN))
+    plan = await live.init_day(prev, only=(Task.ENRICHMENT, Task.SELFCHECK, Task.LOGSCAN))
     if live.pending_jobs():
         echo(f"catching up {prev}: {', '.join(p.task for p in plan)} not done yet")
 

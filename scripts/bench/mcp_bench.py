@@ -29,6 +29,7 @@ from mcp.client.stdio import StdioServerParameters
 
 from scripts.bench.synthetic_store import Shape, build_store, symbols_for
 from shared.config import load_config
+from shared.ledger import LedgerReader
 from shared.storage import Layout
 
 SHAPE = Shape(expiries=4, strikes=10, intraday_slots=("10:00",), close_view=False)
@@ -55,14 +56,7 @@ def ensure_store(root: Path, sessions: int, symbols: int) -> Path:
 
 
 def store_dates(layout: Layout) -> list[date]:
-    con = sqlite3.connect(f"file:{layout.ledger}?mode=ro", uri=True)
-    try:
-        rows = con.execute(
-            "SELECT DISTINCT trade_date FROM partitions WHERE view='daily_clean'"
-        ).fetchall()
-    finally:
-        con.close()
-    return sorted(date.fromisoformat(r[0]) for r in rows)
+    return LedgerReader(layout.ledger).partition_dates("daily_clean")
 
 
 async def mcp_calls(

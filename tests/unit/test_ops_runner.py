@@ -93,7 +93,7 @@ async def test_live_runs_on_time_and_records_late_slots_as_missed(
     plan = [
         _at(now, -600, "snapshot", "09:30"),  # 10 min late, grace 120 s: missed at once
         _at(now, 0.3, "snapshot", "10:00"),
-        _at(now, 0.6, "close_snapshot", "16:00"),
+        _at(now, 0.6, "close-snapshot", "16:00"),
         _at(now, 0.6, "rollup"),
         _at(now, -3600, "enrichment"),  # late, but post-close tasks still run
     ]
@@ -107,7 +107,7 @@ async def test_live_runs_on_time_and_records_late_slots_as_missed(
         await asyncio.wait_for(live.idle.wait(), 10)
     finally:
         live.stop()
-    assert rec.calls == ["enrichment", "snapshot@10:00", "close_snapshot@16:00", "rollup"]
+    assert rec.calls == ["enrichment", "snapshot@10:00", "close-snapshot@16:00", "rollup"]
     missed = [
         r for r in LedgerReader(layout.ledger).runs_for_dates([DAY]) if r["status"] == "missed"
     ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -231,20 +232,38 @@ def _by_keys(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, ...], list[Ma
 class LedgerReader:
     """Read-only access (`mode=ro` URI): it cannot create, migrate or write the ledger."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, keep_open: bool = False) -> None:
+        """keep_open: one connection per thread, kept for the reader's life (a long-lived
+        server: opening one per read cost a health_overview call 11 connects). Each SELECT
+        still runs in its own implicit transaction, so it sees the latest commits."""
         self.path = path
+        self.keep_open = keep_open
+        self._local = threading.local()
 
     def exists(self) -> bool:
         return self.path.is_file()
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5)
-        con.row_factory = sqlite3.Row
+        if self.keep_open:
+            kept: sqlite3.Connection | None = getattr(self._local, "con", None)
+            if kept is None:
+                kept = self._open()
+                self._local.con = kept
+            yield kept
+            return
+        con = self._open()
         try:
             yield con
         finally:
             con.close()
+
+    def _open(self) -> sqlite3.Connection:
+        con = sqlite3.connect(
+            f"file:{self.path}?mode=ro", uri=True, timeout=5, check_same_thread=True
+        )
+        con.row_factory = sqlite3.Row
+        return con
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         if not self.exists():

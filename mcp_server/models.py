@@ -15,7 +15,13 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 # --- closed sets ----------------------------------------------------------------------------
 
@@ -147,6 +153,12 @@ class Meta(BaseModel):
         description="Relative or omitted arguments as resolved, e.g. {'date': '2026-11-27'}.",
     )
     notes: list[str] | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_empty(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # next_cursor, resolved and notes are absent rather than null: fewer tokens per reply
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if v is not None or k == "limit"}
 
 
 class Table(BaseModel):

@@ -56,7 +56,10 @@ class OptDataServer(MCPServer):
             cause = exc.__cause__
             if isinstance(cause, ValidationError):
                 raise ToolError(validation_message(name[:60], cause)) from cause
-            raise ToolError(one_line(str(exc))) from cause
+            # "Error executing tool NAME: why" (the SDK's wording) -> "NAME: why", the same
+            # form as a validation error
+            text = str(exc).removeprefix("Error executing tool ")
+            raise ToolError(one_line(text)) from cause
         return _compact(name, result)
 
 

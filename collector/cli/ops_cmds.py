@@ -10,10 +10,12 @@ from pathlib import Path
 import typer
 
 from collector.cli.common import EXIT_FAILURE, ConfigOption, fail, load_cfg, setup_logging
-from shared.calendar import now_et, parse_trade_date, today_et
+from shared.calendar import RELATIVE_DATES, now_et, parse_trade_date, today_et
 from shared.storage import Layout, check_symbol
 
-DateOption = typer.Option("today", "--date", help="Trade date YYYY-MM-DD or 'today' (ET).")
+DateOption = typer.Option(
+    "today", "--date", help=f"Trade date (ET): YYYY-MM-DD or {RELATIVE_DATES}."
+)
 
 
 def _date(text: str) -> date:

@@ -23,10 +23,13 @@ from collector.pipeline.common import JobResult, as_date
 from collector.pipeline.errors import InputError, JobFailed
 from collector.pipeline.retry import missed_slots
 from collector.pipeline.runlog import log_unhandled
+from shared.calendar import RELATIVE_DATES
 from shared.config import AppConfig
 from shared.storage import Layout
 
-DateOption = typer.Option("today", "--date", help="Trade date YYYY-MM-DD or 'today' (ET).")
+DateOption = typer.Option(
+    "today", "--date", help=f"Trade date (ET): YYYY-MM-DD or {RELATIVE_DATES}."
+)
 SymbolsOption = typer.Option(None, "--symbols", help="Comma list (default: the universe file).")
 LogLevelOption = typer.Option("WARNING", "--log-level", help="DEBUG, INFO, WARNING, ERROR.")
 

@@ -185,23 +185,32 @@ def test_start_up_imports_no_data_library(wide: Path, tmp_path: Path) -> None:
 
 
 def test_stdio_server_answers_initialize_quickly(wide: Path, tmp_path: Path) -> None:
-    """The target is 1 s on a quiet machine (docs/benchmarks.md); the test allows for a
-    loaded CI machine and keeps the best of three starts."""
+    """The target is 1 s on a quiet machine (docs/benchmarks.md). A wall-clock bound alone is
+    flaky on a loaded CI machine, so the start is compared with what it cannot avoid, measured
+    in the same moments: a bare `python -c "import mcp.server.mcpserver"` (the SDK alone).
+    Best of three each, interleaved."""
     params = server_params(wide, "--audit-db", str(tmp_path / "a.db"))
     init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18",
             "capabilities": {}, "clientInfo": {"name": "test", "version": "0"}}}  # fmt: skip
-    best = float("inf")
+    env = {**os.environ, **(params.env or {})}
+    best_server = best_sdk = float("inf")
     for _ in range(3):
         t0 = time.perf_counter()
-        proc = subprocess.Popen([params.command, *params.args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, env={**os.environ, **(params.env or {})})  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-c", "import mcp.server.mcpserver"], check=True, timeout=60
+        )
+        best_sdk = min(best_sdk, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([params.command, *params.args], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)  # fmt: skip
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write((json.dumps(init) + "\n").encode())
         proc.stdin.flush()
         reply = json.loads(proc.stdout.readline())
-        best = min(best, time.perf_counter() - t0)
+        best_server = min(best_server, time.perf_counter() - t0)
         proc.stdin.close()
         proc.wait(timeout=30)
         proc.stdout.close()
         assert reply["result"]["serverInfo"]["name"] == "opt-data"
-    assert best < 3.0
+    # config, our modules and the server's construction: well under half the SDK's own import
+    assert best_server < best_sdk * 1.5 + 0.2, (best_server, best_sdk)

@@ -60,7 +60,9 @@ def value_for(rng: random.Random, schema: dict[str, Any]) -> Any:
     if roll < 0.01:
         return "Z" * rng.choice([1_000, 50_000, 200_000])
     if roll < 0.06:
-        return rng.choice([None, -1, 0, 2**63, 1e308, -0.5, True, [], {}, ["a"] * 100, {"$ref": "x"}])
+        return rng.choice(
+            [None, -1, 0, 2**63, 1e308, -0.5, True, [], {}, ["a"] * 100, {"$ref": "x"}]
+        )
     text = json.dumps(schema)
     if '"integer"' in text:
         return rng.choice([None, -5, 0, 1, 3, 50, 10**6, "7", "many"])
@@ -70,7 +72,7 @@ def value_for(rng: random.Random, schema: dict[str, Any]) -> Any:
         return rng.choice([True, False, "yes"])
     if '"array"' in text:
         size = rng.choice([0, 1, 3, 70])
-        return [rng.choice(STRINGS + [str(rng.randint(0, 10**10))]) for _ in range(size)]
+        return [rng.choice([*STRINGS, str(rng.randint(0, 10**10))]) for _ in range(size)]
     return rng.choice(STRINGS)
 
 
@@ -99,7 +101,9 @@ def test_fuzzed_calls_change_nothing_and_leak_nothing(
     audit = tmp_path_factory.mktemp("audit-fuzz") / "audit.db"
     data_before = digest(layout.data)
     state_before = digest(layout.state, audit.parent)
-    mcp: McpSession = session_factory(server_params(fuzz_store, "--allow-raw", "--audit-db", str(audit)))
+    mcp: McpSession = session_factory(
+        server_params(fuzz_store, "--allow-raw", "--audit-db", str(audit))
+    )
     tools = mcp.run(lambda c: c.list_tools()).tools
     rng = random.Random(20261130)
     errors = 0
@@ -127,6 +131,8 @@ def test_fuzzed_calls_change_nothing_and_leak_nothing(
     assert max(len(r["arguments"]) for r in rows) <= 2000
     assert 0 < errors < CALLS
     assert digest(layout.data) == data_before, "no file in the data root changed"
-    assert digest(layout.state, audit.parent) == state_before, "the ledger and run logs are unchanged"
+    assert digest(layout.state, audit.parent) == state_before, (
+        "the ledger and run logs are unchanged"
+    )
     wal = layout.state / "ledger.sqlite-wal"
     assert not wal.exists() or wal.stat().st_size == 0

@@ -9,6 +9,7 @@ but not in the ledger, *.tmp files included, is get_partition_issues' job.)
 from __future__ import annotations
 
 import shutil
+import threading
 from datetime import date, datetime
 from typing import Any
 
@@ -69,12 +70,30 @@ def _expected_last(ctx: ServerContext, view: str, now: datetime) -> tuple[date, 
 
 
 class _Summaries:
-    """Each (view, date) summed once per call: the latest date is usually the current session,
-    asked for by both freshness and coverage (the one read whose cost grows with the universe)."""
+    """Each (view, date) of the ledger summed once, and kept until the ledger changes.
+
+    day_summary is the one read whose cost grows with the universe (it sums the day's
+    partitions: 10 ms for 5,000 underlyings). The sums are kept per worker thread with the
+    kept connection's PRAGMA data_version and reused until another connection commits, so
+    between the collector's writes a call costs the same for 5,000 underlyings as for 500.
+    """
+
+    _kept = threading.local()
 
     def __init__(self, ctx: ServerContext) -> None:
         self.ctx = ctx
-        self.done: dict[tuple[str, date], dict[str, Any]] = {}
+        version = ctx.ledger.data_version()
+        by_ledger: dict[str, tuple[int, dict[tuple[str, date], dict[str, Any]]]]
+        by_ledger = self._kept.__dict__.setdefault("by_ledger", {})
+        key = str(ctx.ledger.path)
+        if version is None:
+            self.done: dict[tuple[str, date], dict[str, Any]] = {}
+            return
+        kept = by_ledger.get(key)
+        if kept is None or kept[0] != version:
+            kept = (version, {})
+            by_ledger[key] = kept
+        self.done = kept[1]
 
     def __call__(self, view: str, day: date) -> dict[str, Any]:
         key = (view, day)

@@ -20,6 +20,7 @@ import pytest
 from mcp_server.results import REPLY_BUDGET_BYTES
 from scripts.bench.synthetic_store import Shape, build_store
 from shared.config import load_config
+from shared.ledger import Ledger, PartitionRecord
 from shared.storage import Layout
 from tests.support.clock import STORE_END
 from tests.support.mcp_client import McpSession, audit_rows, records, server_params
@@ -162,6 +163,18 @@ def test_oversized_arguments_are_bounded_in_reply_and_audit(
         assert len(row["arguments"]) <= 2000 and len(row["error"]) <= 400
         json.loads(row["arguments"])  # still valid JSON
         assert row["status"] == "rejected"
+
+
+def test_health_sees_a_commit_made_after_its_last_answer(mcp: McpSession, wide: Path) -> None:
+    """health_overview keeps each view-day's sums until the ledger changes (PRAGMA data_version):
+    a partition the collector records afterwards must show in the next answer."""
+    before = mcp.ok("health_overview")["coverage"]["intraday"]
+    assert mcp.ok("health_overview")["coverage"]["intraday"] == before  # answered from the kept sums
+    layout = Layout.from_config(load_config(wide))
+    record = PartitionRecord("intraday", STORE_END, "AAPL", "10:30", "x.parquet", rows=7, bytes=100)
+    Ledger(layout.ledger).record_partition(record, run_id=None)
+    after = mcp.ok("health_overview")["coverage"]["intraday"]
+    assert (after["written"], after["rows"]) == (before["written"] + 1, before["rows"] + 7)
 
 
 def test_every_call_is_one_audit_row(mcp: McpSession, audit_db: Path) -> None:

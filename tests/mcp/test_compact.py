@@ -169,7 +169,9 @@ def test_health_sees_a_commit_made_after_its_last_answer(mcp: McpSession, wide: 
     """health_overview keeps each view-day's sums until the ledger changes (PRAGMA data_version):
     a partition the collector records afterwards must show in the next answer."""
     before = mcp.ok("health_overview")["coverage"]["intraday"]
-    assert mcp.ok("health_overview")["coverage"]["intraday"] == before  # answered from the kept sums
+    assert (
+        mcp.ok("health_overview")["coverage"]["intraday"] == before
+    )  # answered from the kept sums
     layout = Layout.from_config(load_config(wide))
     record = PartitionRecord("intraday", STORE_END, "AAPL", "10:30", "x.parquet", rows=7, bytes=100)
     Ledger(layout.ledger).record_partition(record, run_id=None)

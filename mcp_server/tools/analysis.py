@@ -3,7 +3,7 @@
 from typing import Annotated
 
 from mcp.server.mcpserver import MCPServer
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mcp_server.context import ServerContext
 from mcp_server.models import (
@@ -12,6 +12,7 @@ from mcp_server.models import (
     ExpiryArg,
     Meta,
     PartitionInfo,
+    Reply,
     SlotArg,
     Symbol,
     Table,
@@ -23,7 +24,7 @@ from mcp_server.models import (
 from mcp_server.tooling import READ_ONLY, run_query
 
 
-class SmileReply(BaseModel):
+class SmileReply(Reply):
     partition: PartitionInfo
     expiry: str
     trading_classes: list[str] = Field(
@@ -38,7 +39,7 @@ class SmileReply(BaseModel):
     meta: Meta
 
 
-class TermStructureReply(BaseModel):
+class TermStructureReply(Reply):
     partition: PartitionInfo
     spot: float
     term_structure: Table = Field(
@@ -48,7 +49,7 @@ class TermStructureReply(BaseModel):
     meta: Meta
 
 
-class RatioTotals(BaseModel):
+class RatioTotals(Reply):
     call_volume: float | None
     put_volume: float | None
     call_open_interest: float | None
@@ -57,7 +58,7 @@ class RatioTotals(BaseModel):
     pc_oi_ratio: float | None
 
 
-class PutCallReply(BaseModel):
+class PutCallReply(Reply):
     partition: PartitionInfo
     spot: float | None
     total: RatioTotals
@@ -65,7 +66,7 @@ class PutCallReply(BaseModel):
     meta: Meta
 
 
-class GexSummary(BaseModel):
+class GexSummary(Reply):
     total_net_gex: float | None = None
     total_call_oi: float | None = None
     total_put_oi: float | None = None
@@ -83,7 +84,7 @@ class GexSummary(BaseModel):
     flip_search: list[float] | None = Field(default=None, description="Spot range searched.")
 
 
-class GexReply(BaseModel):
+class GexReply(Reply):
     partition: PartitionInfo
     spot: float
     expiry: str = Field(description="The expiry analysed, or 'all'.")

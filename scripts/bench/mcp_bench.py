@@ -65,25 +65,43 @@ def ensure_store(root: Path, sessions: int, symbols: int) -> Path:
     return config
 
 
-def server_params(config: Path, audit: Path) -> StdioServerParameters:
+def server_params(config: Path, audit: Path, tree: Path | None = None) -> StdioServerParameters:
+    """This checkout's server, or (tree) the server of another checkout of the project, e.g.
+    an older commit unpacked with `git archive`, run with the same interpreter."""
+    env = {**os.environ, NOW_ENV: SERVER_NOW.isoformat()}
+    if tree is not None:
+        env["PYTHONPATH"] = str(tree)
     return StdioServerParameters(
         command=sys.executable,
         args=["-m", "mcp_server", "--config", str(config), "--allow-raw", "--audit-db", str(audit)],
-        env={**os.environ, NOW_ENV: SERVER_NOW.isoformat()},
+        env=env,
+        cwd=str(tree) if tree is not None else None,
     )
 
 
 # --- start-up ---------------------------------------------------------------------------------
-def start_up(config: Path, audit: Path, runs: int) -> dict[str, list[float]]:
+def sdk_import(runs: int) -> list[float]:
+    """Seconds for a bare `python -c "import mcp.server.mcpserver"`: what no server can avoid."""
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import mcp.server.mcpserver"], check=True)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def start_up(
+    config: Path, audit: Path, runs: int, tree: Path | None = None
+) -> dict[str, list[float]]:
     """Seconds from spawning `python -m mcp_server` to its initialize reply, and to tools/list."""
-    params = server_params(config, audit)
+    params = server_params(config, audit, tree)
     init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18",
             "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}}}  # fmt: skip
     out: dict[str, list[float]] = {"initialize": [], "tools/list": [], "tools_list_bytes": []}
     for _ in range(runs):
         t0 = time.perf_counter()
-        proc = subprocess.Popen([params.command, *params.args], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=params.env)  # fmt: skip
+        proc = subprocess.Popen([params.command, *params.args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, env=params.env, cwd=params.cwd)  # fmt: skip
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write((json.dumps(init) + "\n").encode())
         proc.stdin.flush()
@@ -104,11 +122,11 @@ def start_up(config: Path, audit: Path, runs: int) -> dict[str, list[float]]:
 
 # --- latency ----------------------------------------------------------------------------------
 async def mcp_calls(
-    config: Path, audit: Path, requests: list[tuple[str, dict[str, Any]]]
+    config: Path, audit: Path, requests: list[tuple[str, dict[str, Any]]], tree: Path | None = None
 ) -> tuple[list[float], dict[str, Any]]:
     rtt: list[float] = []
     sample: dict[str, Any] = {}
-    async with Client(server_params(config, audit), read_timeout_seconds=120) as client:
+    async with Client(server_params(config, audit, tree), read_timeout_seconds=120) as client:
         await client.call_tool("health_overview", {})  # warm-up (imports, first ledger open)
         for tool, args in requests:
             t0 = time.perf_counter()
@@ -168,13 +186,18 @@ def requests_for(layout: Layout, symbols: list[str], n: int, seed: int) -> tuple
     return reqs, picks
 
 
-def bench_store(config: Path, calls: int, seed: int) -> dict[str, Any]:
+BASELINE_TOOLS = ("get_chain_sample", "health_overview")  # what the old server also had
+
+
+def bench_store(config: Path, calls: int, seed: int, tree: Path | None = None) -> dict[str, Any]:
     layout = Layout.from_config(load_config(config))
     symbols = symbols_for(len(load_universe_symbols(config)))
     reqs, picks = requests_for(layout, symbols, calls, seed)
+    if tree is not None:
+        reqs = [(t, a) for t, a in reqs if t in BASELINE_TOOLS and a.get("date") != "yesterday"]
     with tempfile.TemporaryDirectory() as tmp:
         audit = Path(tmp) / "audit.db"
-        rtt, sample = asyncio.run(mcp_calls(config, audit, reqs))
+        rtt, sample = asyncio.run(mcp_calls(config, audit, reqs, tree))
         server = audit_durations(audit)
     by_tool_rtt: dict[str, list[float]] = {}
     for (tool, _), ms in zip(reqs, rtt, strict=True):
@@ -225,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="small stores: a smoke run")
     p.add_argument("--keep", type=Path, default=None, help="build (or reuse) the stores here")
     p.add_argument("--tokenizer-json", type=Path, default=None)
+    p.add_argument("--baseline-tree", type=Path, default=None,
+                   help="another checkout (e.g. `git archive 7b28c69`) to measure side by side")  # fmt: skip
     args = p.parse_args([] if argv is None else argv)
     if args.quick:
         args.symbols, args.sessions, args.wide_symbols, args.calls, args.starts = 50, 5, 500, 60, 3
@@ -241,16 +266,35 @@ def main(argv: list[str] | None = None) -> int:
 
         with tempfile.TemporaryDirectory() as tmp:
             starts = start_up(main_cfg, Path(tmp) / "a.db", args.starts)
+            old = (
+                start_up(main_cfg, Path(tmp) / "b.db", args.starts, args.baseline_tree)
+                if args.baseline_tree
+                else None
+            )
+        sdk = sdk_import(args.starts)
         init = starts["initialize"]
         ok = ok and statistics.median(init) <= TARGET_INIT_S
-        print(f"\nStart-up over stdio ({len(init)} starts): initialize median {statistics.median(init):.2f} s, "
-              f"best {min(init):.2f} s (target <= {TARGET_INIT_S:g} s); tools/list median "
-              f"{statistics.median(starts['tools/list']):.2f} s, {int(starts['tools_list_bytes'][0]):,} bytes")  # fmt: skip
+        print(f"\nStart-up over stdio ({len(init)} starts each, interleaved with the machine's other work):\n"
+              f"- this server: initialize median {statistics.median(init):.2f} s, best {min(init):.2f} s "
+              f"(target <= {TARGET_INIT_S:g} s); tools/list median {statistics.median(starts['tools/list']):.2f} s, "
+              f"{int(starts['tools_list_bytes'][0]):,} bytes\n"
+              f"- the MCP SDK's import alone: median {statistics.median(sdk):.2f} s, best {min(sdk):.2f} s")  # fmt: skip
+        if old is not None:
+            print(f"- baseline ({args.baseline_tree.name}): initialize median {statistics.median(old['initialize']):.2f} s, "
+                  f"best {min(old['initialize']):.2f} s; tools/list {int(old['tools_list_bytes'][0]):,} bytes")  # fmt: skip
 
         main_run = bench_store(main_cfg, args.calls, seed=args.sessions)
         table, good = latency_table(main_run)
         ok = ok and good
         print("\n" + table)
+        if args.baseline_tree is not None:
+            base_run = bench_store(
+                main_cfg, args.calls, seed=args.sessions, tree=args.baseline_tree
+            )
+            for tool in BASELINE_TOOLS:
+                a, b = base_run["server"][tool], main_run["server"][tool]
+                print(f"- {tool}: baseline p50 {pct(a, 0.5):.1f} / p95 {pct(a, 0.95):.1f} ms, "
+                      f"now p50 {pct(b, 0.5):.1f} / p95 {pct(b, 0.95):.1f} ms (same requests)")  # fmt: skip
 
         small = bench_store(small_cfg, max(30, args.calls // 5), seed=1)["server"][
             "health_overview"

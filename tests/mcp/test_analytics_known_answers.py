@@ -50,7 +50,9 @@ def test_25_delta_risk_reversal_and_butterfly() -> None:
     # per expiry: s25c = atm + 0.02 (between the 0.20 and 0.35 strikes), s25p = atm + 0.05
     s25c = tv(0.22, 20, 0.32, 40, 30)  # = sqrt(2.532 / 30)
     s25p = tv(0.25, 20, 0.35, 40, 30)  # = sqrt(3.075 / 30)
-    assert s25c == pytest.approx(math.sqrt(2.532 / 30)) and s25p == pytest.approx(0.320156, abs=1e-6)
+    assert s25c == pytest.approx(math.sqrt(2.532 / 30)) and s25p == pytest.approx(
+        0.320156, abs=1e-6
+    )
     assert row["rr25"] == pytest.approx(s25c - s25p, abs=1e-12)
     assert row["bf25"] == pytest.approx((s25c + s25p) / 2 - math.sqrt(2.2 / 30), abs=1e-12)
 

@@ -19,6 +19,7 @@ ENV_OVERRIDES = {
     "IB_PORT": ("ib", "port"),
     "IB_CLIENT_ID": ("ib", "client_id"),
     "IB_MARKET_DATA_TYPE": ("ib", "market_data_type"),
+    "OPT_DATA_MCP_TOKEN": ("mcp", "http_token"),
 }
 CLIENT_ID_POOLS: dict[str, tuple[int, int]] = {
     "prod": (0, 99),
@@ -199,6 +200,8 @@ class MCPConfig(_Frozen):
     default_limit: int = Field(200, ge=1)
     max_limit: int = Field(2000, ge=1)
     query_timeout_sec: float = Field(10.0, gt=0)
+    # Bearer token of streamable HTTP (env OPT_DATA_MCP_TOKEN wins); required off loopback.
+    http_token: SecretStr | None = None
 
 
 class AppConfig(_Frozen):

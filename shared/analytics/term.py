@@ -12,6 +12,7 @@ for it, extrapolated flat in volatility (sigma of the nearest expiry), and flagg
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -39,7 +40,7 @@ def constant_maturity(
             return None, NOT_REACHED
         nearest = pts[0] if target_days < pts[0][0] else pts[-1]
         return nearest[1], EXTRAPOLATED
-    for (d1, s1), (d2, s2) in zip(pts, pts[1:], strict=False):
+    for (d1, s1), (d2, s2) in itertools.pairwise(pts):
         if d1 < target_days < d2:
             w1, w2 = s1 * s1 * d1, s2 * s2 * d2
             w = w1 + (w2 - w1) * (target_days - d1) / (d2 - d1)

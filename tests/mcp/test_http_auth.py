@@ -77,7 +77,7 @@ async def test_no_token_is_401_and_runs_nothing(http_server: tuple[str, Path]) -
 
 async def test_sdk_client_without_token_fails(http_server: tuple[str, Path]) -> None:
     url, _ = http_server
-    with pytest.raises(Exception) as info:  # noqa: B017 - the SDK's error type varies by phase
+    with pytest.raises(Exception) as info:  # the SDK error type varies by phase
         async with Client(url, read_timeout_seconds=10) as client:
             await client.list_tools()
     # The SDK reports the 401 as an error response of the initialize request.

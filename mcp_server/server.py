@@ -11,7 +11,7 @@ from mcp.server.mcpserver import MCPServer
 
 from mcp_server.audit import AuditLog, AuditMiddleware
 from mcp_server.context import ServerContext
-from mcp_server.tools import register_tools
+from mcp_server.tools import register_tools, register_vol_tools
 from shared.schema import ALL_FLAGS, ROLLUP_STRATEGIES, schema_for_view
 
 INSTRUCTIONS = (
@@ -41,6 +41,7 @@ def build_server(ctx: ServerContext, audit: AuditLog, log_level: str = "INFO") -
         middleware=[AuditMiddleware(audit)],
     )
     register_tools(server, ctx)
+    register_vol_tools(server, ctx)
     register_resources(server, ctx)
     return server
 

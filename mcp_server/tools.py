@@ -5,7 +5,9 @@ configured time limit; a QueryError becomes the caller's error message, anything
 generic one (the traceback goes to stderr and the audit row, never to the client).
 """
 
+import base64
 import functools
+import json
 import logging
 import traceback
 from collections.abc import Callable
@@ -14,13 +16,13 @@ from typing import Annotated, Any
 import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import ToolAnnotations
+from mcp_types import CallToolResult, ImageContent, TextContent, ToolAnnotations
 from pydantic import Field
 
 from mcp_server.audit import CURRENT_CALL
 from mcp_server.context import ServerContext
 from mcp_server.paths import QueryError
-from mcp_server.queries import analysis, chain, change, health, issues, runs
+from mcp_server.queries import analysis, chain, change, health, issues, runs, surface, timeseries
 
 log = logging.getLogger(__name__)
 
@@ -284,3 +286,139 @@ def register_tools(server: MCPServer, ctx: ServerContext) -> None:
             from_slot=from_slot, view=view, expiry=expiry, right=right, strike_min=strike_min,
             strike_max=strike_max, conids=conids, fields=fields, limit=limit,
         )  # fmt: skip
+
+
+async def _with_chart(payload: dict[str, Any], draw: Callable[[], bytes] | None) -> CallToolResult:
+    """The same JSON as text and structuredContent, plus the PNG chart as image content
+    (drawn in a worker thread: it takes a few hundred ms of CPU)."""
+    content: list[Any] = [TextContent(type="text", text=json.dumps(payload, default=str))]
+    if draw is not None:
+        png = await anyio.to_thread.run_sync(draw)
+        content.append(
+            ImageContent(type="image", data=base64.b64encode(png).decode(), mime_type="image/png")
+        )
+    return CallToolResult(content=content, structured_content=payload)
+
+
+ChartResult = Annotated[CallToolResult, dict[str, Any]]
+
+
+Chart = Annotated[
+    bool, Field(description="Also return a PNG chart as image content (default false).")
+]
+Tenors = Annotated[
+    list[int] | None,
+    Field(description="Constant maturities in calendar days (default 7, 30, 60, 90)."),
+]
+
+
+def register_vol_tools(server: MCPServer, ctx: ServerContext) -> None:
+    @server.tool(annotations=READ_ONLY)
+    async def get_vol_timeseries(
+        symbol: Symbol,
+        from_date: Annotated[
+            str | None,
+            Field(
+                description="First date YYYY-MM-DD; omitted = `sessions` sessions before to_date."
+            ),
+        ] = None,
+        to_date: Annotated[
+            str | None,
+            Field(description="Last date YYYY-MM-DD; omitted = the latest date with data."),
+        ] = None,
+        view: View = "daily_clean",
+        each_slot: Annotated[
+            bool,
+            Field(description="Raw views: one row per slot instead of the day's last slot."),
+        ] = False,
+        tenors: Tenors = None,
+        skew_tenor: Annotated[
+            int, Field(description="Tenor in days of the 25-delta risk reversal and butterfly.")
+        ] = 30,
+        sessions: Annotated[
+            int | None,
+            Field(
+                description="Sessions back from to_date when from_date is omitted (default 20, max 260)."
+            ),
+        ] = None,
+        chart: Chart = False,
+    ) -> ChartResult:
+        """One underlying over time, one row per stored snapshot (date, or date and slot), as
+        columns: spot, ATM IV at constant maturities (interpolated in total variance, VIX method),
+        the 25-delta risk reversal and butterfly, put/call volume and OI ratios, and total GEX.
+        A value the stored strikes or expiries do not reach is null, with a note in meta."""
+        payload = await _run(
+            ctx, timeseries.vol_timeseries, symbol=symbol, from_date=from_date, to_date=to_date,
+            view=view, each_slot=each_slot, tenors=tenors, skew_tenor=skew_tenor, sessions=sessions,
+        )  # fmt: skip
+        if not chart:
+            return await _with_chart(payload, None)
+        from shared.charts import vol_timeseries_png
+
+        title = (
+            f"{payload['symbol']} {payload['view']} {payload['from_date']}..{payload['to_date']}"
+        )
+        return await _with_chart(
+            payload, lambda: vol_timeseries_png(payload["series"], payload["tenors"], title)
+        )
+
+    @server.tool(annotations=READ_ONLY)
+    async def get_vol_surface(
+        symbol: Symbol,
+        date: Day = None,
+        view: View = "daily_clean",
+        slot: Slot = None,
+        deltas: Annotated[
+            list[float] | None,
+            Field(
+                description="Call-equivalent deltas, 0-1 or 1-99 (default 10, 25, 50, 75, 90; 75 = 25-delta put)."
+            ),
+        ] = None,
+        tenors: Annotated[
+            list[int] | None,
+            Field(description="Tenors in calendar days (default 7, 14, 30, 60, 90, 180)."),
+        ] = None,
+        extrapolate: Annotated[
+            bool,
+            Field(
+                description="Past the first/last expiry use flat volatility (flagged); false = null."
+            ),
+        ] = True,
+        chart: Chart = False,
+    ) -> ChartResult:
+        """The standardized volatility surface of one snapshot: IV at fixed deltas by fixed tenors
+        (`iv[tenor][delta]`), each point flagged in `how` as exact, interpolated, extrapolated or
+        not_reached (the stored strikes do not reach that delta: null, never invented), plus the
+        per-expiry points it was built from."""
+        payload = await _run(
+            ctx, surface.vol_surface, symbol=symbol, day=date, view=view, slot=slot, deltas=deltas,
+            tenors=tenors, extrapolate=extrapolate,
+        )  # fmt: skip
+        if not chart:
+            return await _with_chart(payload, None)
+        from shared.charts import vol_surface_png
+
+        p = payload["partition"]
+        title = f"{p['symbol']} {p['view']} {p['date']}{' ' + p['slot'] if p['slot'] else ''}"
+        return await _with_chart(payload, lambda: vol_surface_png(payload, title))
+
+    @server.tool(annotations=READ_ONLY)
+    async def run_sql(
+        sql: Annotated[
+            str,
+            Field(
+                description="One SELECT over the views intraday, close, daily_clean, history, streaming "
+                "(DuckDB SQL; filter on `date` and `underlying` to read fewer files)."
+            ),
+        ],
+        limit: Annotated[
+            int | None, Field(description="Maximum rows (default 200, clamped to 1-5000).")
+        ] = None,
+    ) -> dict[str, Any]:
+        """Read-only SQL for questions no other tool answers: one SELECT, run in a sandboxed
+        in-process DuckDB that reads only the stored views of the data root (no other file,
+        no network, no settings). Rows are capped (meta.truncated); the query is stopped at the
+        time limit. See docs/mcp.md, "run_sql"."""
+        from mcp_server.sql import run_sql as run
+
+        return await _run(ctx, run, sql=sql, limit=limit)

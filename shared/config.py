@@ -94,6 +94,9 @@ class DiscoveryConfig(_Frozen):
     strikes_per_side: int = Field(3, ge=1)
     max_strikes_per_expiry: int = Field(10, ge=1)
     moneyness: float = Field(0.20, gt=0, le=1)
+    # One extra strike nearest reference x (1 -+ w) per w: reaches the 25-delta wings
+    # (collector/pipeline/selection.py explains the numbers); () turns wings off.
+    wing_moneyness: tuple[float, ...] = (0.05, 0.10, 0.20)
     near_weeklies: int = Field(2, ge=0)
     monthlies: int = Field(3, ge=0)
     quarterlies: int = Field(2, ge=0)
@@ -104,6 +107,13 @@ class DiscoveryConfig(_Frozen):
     @classmethod
     def _hhmm(cls, value: str) -> str:
         return _check_hhmm(value)
+
+    @field_validator("wing_moneyness")
+    @classmethod
+    def _wings(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(not 0 < w < 1 for w in value):
+            raise ValueError("each wing must be a fraction between 0 and 1, e.g. 0.10")
+        return value
 
 
 class SnapshotConfig(_Frozen):

@@ -13,9 +13,12 @@ interpolation in delta is exact: iv(0.25) = atm + 0.02 and iv(0.75) = atm + 0.05
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 SPOT = 100.0
 # strike -> call delta (OTM side used by the smile: puts below 100, calls from 100 up)
@@ -57,3 +60,71 @@ def rows(
 
 def frame(trade_date: date, **kwargs: Any) -> pl.DataFrame:
     return pl.DataFrame(rows(trade_date, **kwargs))
+
+
+# --- a store of these smiles, read by the server over stdio ----------------------------------
+SESSIONS = (date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25))
+NEAR_ONLY = {95.0: 0.65, 100.0: 0.50, 105.0: 0.35}  # NARW: no 25-delta strike stored
+
+
+def day_atm(i: int, shift: float = 0.0) -> dict[int, float]:
+    """Session i's ATM IVs: each session 1 vol point higher."""
+    return {d: v + 0.01 * i + shift for d, v in ATM.items()}
+
+
+def _table(day: date, slot: str, atm: dict[int, float], strikes: dict[float, float],
+           sym: str, clean: bool) -> pa.Table:  # fmt: skip
+    from datetime import UTC
+
+    from shared.calendar import slot_datetime
+    from shared.schema import DAILY_CLEAN_SCHEMA, SNAPSHOT_SCHEMA, conform
+
+    data = rows(day, atm=atm, strikes=strikes, underlying=sym)
+    n = len(data)
+    sample = slot_datetime(day, slot).astimezone(UTC)
+    cols = {k: [r[k] for r in data] for k in data[0]}
+    cols.update({
+        "trade_date": [day] * n, "slot": [slot] * n, "sample_time": [sample] * n,
+        "ingest_id": [f"known-{day}-{slot}"] * n, "conid": list(range(1, n + 1)),
+        "delayed_fallback": [False] * n, "data_quality_flags": [[] for _ in range(n)],
+        "rollup_strategy": ["close"] * n,
+    })  # fmt: skip
+    schema = DAILY_CLEAN_SCHEMA if clean else SNAPSHOT_SCHEMA
+    table = pa.table(
+        {k: pa.array(v, schema.field(k).type) for k, v in cols.items() if k in schema.names}
+    )
+    return conform(table, schema)
+
+
+def build_known_store(root: Path) -> Path:
+    """KNWN and NARW, three sessions of daily_clean; intraday of the last session with the
+    10:00 and 12:00 slots compacted and 12:00 collected again afterwards (the slot file,
+    one vol point higher, supersedes the compacted copy), and a 16:00 slot file."""
+    from scripts.bench.synthetic_store import Shape, StoreWriter
+
+    writer = StoreWriter(root, ["KNWN", "NARW"], Shape(expiries=1, strikes=2))
+    for i, day in enumerate(SESSIONS):
+        for sym, strikes in (("KNWN", DELTAS), ("NARW", NEAR_ONLY)):
+            table = _table(day, "16:00", day_atm(i), strikes, sym, clean=True)
+            writer.write("daily_clean", day, sym, "", table)
+    last = SESSIONS[-1]
+    i = len(SESSIONS) - 1
+    packed = pa.concat_tables([
+        _table(last, "10:00", day_atm(i, -0.02), DELTAS, "KNWN", clean=False),
+        _table(last, "12:00", day_atm(i, -0.01), DELTAS, "KNWN", clean=False),
+    ])  # fmt: skip
+    path = writer.layout.compacted_file("intraday", last, "KNWN")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(packed, path)
+    writer.write(
+        "intraday",
+        last,
+        "KNWN",
+        "12:00",
+        _table(last, "12:00", day_atm(i, 0.01), DELTAS, "KNWN", False),
+    )
+    writer.write(
+        "intraday", last, "KNWN", "16:00", _table(last, "16:00", day_atm(i), DELTAS, "KNWN", False)
+    )
+    writer.flush()
+    return writer.config_path

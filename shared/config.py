@@ -95,8 +95,9 @@ class DiscoveryConfig(_Frozen):
     max_strikes_per_expiry: int = Field(10, ge=1)
     moneyness: float = Field(0.20, gt=0, le=1)
     # One extra strike nearest reference x (1 -+ w) per w: reaches the 25-delta wings
-    # (collector/pipeline/selection.py explains the numbers); () turns wings off.
-    wing_moneyness: tuple[float, ...] = (0.05, 0.10, 0.20)
+    # (collector/pipeline/selection.py explains the numbers). Off in code, on in the
+    # shipped config/opt-data*.toml ([0.05, 0.10, 0.20]).
+    wing_moneyness: tuple[float, ...] = ()
     near_weeklies: int = Field(2, ge=0)
     monthlies: int = Field(3, ge=0)
     quarterlies: int = Field(2, ge=0)

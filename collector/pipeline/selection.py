@@ -13,7 +13,8 @@ volatility analytics need (RR25/BF25, the fixed-delta surface). For a 30-day opt
 and 8% at 40% vol, where 3 strikes a side of SPY ($1 apart) reach only 0.5%. Wings at 5,
 10 and 20% reach the 25-delta points of the 7-60 day expiries from 15% to 50% volatility
 and of 90 days up to 40% (tests/mcp/test_selection_wings.py), for 6 extra strikes at most;
-past that the +-20% moneyness band is the limit.
+past that the +-20% moneyness band is the limit. Wings are set by discovery.wing_moneyness
+(on in the shipped config; off in code, so other configurations keep their strike count).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The collector's default strike selection reaches the 25-delta wings of the 7-90 day expiries.
+"""The shipped strike selection (config/opt-data.toml) reaches the 25-delta wings of the 7-90 day expiries.
 
 The volatility tools (RR25/BF25, the fixed-delta surface) can only interpolate between
 stored strikes; this checks, with Black-Scholes deltas at flat volatility (r = q = 0),
@@ -9,11 +9,12 @@ inside it, for index- and stock-like listings, and that the old nearest-only rul
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
 from collector.pipeline.selection import StrikeRules, select_strikes
-from shared.config import DiscoveryConfig
+from shared.config import load_config
 
 
 def call_delta(spot: float, strike: float, vol: float, days: int) -> float:
@@ -36,7 +37,8 @@ def reaches_25_delta(strikes: list[float], spot: float, vol: float, days: int) -
     return call_ok and put_ok
 
 
-DEFAULTS = DiscoveryConfig()
+CONFIG = Path(__file__).resolve().parents[2] / "config" / "opt-data.toml"
+DEFAULTS = load_config(CONFIG, env={}).discovery  # the shipped configuration
 RULES = StrikeRules(
     DEFAULTS.strikes_per_side, DEFAULTS.max_strikes_per_expiry, DEFAULTS.moneyness,
     DEFAULTS.wing_moneyness,
@@ -61,6 +63,7 @@ def test_default_selection_reaches_the_25_delta_points(
 
 
 def test_the_moneyness_band_is_the_limit() -> None:
+    assert DEFAULTS.wing_moneyness == (0.05, 0.10, 0.20)
     picked = select_strikes(listed(601.3, 1.0), 601.3, RULES)
     assert not reaches_25_delta(picked, 601.3, 0.50, 90)
     assert max(picked) <= 601.3 * 1.2

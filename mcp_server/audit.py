@@ -8,15 +8,17 @@ it knows (rejected or crashed, the traceback) to the CallRecord in a context var
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
+
+from mcp_server.errors import MAX_DETAIL_CHARS, MAX_ERROR_CHARS, audit_arguments, one_line
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +37,14 @@ CREATE TABLE IF NOT EXISTS calls (
 );
 CREATE INDEX IF NOT EXISTS calls_by_ts ON calls (ts);
 """
-MAX_ARGS_CHARS = 4000
 
 
 @dataclass
 class CallRecord:
     """Filled in by the tool layer during one call."""
 
+    tool: str = ""
+    arguments: dict[str, Any] = field(default_factory=dict)  # as the client sent them
     status: str | None = None  # 'rejected' or 'error' when the tool layer decided so
     detail: str | None = None  # traceback of a crash (never sent to the client)
 
@@ -75,7 +78,7 @@ class AuditLog:
         if self._db is None:
             log.error("audit DB is not open; call of %s not recorded", tool)
             return
-        args = json.dumps(arguments, sort_keys=True, default=str)[:MAX_ARGS_CHARS]
+        args = audit_arguments(arguments)
         await self._db.execute(
             "INSERT INTO calls (ts, tool, arguments, clamped, rows, bytes, duration_ms, status, error) "
             "VALUES (?,?,?,?,?,?,?,?,?)",
@@ -99,23 +102,35 @@ def _text_of(result: Any) -> str:
 class AuditMiddleware:
     """Server middleware: times each tools/call and writes its audit row."""
 
-    def __init__(self, audit: AuditLog) -> None:
+    def __init__(self, audit: AuditLog, on_initialized: Callable[[], None] | None = None) -> None:
         self.audit = audit
+        self.on_initialized = on_initialized
 
     async def __call__(self, ctx: Any, call_next: Any) -> Any:
+        if ctx.method == "initialize" and self.on_initialized is not None:
+            result = await call_next(ctx)
+            self.on_initialized()
+            self.on_initialized = None
+            return result
         if ctx.method != "tools/call" or ctx.request_id is None:
             return await call_next(ctx)
         params = dict(ctx.params or {})
         tool = str(params.get("name") or "?")[:100]
         arguments = params.get("arguments") or {}
-        record = CallRecord()
+        if not isinstance(arguments, dict):
+            arguments = {"arguments": arguments}
+        record = CallRecord(tool=tool, arguments=arguments)
         token = CURRENT_CALL.set(record)
         start = time.perf_counter()
         try:
             result = await call_next(ctx)
         except BaseException as exc:
             await self._write(
-                tool, arguments, start, status="error", error=f"{type(exc).__name__}: {exc}"
+                tool,
+                arguments,
+                start,
+                status="error",
+                error=one_line(f"{type(exc).__name__}: {exc}"),
             )
             raise
         finally:
@@ -125,7 +140,9 @@ class AuditMiddleware:
         meta = structured.get("meta", {}) if isinstance(structured, dict) else {}
         if _field(result, "is_error", "isError"):
             status = record.status or "rejected"
-            error = text if record.detail is None else f"{text}\n{record.detail}"
+            error = one_line(text, MAX_ERROR_CHARS)
+            if record.detail is not None:
+                error = f"{error}\n{record.detail[-MAX_DETAIL_CHARS:]}"
             await self._write(
                 tool, arguments, start, status=status, error=error, nbytes=len(text.encode())
             )

@@ -97,7 +97,6 @@ def main(argv: list[str] | None = None) -> None:
     from mcp_server.audit import AuditLog
     from mcp_server.context import ServerContext
     from mcp_server.server import build_server
-    from shared.due import recent_sessions
 
     allow_raw = cfg.mcp.allow_raw if args.allow_raw is None else args.allow_raw
     allow_clean = cfg.mcp.allow_clean if args.allow_clean is None else args.allow_clean
@@ -105,7 +104,6 @@ def main(argv: list[str] | None = None) -> None:
     assert audit_path is not None
     check_audit_db(audit_path)
     ctx = ServerContext.build(cfg, allow_raw=allow_raw, allow_clean=allow_clean)
-    recent_sessions(2)  # loads the XNYS calendar now, not during the first call
     server = build_server(ctx, AuditLog(audit_path.resolve()), log_level=args.log_level)
     log = logging.getLogger("mcp_server")
     log.info(

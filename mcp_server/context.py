@@ -6,9 +6,6 @@ import logging
 from dataclasses import dataclass
 from datetime import date
 
-import pyarrow as pa
-
-from mcp_server.compacted import slot_counts
 from mcp_server.limits import Limits
 from mcp_server.paths import DataAccess
 from shared.config import AppConfig
@@ -90,6 +87,10 @@ class ServerContext:
 
     def _compacted_slots(self, view: str, day: date, symbol: str) -> list[str]:
         """Slots held by the day's compacted file (its `slot` column only); none if unreadable."""
+        import pyarrow as pa  # here, not at start-up: the server answers initialize first
+
+        from mcp_server.compacted import slot_counts
+
         path = self.access.compacted_file(view, day, symbol)
         try:
             return list(slot_counts(path))

@@ -146,30 +146,6 @@ class DataAccess:
             return {"unreadable": f"{path.name}: {type(exc).__name__}"}
         return data if isinstance(data, dict) else {"value": data}
 
-    def count_files(self, directory: Path, max_entries: int) -> dict[str, Any]:
-        """Underlying dirs, Parquet and *.tmp files of one date directory, two levels deep.
-
-        Plain os.scandir on strings (no pathlib per entry): this runs on every health call.
-        """
-        parquet = tmp = seen = 0
-        underlyings = 0
-        for entry in _scan(str(directory)):
-            if entry.name.endswith(".tmp"):
-                tmp += 1
-            if not entry.is_dir():
-                continue
-            underlyings += 1
-            for f in _scan(entry.path):
-                seen += 1
-                if f.name.endswith(".parquet"):
-                    parquet += 1
-                elif f.name.endswith(".tmp"):
-                    tmp += 1
-            if seen >= max_entries:
-                break
-        return {"underlyings": underlyings, "parquet_files": parquet, "tmp_files": tmp,
-                "listing_truncated": seen >= max_entries}  # fmt: skip
-
     def list_dir(self, directory: Path, max_entries: int) -> tuple[list[os.DirEntry[str]], bool]:
         """Up to max_entries entries of one directory (not recursive); True when cut short."""
         out: list[os.DirEntry[str]] = []
@@ -182,11 +158,3 @@ class DataAccess:
         except (FileNotFoundError, NotADirectoryError):
             return [], False
         return out, False
-
-
-def _scan(path: str) -> list[os.DirEntry[str]]:
-    try:
-        with os.scandir(path) as it:
-            return list(it)
-    except (FileNotFoundError, NotADirectoryError):
-        return []

@@ -409,3 +409,53 @@ class LedgerReader:
             [view, trade_date.isoformat()],
         )
         return row or {"n": 0}
+
+    # --- what is stored: discovery reads (MCP list tools and "nearest that exists" errors) ---
+    def _read(self, sql: str, params: tuple[Any, ...]) -> list[dict[str, Any]]:
+        return self._rows(sql, list(params))
+
+    def underlying_ranges(self, view: str | None = None) -> list[dict[str, Any]]:
+        """Per (view, underlying): first and last trade date, sessions and partitions stored."""
+        where, params = ("WHERE view = ?", (view,)) if view else ("", ())
+        return self._read(
+            "SELECT underlying, view, MIN(trade_date) AS first_date, MAX(trade_date) AS last_date, "
+            "COUNT(DISTINCT trade_date) AS sessions, COUNT(*) AS partitions FROM partitions "
+            f"{where} GROUP BY underlying, view ORDER BY underlying, view",
+            params,
+        )
+
+    def session_slots(
+        self, view: str, symbol: str | None, start: date, end: date
+    ) -> list[dict[str, Any]]:
+        """Per (trade_date, slot) of a view between two dates: partitions and rows, newest first."""
+        sql = (
+            "SELECT trade_date, slot, COUNT(*) AS partitions, SUM(rows) AS rows FROM partitions "
+            "WHERE view = ? AND trade_date BETWEEN ? AND ?"
+        )
+        params: tuple[Any, ...] = (view, start.isoformat(), end.isoformat())
+        if symbol:
+            sql += " AND underlying = ?"
+            params += (symbol,)
+        return self._read(sql + " GROUP BY trade_date, slot ORDER BY trade_date DESC, slot", params)
+
+    def nearest_dates(self, view: str, symbol: str, day: date) -> tuple[date | None, date | None]:
+        """The closest trade dates before and after `day` holding the underlying in the view."""
+        found: list[date | None] = []
+        for op, agg in (("<", "MAX"), (">", "MIN")):
+            rows = self._read(
+                f"SELECT {agg}(trade_date) AS d FROM partitions "
+                f"WHERE view = ? AND underlying = ? AND trade_date {op} ?",
+                (view, symbol, day.isoformat()),
+            )
+            value = rows[0]["d"] if rows else None
+            found.append(date.fromisoformat(value) if value else None)
+        return found[0], found[1]
+
+    def slots_on(self, view: str, day: date, symbol: str) -> list[str]:
+        """The slots the ledger holds for one underlying on one date, in order."""
+        rows = self._read(
+            "SELECT slot FROM partitions WHERE view = ? AND trade_date = ? AND underlying = ? "
+            "ORDER BY slot",
+            (view, day.isoformat(), symbol),
+        )
+        return [str(r["slot"]) for r in rows]

@@ -15,6 +15,7 @@ from mcp_server.compacted import read_slot
 from mcp_server.context import ServerContext
 from mcp_server.limits import Meta
 from mcp_server.paths import QueryError
+from mcp_server.queries import nearest
 from shared.schema import schema_for_view
 
 
@@ -31,27 +32,45 @@ class Partition:
 
 
 def resolve_partition(
-    ctx: ServerContext, symbol: str, day: str | None, view: str, slot: str | None
+    ctx: ServerContext,
+    symbol: str,
+    day: str | None,
+    view: str,
+    slot: str | None,
+    meta: Meta | None = None,
+    prefix: str = "",
 ) -> Partition:
-    """Check the arguments and fill in the latest date / slot the ledger knows of."""
+    """Check the arguments and fill in the latest date / slot the ledger knows of.
+
+    What is asked for but not stored is an error naming the nearest that is. meta.resolved
+    records the date and slot used (keys prefixed, e.g. 'from_date', for two partitions).
+    """
     acc = ctx.access
     view = acc.view(view)
     sym = acc.symbol(symbol)
     trade_date = acc.trade_date(day) or ctx.latest_date(view, sym)
     if trade_date is None:
-        raise QueryError(f"no {view} data for {sym}")
+        raise nearest.missing_symbol(ctx, view, sym)
     slot_label = acc.slot(slot)
     if view == "daily_clean":
         slot_label = None
     elif slot_label is None:
         slot_label = ctx.latest_slot(view, trade_date, sym)
         if slot_label is None:
-            raise QueryError(f"no {view} slot for {sym} on {trade_date}")
+            raise nearest.missing_date(ctx, view, sym, trade_date)
+    if meta is not None:
+        meta.resolved[f"{prefix}date"] = trade_date.isoformat()
+        if view != "daily_clean":
+            meta.resolved[f"{prefix}slot"] = slot_label
     path = acc.chain_file(view, trade_date, sym, slot_label)
     if slot_label is not None and not path.is_file():
         packed = acc.compacted_file(view, trade_date, sym)
         if packed.is_file():
             return Partition(view, trade_date, sym, slot_label, packed, compacted=True)
+    if not path.is_file():
+        if slot_label is not None:
+            raise nearest.missing_slot(ctx, view, sym, trade_date, slot_label)
+        raise nearest.missing_date(ctx, view, sym, trade_date)
     return Partition(view, trade_date, sym, slot_label, path)
 
 

@@ -42,15 +42,18 @@ def vol_surface(
     meta = Meta()
     want_deltas = check_deltas(deltas)
     want_tenors = check_tenors(tenors, SURFACE_TENORS)
-    part = resolve_partition(ctx, symbol, day, view, slot)
+    part = resolve_partition(ctx, symbol, day, view, slot, meta)
     frame = read_partition(ctx, part, COLUMNS, meta)
     surface = standard_surface(frame, part.trade_date, want_deltas, want_tenors, extrapolate)
     meta.notes.extend(surface.pop("notes"))
     meta.rows = len(want_tenors) * len(want_deltas)
     meta.extra["file_rows"] = frame.height
     surface["iv"] = [[_round(v) for v in row] for row in surface["iv"]]
+    by = surface["by_expiry"]
+    names = list(by)
     surface["by_expiry"] = {
-        k: [_round(v) for v in vals] for k, vals in surface["by_expiry"].items()
+        "columns": names,
+        "rows": [[_round(by[k][i]) for k in names] for i in range(len(by["expiry"]))],
     }
     return {"partition": partition_info(part), **surface, "meta": meta.as_dict()}
 

@@ -11,14 +11,18 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import polars as pl
+
 from mcp_server.context import ServerContext
 from mcp_server.limits import Cap, Meta, clamp
 from mcp_server.paths import QueryError
 from mcp_server.queries.snapshots import ReadStats, iter_snapshots, session_range
+from mcp_server.results import Page, table
 from shared.analytics.snapshot import SKEW_TENOR, TENORS, snapshot_metrics
 from shared.calendar import previous_session
 
 SESSIONS = Cap("sessions", 20, 260)
+ROWS = Cap("limit", 500, 5000)
 MAX_TENOR_DAYS = 730
 
 
@@ -41,8 +45,14 @@ def vol_timeseries(
     tenors: list[int] | None = None,
     skew_tenor: int = SKEW_TENOR,
     sessions: int | None = None,
+    limit: int | None = None,
+    page: Page | None = None,
+    with_full_series: bool = False,
 ) -> dict[str, Any]:
+    """The series as a table (paged by the reply budget); with_full_series adds every
+    row's columns under `_full_series` for a chart (the tool layer removes it)."""
     meta = Meta()
+    n_rows = meta.apply(clamp(ROWS, limit))
     acc = ctx.access
     view = acc.view(view)
     sym = acc.symbol(symbol)
@@ -56,6 +66,7 @@ def vol_timeseries(
     end = acc.trade_date(to_date) or ctx.latest_date(view, sym)
     if end is None:
         raise QueryError(f"no {view} data for {sym}")
+    meta.resolved["to_date"] = end.isoformat()
     n = meta.apply(clamp(SESSIONS, sessions), "sessions")
     start = acc.trade_date(from_date)
     if start is None:
@@ -63,6 +74,7 @@ def vol_timeseries(
         for _ in range(n - 1):
             start = previous_session(start).trade_date
     days, cut = session_range(start, end, n)
+    meta.resolved["from_date"] = (days[0] if days else start).isoformat()
     if cut:
         meta.truncated = True
         meta.notes.append(f"more than {n} sessions asked: kept the latest, from {days[0]}")
@@ -79,7 +91,6 @@ def vol_timeseries(
             columns.setdefault(key, []).append(_round(value))
         note_counts.update(out["notes"])
     rows = len(columns["date"])
-    meta.rows = rows
     meta.add_source(f"{view} {sym} {days[0] if days else start}..{end} ({stats.files} files)")
     if stats.stopped_at_file_cap:
         meta.truncated = True
@@ -99,16 +110,20 @@ def vol_timeseries(
         raise QueryError(
             f"no {view} snapshot of {sym} between {days[0] if days else start} and {end}"
         )
-    return {
+    frame = pl.DataFrame(columns, strict=False)
+    out = {
         "symbol": sym,
         "view": view,
         "from_date": columns["date"][0],
         "to_date": columns["date"][-1],
         "tenors": list(wanted),
         "skew_tenor": skew_tenor,
-        "series": columns,
+        "series": table(frame, meta, n_rows, page),
         "meta": meta.as_dict(),
     }
+    if with_full_series:
+        out["_full_series"] = columns
+    return out
 
 
 def _round(value: Any) -> Any:

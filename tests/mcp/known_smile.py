@@ -63,7 +63,7 @@ def frame(trade_date: date, **kwargs: Any) -> pl.DataFrame:
 
 
 # --- a store of these smiles, read by the server over stdio ----------------------------------
-SESSIONS = (date(2026, 11, 23), date(2026, 11, 24), date(2026, 11, 25))
+SESSIONS = (date(2026, 11, 18), date(2026, 11, 19), date(2026, 11, 20))  # ends at STORE_END
 NEAR_ONLY = {95.0: 0.65, 100.0: 0.50, 105.0: 0.35}  # NARW: no 25-delta strike stored
 
 

@@ -22,7 +22,8 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 
 from mcp_server.http_auth import BearerAuth, BindRefused, check_bind, is_loopback
 from scripts.bench.synthetic_store import Shape, build_store
-from tests.mcp.conftest import audit_rows
+from tests.support.clock import STORE_END, pinned_env
+from tests.support.mcp_client import audit_rows
 
 TOKEN = "t0ken-for-the-http-test-3f9a1c"
 
@@ -35,10 +36,10 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def http_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    config = build_store(tmp_path_factory.mktemp("http"), sessions=1, symbols=2,
+    config = build_store(tmp_path_factory.mktemp("http"), sessions=1, symbols=2, end=STORE_END,
                          shape=Shape(expiries=2, strikes=4, intraday_slots=("10:00",)))  # fmt: skip
     port = free_port()
-    env = {**os.environ, "OPT_DATA_MCP_TOKEN": TOKEN}
+    env = {**os.environ, **pinned_env(), "OPT_DATA_MCP_TOKEN": TOKEN}
     proc = subprocess.Popen(
         [sys.executable, "-m", "mcp_server", "--config", str(config), "--transport",
          "streamable-http", "--host", "127.0.0.1", "--port", str(port)],
@@ -96,8 +97,8 @@ async def test_sdk_client_with_token_answers(http_server: tuple[str, Path]) -> N
 
 
 def test_non_loopback_bind_without_token_is_refused(tmp_path: Path) -> None:
-    config = build_store(tmp_path, sessions=1, symbols=1, shape=Shape(expiries=1, strikes=2,
-                         intraday_slots=("10:00",)))  # fmt: skip
+    config = build_store(tmp_path, sessions=1, symbols=1, end=STORE_END,
+                         shape=Shape(expiries=1, strikes=2, intraday_slots=("10:00",)))  # fmt: skip
     env = {k: v for k, v in os.environ.items() if k != "OPT_DATA_MCP_TOKEN"}
     run = subprocess.run(
         [sys.executable, "-m", "mcp_server", "--config", str(config), "--transport",

@@ -23,8 +23,9 @@ from mcp_server.sql.sandbox import Sandbox
 from shared.config import load_config
 from shared.storage import Layout
 from tests.mcp import known_smile as ks
-from tests.mcp.conftest import McpSession, audit_rows
 from tests.mcp.test_read_only import tree_digest
+from tests.support.clock import pinned_env
+from tests.support.mcp_client import McpSession, audit_rows
 
 SECRET = "opt-data-env-secret-5b1e"
 PASSWD_MARK = "root:x:0:0"
@@ -45,6 +46,7 @@ def known_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def mcp(known_store: Path, session_factory: Callable[..., McpSession]) -> McpSession:
     env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
+    env.update(pinned_env())
     env["OPT_DATA_SQL_FUZZ_SECRET"] = SECRET
     params = StdioServerParameters(
         command=sys.executable,
@@ -62,7 +64,7 @@ def test_answers_count_compacted_and_slot_files_once(mcp: McpSession) -> None:
     assert out["rows"] == [["10:00", 54, 0.20], ["12:00", 54, 0.23], ["16:00", 54, 0.22]]
     out = mcp.ok("run_sql", {"sql": "SELECT underlying, count(DISTINCT trade_date) AS days, "
                                     "max(date) AS last FROM daily_clean GROUP BY 1 ORDER BY 1"})  # fmt: skip
-    assert out["rows"] == [["KNWN", 3, "2026-11-25"], ["NARW", 3, "2026-11-25"]]
+    assert out["rows"] == [["KNWN", 3, "2026-11-20"], ["NARW", 3, "2026-11-20"]]
     out = mcp.ok("run_sql", {"sql": "SELECT count(*) FROM history"})
     assert out["rows"] == [[0]]  # no history yet: an empty view of the contract's columns
 

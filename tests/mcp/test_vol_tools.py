@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.mcp import known_smile as ks
-from tests.mcp.conftest import McpSession, server_params
+from tests.support.mcp_client import McpSession, records, server_params
 
 
 def tv30(s20: float, s40: float) -> float:
@@ -34,9 +34,15 @@ def mcp(known_store: Path, session_factory: Callable[..., McpSession]) -> McpSes
     return session_factory(server_params(known_store, "--allow-raw"))
 
 
+def columns(table: dict[str, Any]) -> dict[str, list[Any]]:
+    """A reply's {columns, rows} table as one list per column."""
+    rows = records(table)
+    return {c: [r[c] for r in rows] for c in table["columns"]}
+
+
 def test_timeseries_daily_known_answers(mcp: McpSession) -> None:
     out = mcp.ok("get_vol_timeseries", {"symbol": "KNWN"})
-    s = out["series"]
+    s = columns(out["series"])
     assert s["date"] == [d.isoformat() for d in ks.SESSIONS]
     for i in range(3):
         a20, a40 = 0.20 + 0.01 * i, 0.30 + 0.01 * i
@@ -54,21 +60,23 @@ def test_timeseries_each_slot_prefers_the_newer_slot_file(mcp: McpSession) -> No
     out = mcp.ok(
         "get_vol_timeseries",
         {"symbol": "KNWN", "view": "intraday", "each_slot": True,
-         "from_date": "2026-11-25", "to_date": "2026-11-25", "tenors": [30]},
+         "from_date": "2026-11-20", "to_date": "friday", "tenors": [30]},
     )  # fmt: skip
-    s = out["series"]
+    assert out["meta"]["resolved"] == {"from_date": "2026-11-20", "to_date": "2026-11-20"}
+    s = columns(out["series"])
     assert s["slot"] == ["10:00", "12:00", "16:00"]
     # session index 2: 10:00 compacted (-2 pts), 12:00 the newer slot file (+1 pt), 16:00 (0)
     expect = [tv30(0.22 + d, 0.32 + d) for d in (-0.02, 0.01, 0.0)]
     assert s["atm_iv_30d"] == pytest.approx(expect, abs=1e-6)
-    assert list(s) == ["date", "slot", "spot", "atm_iv_30d", "rr25", "bf25", "total_gex",
-                       "pc_volume_ratio", "pc_oi_ratio"]  # fmt: skip
+    assert out["series"]["columns"] == ["date", "slot", "spot", "atm_iv_30d", "rr25", "bf25",
+                                        "total_gex", "pc_volume_ratio", "pc_oi_ratio"]  # fmt: skip
 
 
 def test_unreached_25_delta_is_null_with_a_note(mcp: McpSession) -> None:
     out = mcp.ok("get_vol_timeseries", {"symbol": "NARW", "sessions": 2})
-    assert out["series"]["rr25"] == [None, None] and out["series"]["bf25"] == [None, None]
-    assert out["series"]["atm_iv_30d"][0] == pytest.approx(tv30(0.21, 0.31), abs=1e-6)
+    s = columns(out["series"])
+    assert s["rr25"] == [None, None] and s["bf25"] == [None, None]
+    assert s["atm_iv_30d"][0] == pytest.approx(tv30(0.21, 0.31), abs=1e-6)
     assert any("do not reach the 25-delta" in n for n in out["meta"]["notes"])
     surf = mcp.ok("get_vol_surface", {"symbol": "NARW"})
     j = surf["deltas"].index(0.25)
@@ -78,7 +86,7 @@ def test_unreached_25_delta_is_null_with_a_note(mcp: McpSession) -> None:
 
 
 def test_surface_known_points_and_flags(mcp: McpSession) -> None:
-    out = mcp.ok("get_vol_surface", {"symbol": "KNWN", "date": "2026-11-23",
+    out = mcp.ok("get_vol_surface", {"symbol": "KNWN", "date": "2026-11-18",
                                      "tenors": [7, 20, 30, 180], "deltas": [25, 50, 75]})  # fmt: skip
     assert out["deltas"] == [0.25, 0.5, 0.75] and out["tenors"] == [7, 20, 30, 180]
     iv, how = out["iv"], out["how"]
@@ -87,12 +95,12 @@ def test_surface_known_points_and_flags(mcp: McpSession) -> None:
     assert how[2] == ["interpolated"] * 3
     assert iv[2] == pytest.approx([tv30(0.22, 0.32), tv30(0.20, 0.30), tv30(0.25, 0.35)], abs=1e-6)
     assert how[3] == ["extrapolated"] * 3 and iv[3] == pytest.approx([0.27, 0.25, 0.30])
-    assert out["by_expiry"]["days"] == [20, 40, 90]
+    assert columns(out["by_expiry"])["days"] == [20, 40, 90]
 
 
 def test_surface_of_a_compacted_slot(mcp: McpSession) -> None:
     out = mcp.ok("get_vol_surface", {"symbol": "KNWN", "view": "intraday", "slot": "10:00",
-                                     "date": "2026-11-25", "tenors": [20]})  # fmt: skip
+                                     "date": "2026-11-20", "tenors": [20]})  # fmt: skip
     assert out["partition"]["slot"] == "10:00"
     assert out["iv"][0][out["deltas"].index(0.5)] == pytest.approx(0.20)  # 22% - 2 pts
 
@@ -108,7 +116,7 @@ def _image(mcp: McpSession, tool: str, args: dict[str, Any]) -> tuple[bytes, Any
 def test_charts_on_request(mcp: McpSession) -> None:
     png, data = _image(mcp, "get_vol_timeseries", {"symbol": "KNWN", "chart": True})
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5_000
-    assert data["series"]["date"][0] == "2026-11-23"
+    assert columns(data["series"])["date"][0] == "2026-11-18"
     png, data = _image(mcp, "get_vol_surface", {"symbol": "KNWN", "chart": True})
     assert png.startswith(b"\x89PNG") and data["how"]
     plain = mcp.run(lambda c: c.call_tool("get_vol_surface", {"symbol": "KNWN"}))
@@ -121,7 +129,7 @@ def test_bad_arguments_are_one_line_errors(mcp: McpSession) -> None:
         ("get_vol_timeseries", {"symbol": "KNWN", "tenors": [0]}, "tenors"),
         (
             "get_vol_timeseries",
-            {"symbol": "KNWN", "from_date": "2026-11-25", "to_date": "2026-11-23"},
+            {"symbol": "KNWN", "from_date": "2026-11-20", "to_date": "2026-11-18"},
             "after",
         ),
         ("get_vol_timeseries", {"symbol": "ZZZZ"}, "no daily_clean data"),

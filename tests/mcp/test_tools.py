@@ -253,6 +253,15 @@ def test_chain_change_between_days_and_slots(mcp: McpSession, layout: Layout) ->
     assert slots["from"]["date"] == slots["to"]["date"] == day.isoformat()
 
 
+def test_discovery_and_history_tools_answer(mcp: McpSession, layout: Layout) -> None:
+    # their contents are checked in test_discovery.py; here: they answer on this server too
+    day = newest(layout).isoformat()
+    assert records(mcp.ok("list_underlyings")["underlyings"])[0]["last_date"] == day
+    assert records(mcp.ok("list_sessions", {"view": "intraday"})["sessions"])[0]["date"] == day
+    assert mcp.ok("list_expiries", {"symbol": "SPY"})["expiries"]["rows"]
+    assert records(mcp.ok("get_history_bars", {"symbol": "SPY"})["bars"])[-1]["bar_date"] == day
+
+
 def test_resources_and_prompt(mcp: McpSession) -> None:
     listed = {str(r.uri) for r in mcp.run(lambda c: c.list_resources()).resources}
     assert {"opt-data://contract", "opt-data://limits"} <= listed

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import itertools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 WIDTH, HEIGHT, DPI = 8.0, 4.8, 100
@@ -88,7 +88,7 @@ def vol_surface_png(surface: dict[str, Any], title: str) -> bytes:
     return _png(fig)
 
 
-def smile_png(strikes: Sequence[float], ivs: dict[str, Sequence[float | None]], spot: float | None,
+def smile_png(strikes: Sequence[float], ivs: Mapping[str, Sequence[float | None]], spot: float | None,
               title: str) -> bytes:  # fmt: skip
     """IV against strike, one line per named series (e.g. call_iv, put_iv, otm_iv)."""
     fig, (ax,) = _figure(1)

@@ -6,13 +6,10 @@ surface tools".
 
 from __future__ import annotations
 
-import base64
-from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
-import anyio
 from mcp.server.mcpserver import MCPServer
-from mcp_types import CallToolResult, ImageContent, TextContent
+from mcp_types import CallToolResult
 from pydantic import BaseModel, Field
 
 from mcp_server.context import ServerContext
@@ -28,12 +25,9 @@ from mcp_server.models import (
     View,
     ViewArg,
 )
-from mcp_server.results import compact_json
 from mcp_server.tooling import READ_ONLY, run_query
+from mcp_server.tools.chart_reply import Chart, reply, title
 
-Chart = Annotated[
-    bool, Field(description="Also return a PNG chart as image content (default false).")
-]
 RangeDate = Annotated[
     str | None,
     Field(
@@ -77,18 +71,6 @@ class SurfaceReply(BaseModel):
         "stored strikes and the IV at each delta (null where not reached)."
     )
     meta: Meta
-
-
-async def reply(payload: dict[str, Any], draw: Callable[[], bytes] | None) -> CallToolResult:
-    """The JSON as text and structuredContent, plus the chart as image content when asked
-    (drawn in a worker thread: a chart takes a few hundred ms of CPU)."""
-    content: list[Any] = [TextContent(type="text", text=compact_json(payload))]
-    if draw is not None:
-        png = await anyio.to_thread.run_sync(draw)
-        content.append(
-            ImageContent(type="image", data=base64.b64encode(png).decode(), mime_type="image/png")
-        )
-    return CallToolResult(content=content, structured_content=payload)
 
 
 def register(server: MCPServer, ctx: ServerContext) -> None:
@@ -182,6 +164,5 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
             return await reply(payload, None)
         from shared.charts import vol_surface_png
 
-        p = payload["partition"]
-        title = f"{p['symbol']} {p['view']} {p['date']}{' ' + p['slot'] if p['slot'] else ''}"
-        return await reply(payload, lambda: vol_surface_png(payload, title))
+        name = title(payload["partition"], "surface")
+        return await reply(payload, lambda: vol_surface_png(payload, name))

@@ -123,6 +123,18 @@ def test_charts_on_request(mcp: McpSession) -> None:
     assert [b.type for b in plain.content] == ["text"]
 
 
+@pytest.mark.parametrize(
+    ("tool", "key"),
+    [("get_iv_smile", "points"), ("get_atm_term_structure", "term_structure"),
+     ("get_oi_gamma_by_strike", "strikes")],
+)  # fmt: skip
+def test_analysis_tools_chart_on_request(mcp: McpSession, tool: str, key: str) -> None:
+    png, data = _image(mcp, tool, {"symbol": "KNWN", "chart": True})
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 5_000
+    assert data[key]["rows"]  # the same JSON reply as without a chart
+    assert mcp.ok(tool, {"symbol": "KNWN"})[key] == data[key]
+
+
 def test_bad_arguments_are_one_line_errors(mcp: McpSession) -> None:
     for tool, args, words in [
         ("get_vol_timeseries", {"symbol": "KNWN", "each_slot": True}, "raw view"),

@@ -14,7 +14,7 @@ from mcp_server.limits import Meta
 from mcp_server.paths import QueryError
 from mcp_server.queries.frames import partition_info, read_partition, resolve_partition
 from mcp_server.queries.snapshots import COLUMNS
-from mcp_server.queries.timeseries import check_tenors
+from mcp_server.queries.timeseries import check_tenors, round6
 from shared.analytics.snapshot import SURFACE_DELTAS, SURFACE_TENORS, standard_surface
 
 
@@ -48,15 +48,11 @@ def vol_surface(
     meta.notes.extend(surface.pop("notes"))
     meta.rows = len(want_tenors) * len(want_deltas)
     meta.extra["file_rows"] = frame.height
-    surface["iv"] = [[_round(v) for v in row] for row in surface["iv"]]
+    surface["iv"] = [[round6(v) for v in row] for row in surface["iv"]]
     by = surface["by_expiry"]
     names = list(by)
     surface["by_expiry"] = {
         "columns": names,
-        "rows": [[_round(by[k][i]) for k in names] for i in range(len(by["expiry"]))],
+        "rows": [[round6(by[k][i]) for k in names] for i in range(len(by["expiry"]))],
     }
     return {"partition": partition_info(part), **surface, "meta": meta.as_dict()}
-
-
-def _round(value: Any) -> Any:
-    return round(value, 6) if isinstance(value, float) else value

@@ -88,7 +88,7 @@ def vol_timeseries(
         columns["date"].append(day.isoformat())
         columns["slot"].append(slot)
         for key, value in out["row"].items():
-            columns.setdefault(key, []).append(_round(value))
+            columns.setdefault(key, []).append(round6(value))
         note_counts.update(out["notes"])
     rows = len(columns["date"])
     meta.add_source(f"{view} {sym} {days[0] if days else start}..{end} ({stats.files} files)")
@@ -126,5 +126,5 @@ def vol_timeseries(
     return out
 
 
-def _round(value: Any) -> Any:
+def round6(value: Any) -> Any:
     return round(value, 6) if isinstance(value, float) else value

@@ -7,6 +7,7 @@ audited, a runaway query stopped by the time limit, and answers that count nothi
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -78,6 +79,12 @@ def test_row_cap_and_truncated(mcp: McpSession) -> None:
     assert out["meta"]["clamped"] is True and out["rows"] == [[1]]
 
 
+# Statements that may answer: harmless reads (the long one checks the audit keeps it whole).
+LONG_OK = "SELECT count(*) AS n FROM daily_clean WHERE " + " OR ".join(
+    f"strike = {k}" for k in range(300)
+)
+HARMLESS = {"SELECT * FROM query('SELECT 42 AS x')", LONG_OK}
+
 HOSTILE = [
     "SELECT * FROM read_text('/etc/passwd')",
     "SELECT * FROM read_csv('/etc/passwd')",
@@ -130,6 +137,7 @@ HOSTILE = [
     "SELECT * FROM intraday_missing_view",
     "",
     "SELECT " + "1+" * 5000 + "1",
+    LONG_OK,
     "SELECT '\x00'",
 ]
 
@@ -153,9 +161,8 @@ def test_fuzz_gives_no_escape_no_write_and_one_audit_row_each(
         assert elapsed < 8, (sql, elapsed)  # the 3 s limit stops runaway queries in DuckDB
         outcomes.append((sql, is_error, shown))
     passed = [(sql, shown) for sql, is_error, shown in outcomes if not is_error]
-    # The one harmless statement answers; every other one is refused.
-    assert passed == [("SELECT * FROM query('SELECT 42 AS x')", passed[0][1])], passed
-    assert "42" in passed[0][1]
+    # The harmless statements answer; every other one is refused.
+    assert {sql for sql, _ in passed} == HARMLESS, passed
     assert tree_digest(root) == before
     for name in ("x.csv", "y.csv", "new.duckdb", "export", "q.csv", "q.duckdb"):
         assert not (root / "data" / "clean" / name).exists()
@@ -163,6 +170,10 @@ def test_fuzz_gives_no_escape_no_write_and_one_audit_row_each(
     rows = audit_rows(audit)[before_rows:]
     assert len(rows) == len(HOSTILE) and {r["tool"] for r in rows} == {"run_sql"}
     assert all(r["status"] in ("rejected", "ok") for r in rows)
+    # every statement the tool received is in its audit row whole (not cut to 200 characters)
+    for (sql, _, _), row in zip(outcomes, rows, strict=True):
+        if len(sql) <= 8000:
+            assert json.loads(row["arguments"])["sql"] == sql
     timed_out = [o for o in outcomes if "stopped after" in o[2]]
     assert timed_out, "a runaway query should have hit the time limit"
 

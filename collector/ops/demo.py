@@ -20,10 +20,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from collector.ops.plan import PlannedTask, build_plan
-from collector.ops.runner import PlanRunner, TaskOutcome
-from collector.ops.selfcheck import compute_metrics
-from collector.ops.tasks import TaskExecutor
+from collector.ops.checks.selfcheck import compute_metrics
+from collector.ops.schedule.plan import PlannedTask, build_plan
+from collector.ops.schedule.runner import PlanRunner, TaskOutcome
+from collector.ops.schedule.tasks import TaskExecutor
 from shared.calendar import ET, get_session, latest_session
 from shared.config import AppConfig, load_config
 from shared.storage import Layout

@@ -17,7 +17,9 @@ import polars as pl
 import pytest
 
 from collector.gateway_sim import SimThread
-from collector.pipeline import jobs
+from collector.pipeline.jobs.close import run_close_snapshot
+from collector.pipeline.jobs.rollup import run_rollup
+from collector.pipeline.jobs.snapshot import run_snapshot
 from shared.config import AppConfig
 from shared.storage import Layout
 from tests.support.mcp_client import McpSession, audit_rows, records, server_params
@@ -38,13 +40,13 @@ def collected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppConfig]:
 
         async def collect() -> None:
             for slot in SLOTS:
-                result = await jobs.run_snapshot(cfg, SIM_DAY, slot, progress=False)
+                result = await run_snapshot(cfg, SIM_DAY, slot, progress=False)
                 assert result.status in ("ok", "partial"), result.message
-            close = await jobs.run_close_snapshot(cfg, SIM_DAY, progress=False)
+            close = await run_close_snapshot(cfg, SIM_DAY, progress=False)
             assert close.status in ("ok", "partial"), close.message
 
         asyncio.run(collect())
-        rollup = jobs.run_rollup(cfg, SIM_DAY)
+        rollup = run_rollup(cfg, SIM_DAY)
         assert rollup.status in ("ok", "partial"), rollup.message
         yield cfg
     finally:

@@ -1,6 +1,6 @@
 """The tools over a store whose intraday slot files `opt-data compact` merged.
 
-The store is compacted by the collector's own code (collector.ops.compaction), then one
+The store is compacted by the collector's own code (collector.ops.maintenance.compaction), then one
 real stdio session answers: per-slot reads come from compacted.parquet filtered to the
 slot, the issue scan sees compacted slots as present, latest-slot defaults still work.
 """
@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from collector.ops.compaction import compact_week
+from collector.ops.maintenance.compaction import compact_week
 from scripts.bench.synthetic_store import Shape, build_store
 from shared.calendar import get_session, session_slots
 from shared.config import load_config

@@ -8,14 +8,8 @@ from datetime import UTC, date, datetime
 import pytest
 
 from collector.ib.types import Greeks, OptionContract, QuoteSnapshot
-from collector.pipeline.rows import (
-    RowContext,
-    build_row,
-    clean_model_value,
-    clean_price,
-    fill_stats,
-    rows_to_table,
-)
+from collector.pipeline.rows import RowContext, build_row, fill_stats, rows_to_table
+from collector.pipeline.sentinels import clean_model_value, clean_price
 from shared import schema as S
 
 DBL_MAX = 1.7976931348623157e308

@@ -1,8 +1,12 @@
-"""The IB side of streaming, through the adapter (collector.ib): session, contracts, lines."""
+"""`opt-data streaming`: the IB loop. Subscribe the configured underlyings and their
+near-the-money options, flush updates every streaming.flush_interval_sec through the part
+writer, and exit cleanly when --duration is up."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import date
@@ -16,8 +20,11 @@ from collector.ib.contracts import (
     reference_price,
 )
 from collector.ib.streaming import StreamingFeed
-from collector.ops.streaming import ContractInfo, near_the_money
+from collector.streaming.selection import near_the_money
+from collector.streaming.writer import ContractInfo, PartWriter, StreamingSummary
+from shared.calendar import today_et
 from shared.config import AppConfig
+from shared.storage import Layout
 
 log = logging.getLogger(__name__)
 
@@ -76,3 +83,28 @@ async def open_subscriptions(
             len(outcome.qualified),
             outcome.dropped,
         )
+
+
+async def run_streaming(cfg: AppConfig, duration: float) -> StreamingSummary:
+    """Subscribe, flush periodically, stop at the deadline (or on error) with a last flush."""
+    trade_date = today_et()
+    summary = StreamingSummary(trade_date)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + duration
+    info: dict[int, ContractInfo] = {}
+    writer = PartWriter(
+        Layout.from_config(cfg), trade_date, info, f"streaming-{uuid.uuid4().hex[:12]}"
+    )
+    try:
+        async with streaming_session(cfg) as (session, feed):
+            await open_subscriptions(cfg, session, feed, info, trade_date)
+            summary.lines = feed.lines
+            log.info("streaming %d lines until the deadline (%.0f s)", feed.lines, duration)
+            while (left := deadline - loop.time()) > 0:
+                await asyncio.sleep(min(cfg.streaming.flush_interval_sec, left))
+                writer.flush(feed.drain(), summary)
+            writer.flush(feed.drain(), summary)
+    except Exception as exc:  # reported in the summary; the exit code says it failed
+        log.exception("streaming stopped")
+        summary.error = f"{type(exc).__name__}: {exc}"
+    return summary

@@ -14,15 +14,16 @@ from datetime import date
 from typing import Any
 
 from collector.ib import IBError, IBSession, OptionContract
-from collector.pipeline.common import JobResult, RunContext, as_date, connected, session_for
 from collector.pipeline.engine import Collected, EngineParams, SnapshotEngine
 from collector.pipeline.errors import InputError
 from collector.pipeline.rollup import apply_open_interest
-from collector.pipeline.rows import open_interest_of
+from collector.pipeline.run import JobResult, RunContext, as_date, connected, session_for
+from collector.pipeline.sentinels import open_interest_of
 from collector.pipeline.store import read_table, write_chain
 from shared.config import AppConfig
 from shared.schema import MarketDataType
 from shared.storage import Layout, atomic_write_json
+from shared.tasks import Task
 
 log = logging.getLogger(__name__)
 SUPPORTED_FIELDS = ("open_interest",)
@@ -49,13 +50,12 @@ def _contract_of(row: dict[str, Any]) -> OptionContract:
     )
 
 
-async def run_enrichment_job(
+async def run_enrichment(
     cfg: AppConfig,
     trade_date: date | str,
     fields: tuple[str, ...] | list[str] = ("open_interest",),
     *,
     session: IBSession | None = None,
-    progress: bool = False,
 ) -> JobResult:
     d = as_date(trade_date)
     session_for(d)
@@ -70,11 +70,11 @@ async def run_enrichment_job(
     if not files:
         raise InputError(f"no daily_clean data for {d}: run `opt-data rollup --date {d}` first")
     tables = {f.parent.name.split("=", 1)[1]: read_table(f) for f in files}
-    ctx = RunContext(cfg, "enrichment", d)
+    ctx = RunContext(cfg, Task.ENRICHMENT, d)
     try:
         return await _enrich(cfg, layout, ctx, d, tables, session)
     except IBError as exc:
-        return ctx.finish(JobResult("enrichment", "failed", message=str(exc)))
+        return ctx.finish(JobResult(Task.ENRICHMENT, "failed", message=str(exc)))
     except Exception as exc:
         return ctx.crashed(exc)
 
@@ -147,7 +147,7 @@ async def _enrich(
     msg = f"open_interest filled for {len(found)}/{len(todo)} contracts (as of {d})"
     return ctx.finish(
         JobResult(
-            "enrichment",
+            Task.ENRICHMENT,
             status,
             rows=rows,
             total=len(todo),

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 
-from collector.ops import plan as p
-from collector.ops.logscan import scan_day, write_summary
-from collector.ops.runner import TaskOutcome
-from collector.ops.selfcheck import compute_metrics, run_selfcheck, write_metrics
-from collector.pipeline import jobs
-from collector.pipeline.common import JobResult
+from collector.ops.checks.logscan import scan_day, write_summary
+from collector.ops.checks.selfcheck import compute_metrics, run_selfcheck, write_metrics
+from collector.ops.schedule import plan as p
+from collector.ops.schedule.runner import TaskOutcome
+from collector.pipeline.jobs.close import run_close_snapshot
+from collector.pipeline.jobs.enrichment import run_enrichment
+from collector.pipeline.jobs.precheck import precheck_contract_cache
+from collector.pipeline.jobs.rollup import run_rollup
+from collector.pipeline.jobs.snapshot import run_snapshot
+from collector.pipeline.run import JobResult
 from shared.config import AppConfig
 from shared.ledger import Ledger
 from shared.storage import Layout
@@ -53,7 +57,7 @@ class TaskExecutor:
     # --- pipeline ----------------------------------------------------------------------
     async def _run_precheck(self, item: p.PlannedTask) -> TaskOutcome:
         """Raises (-> failed, day aborted) when a cache is missing and cannot be rebuilt."""
-        statuses = await jobs.precheck_contract_cache(
+        statuses = await precheck_contract_cache(
             self.cfg, item.trade_date, _symbols_arg(item), rebuild=item.args.get("rebuild", True)
         )
         rebuilt = sorted(sym for sym, state in statuses.items() if state != "ok")
@@ -64,7 +68,7 @@ class TaskExecutor:
 
     async def _run_snapshot(self, item: p.PlannedTask) -> TaskOutcome:
         assert item.slot is not None
-        result = await jobs.run_snapshot(
+        result = await run_snapshot(
             self.cfg,
             item.trade_date,
             item.slot,
@@ -75,7 +79,7 @@ class TaskExecutor:
         return _from_job(item, result)
 
     async def _run_close_snapshot(self, item: p.PlannedTask) -> TaskOutcome:
-        result = await jobs.run_close_snapshot(
+        result = await run_close_snapshot(
             self.cfg,
             item.trade_date,
             _symbols_arg(item),
@@ -84,11 +88,11 @@ class TaskExecutor:
         return _from_job(item, result)
 
     async def _run_rollup(self, item: p.PlannedTask) -> TaskOutcome:
-        return _from_job(item, await asyncio.to_thread(jobs.run_rollup, self.cfg, item.trade_date))
+        return _from_job(item, await asyncio.to_thread(run_rollup, self.cfg, item.trade_date))
 
     async def _run_enrichment(self, item: p.PlannedTask) -> TaskOutcome:
         fields = tuple(item.args.get("fields") or self.cfg.enrichment.fields)
-        return _from_job(item, await jobs.run_enrichment(self.cfg, item.trade_date, fields=fields))
+        return _from_job(item, await run_enrichment(self.cfg, item.trade_date, fields=fields))
 
     # --- ops checks --------------------------------------------------------------------
     async def _run_qa(self, item: p.PlannedTask) -> TaskOutcome:

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from collector.ops.lock import RunLock
-from collector.ops.plan import PlannedTask, build_plan, format_plan
-from collector.ops.runner import Executor, Listener, LiveScheduler, PlanRunner, TaskOutcome
+from collector.lock import RunLock
+from collector.ops.schedule.plan import PlannedTask, build_plan, format_plan
+from collector.ops.schedule.runner import Executor, Listener, LiveScheduler, PlanRunner, TaskOutcome
 from shared.calendar import get_session, now_et, previous_session, slot_datetime, today_et
 from shared.config import AppConfig
 from shared.storage import Layout

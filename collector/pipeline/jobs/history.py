@@ -3,26 +3,28 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from collector.ib import IBError, IBSession
-from collector.ib.history import historical_bars
+from collector.ib.bars import historical_bars
 from collector.ib.types import Bar
-from collector.pipeline.common import JobResult, RunContext, connected
+from collector.pipeline.daily_bars import HistoricalPacer, daily_from_bars, merge_history
 from collector.pipeline.discovery import resolve_underlying
 from collector.pipeline.errors import InputError
-from collector.pipeline.history import HistoricalPacer, daily_from_bars, merge_history
-from collector.pipeline.store import read_table
+from collector.pipeline.run import JobResult, RunContext, connected
+from collector.pipeline.store import read_table, write_history
 from collector.pipeline.universe import resolve_symbols
+from shared.calendar import today_et
 from shared.config import AppConfig
-from shared.ledger import PartitionRecord
-from shared.storage import Layout, atomic_write_parquet
+from shared.storage import Layout
+from shared.tasks import Task
 
 log = logging.getLogger(__name__)
 MAX_DAYS = 3650
 
 
-async def run_history_job(
+async def run_history(
     cfg: AppConfig,
     symbols: str | list[str] | None,
     days: int,
@@ -33,6 +35,7 @@ async def run_history_job(
     if not 1 <= days <= MAX_DAYS:
         raise InputError(f"--days must be between 1 and {MAX_DAYS}, got {days}")
     entries = resolve_symbols(cfg, symbols, "intraday")
+    today = today_et()
     layout = Layout.from_config(cfg)
     h = cfg.history
     pacer = HistoricalPacer()
@@ -42,22 +45,17 @@ async def run_history_job(
             refs = {}
             for e in entries:
                 # --force-refresh re-qualifies the underlying instead of trusting the universe conid.
-                entry = (
-                    e
-                    if not force_refresh
-                    else type(e)(e.symbol, None, e.sec_type, e.exchange, e.currency)
-                )
+                entry = replace(e, conid=None) if force_refresh else e
                 refs[e.symbol] = await resolve_underlying(ib, entry)
-            ctx = RunContext(cfg, "history", None)
+            ctx = RunContext(cfg, Task.HISTORY, today)
             rows_total, done = 0, []
             for e in entries:
                 ref = refs[e.symbol]
-                path = layout.history_file(e.symbol)
-                existing = None if force_refresh else read_table(path)
+                existing = None if force_refresh else read_table(layout.history_file(e.symbol))
                 want = days
                 if existing is not None and existing.num_rows:
                     last = max(existing.column("bar_date").to_pylist())
-                    want = min(days, max(1, (datetime.now(UTC).date() - last).days + 1))
+                    want = min(days, max(1, (today - last).days + 1))
                 bars: list[Bar] = []
                 end: datetime | str = ""
                 remaining = want
@@ -88,21 +86,7 @@ async def run_history_job(
                     remaining -= chunk
                 new_rows = daily_from_bars(e.symbol, ref.conid, bars, h.bar_size, ctx.run_id)
                 table = merge_history(existing, new_rows)
-                size = atomic_write_parquet(
-                    path, table, cfg.storage.compression, cfg.storage.compression_level
-                )
-                ctx.ledger.record_partition(
-                    PartitionRecord(
-                        "history_1d",
-                        datetime.now(UTC).date(),
-                        e.symbol,
-                        "",
-                        str(path),
-                        table.num_rows,
-                        size,
-                    ),
-                    ctx.run_id,
-                )
+                write_history(cfg, layout, ctx.ledger, e.symbol, table, ctx.run_id, today)
                 ctx.runlog.event(
                     "partition",
                     underlying=e.symbol,
@@ -115,7 +99,7 @@ async def run_history_job(
             status = "ok" if len(done) == len(entries) else "partial"
             return ctx.finish(
                 JobResult(
-                    "history",
+                    Task.HISTORY,
                     status,
                     rows=rows_total,
                     total=len(entries),
@@ -126,10 +110,10 @@ async def run_history_job(
                 )
             )
     except IBError as exc:
-        ctx = ctx or RunContext(cfg, "history", None)
-        return ctx.finish(JobResult("history", "failed", message=str(exc)))
+        ctx = ctx or RunContext(cfg, Task.HISTORY, today)
+        return ctx.finish(JobResult(Task.HISTORY, "failed", message=str(exc)))
     except InputError:
         raise
     except Exception as exc:
-        ctx = ctx or RunContext(cfg, "history", None)
+        ctx = ctx or RunContext(cfg, Task.HISTORY, today)
         return ctx.crashed(exc)

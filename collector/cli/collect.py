@@ -18,13 +18,19 @@ from typing import Any
 import typer
 
 from collector.cli.common import EXIT_FAILURE, ConfigOption, fail, load_cfg, setup_logging
-from collector.pipeline import jobs
-from collector.pipeline.common import JobResult, as_date
 from collector.pipeline.errors import InputError, JobFailed
+from collector.pipeline.jobs.close import run_close_snapshot
+from collector.pipeline.jobs.enrichment import run_enrichment
+from collector.pipeline.jobs.history import run_history
+from collector.pipeline.jobs.rollup import run_rollup
+from collector.pipeline.jobs.snapshot import run_snapshot
 from collector.pipeline.retry import missed_slots
+from collector.pipeline.run import JobResult, as_date
 from collector.pipeline.runlog import log_unhandled
+from collector.pipeline.snapshot_plan import SnapshotOverrides
 from shared.config import AppConfig
 from shared.storage import Layout
+from shared.tasks import Task
 
 DateOption = typer.Option("today", "--date", help="Trade date YYYY-MM-DD or 'today' (ET).")
 SymbolsOption = typer.Option(None, "--symbols", help="Comma list (default: the universe file).")
@@ -112,7 +118,7 @@ def snapshot(
     cfg = load_cfg(config)
     if ticks is not None and ticks and not all(t.strip().isdigit() for t in ticks.split(",")):
         fail(f"--ticks must be a comma list of generic tick ids, got {ticks!r}")
-    ov = jobs.SnapshotOverrides(
+    ov = SnapshotOverrides(
         exchange=exchange.upper() if exchange else None,
         fallback_exchanges=_split(fallback_exchanges),
         strikes=strikes,
@@ -123,8 +129,8 @@ def snapshot(
         dry_run=dry_run,
     )
     if replay_missed:
-        day = _run(cfg, "snapshot", lambda: as_date(date))
-        slots = missed_slots(Layout.from_config(cfg), day, "snapshot")
+        day = _run(cfg, Task.SNAPSHOT, lambda: as_date(date))
+        slots = missed_slots(Layout.from_config(cfg), day, Task.SNAPSHOT)
         if slot is not None:
             slots = [s for s in slots if s == slot]
         if not slots:
@@ -132,8 +138,8 @@ def snapshot(
             return
         worst = "ok"
         for s in slots:
-            job = functools.partial(jobs.run_snapshot, cfg, day, s, symbols, overrides=ov)
-            result = _run(cfg, "snapshot", job)
+            job = functools.partial(run_snapshot, cfg, day, s, symbols, overrides=ov)
+            result = _run(cfg, Task.SNAPSHOT, job)
             typer.echo(f"{result.task} {s}: {result.status} - {result.message}")
             worst = "failed" if result.status == "failed" else worst
         if worst == "failed":
@@ -141,9 +147,7 @@ def snapshot(
         return
     if slot is None:
         fail("snapshot needs --slot HH:MM (or --replay-missed)")
-    result = _run(
-        cfg, "snapshot", lambda: jobs.run_snapshot(cfg, date, slot, symbols, overrides=ov)
-    )
+    result = _run(cfg, Task.SNAPSHOT, lambda: run_snapshot(cfg, date, slot, symbols, overrides=ov))
     if dry_run and not as_json:
         typer.echo(json.dumps(result.details, indent=2, default=str))
     _report(result, as_json)
@@ -164,10 +168,8 @@ def close_snapshot(
     cfg = load_cfg(config)
     result = _run(
         cfg,
-        "close-snapshot",
-        lambda: jobs.run_close_snapshot(
-            cfg, date, symbols, fail_on_missing_cache=fail_on_missing_cache
-        ),
+        Task.CLOSE_SNAPSHOT,
+        lambda: run_close_snapshot(cfg, date, symbols, fail_on_missing_cache=fail_on_missing_cache),
     )
     _report(result, as_json)
 
@@ -181,7 +183,7 @@ def rollup(
     """Build view=daily_clean from the close view (and intraday fallback)."""
     _logging(log_level)
     cfg = load_cfg(config)
-    _report(_run(cfg, "rollup", lambda: jobs.run_rollup(cfg, date)), as_json)
+    _report(_run(cfg, Task.ROLLUP, lambda: run_rollup(cfg, date)), as_json)
 
 
 def enrichment(
@@ -197,7 +199,7 @@ def enrichment(
     _logging(log_level)
     cfg = load_cfg(config)
     names = tuple(f.strip() for f in fields.split(",") if f.strip())
-    _report(_run(cfg, "enrichment", lambda: jobs.run_enrichment(cfg, date, names)), as_json)
+    _report(_run(cfg, Task.ENRICHMENT, lambda: run_enrichment(cfg, date, names)), as_json)
 
 
 def history(
@@ -214,7 +216,7 @@ def history(
     _logging(log_level)
     cfg = load_cfg(config)
     result = _run(
-        cfg, "history", lambda: jobs.run_history(cfg, symbols, days, force_refresh=force_refresh)
+        cfg, Task.HISTORY, lambda: run_history(cfg, symbols, days, force_refresh=force_refresh)
     )
     _report(result, as_json)
 

@@ -1,4 +1,5 @@
-"""What every job shares: JobResult, input validation, the run context (ledger + run log)."""
+"""What every job shares: JobResult, input validation, a run's identity (Run) and its context
+(ledger row + run log)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,26 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from collector.ib import IBSession
 from collector.pipeline.errors import InputError
 from collector.pipeline.runlog import RunLog, log_unhandled
-from shared.calendar import Session, parse_trade_date, require_session, validate_slot
+from shared.calendar import (
+    Session,
+    parse_trade_date,
+    require_session,
+    slot_file_label,
+    validate_slot,
+)
 from shared.config import AppConfig
 from shared.ledger import Ledger
+from shared.schema import MarketDataType
 from shared.storage import Layout
+from shared.tasks import Task
 
 log = logging.getLogger(__name__)
-STATUSES = ("ok", "partial", "failed")
 
 
 @dataclass
@@ -65,6 +74,33 @@ def check_slot(cfg: AppConfig, session: Session, slot: str) -> str:
         raise InputError(str(exc)) from None
 
 
+@dataclass(frozen=True)
+class Run:
+    """The identity of one slot run, built once after the input is validated and passed whole.
+
+    Everything below the job's entry point (planning, resume, the writer, the engine's
+    callbacks) asks this object rather than taking a dozen loose parameters.
+    """
+
+    cfg: AppConfig
+    layout: Layout
+    task: Task
+    view: str
+    trade_date: date
+    slot: str
+    market_data_type: MarketDataType
+
+    @property
+    def lock_name(self) -> str:
+        return f"{self.task}_{self.trade_date.isoformat()}_{slot_file_label(self.slot)}"
+
+    def chain_file(self, underlying: str) -> Path:
+        return self.layout.chain_file(self.view, self.trade_date, underlying, self.slot)
+
+    def underlying_dir(self, underlying: str) -> Path:
+        return self.layout.underlying_dir(self.view, self.trade_date, underlying)
+
+
 class RunContext:
     """Ledger run row + run log of one job; created only after the input is validated."""
 
@@ -80,7 +116,6 @@ class RunContext:
         self.run_id = self.ledger.start_run(task, trade_date, slot)
         self.runlog = RunLog(self.layout, task, self.run_id, trade_date)
         self.runlog.event("start", trade_date=str(trade_date) if trade_date else None, slot=slot)
-        self.finished = False
 
     def finish(self, result: JobResult) -> JobResult:
         result.run_id = self.run_id
@@ -104,7 +139,6 @@ class RunContext:
             message=result.message,
             details=result.details,
         )
-        self.finished = True
         return result
 
     def crashed(self, exc: BaseException, ingest_id: str | None = None) -> JobResult:

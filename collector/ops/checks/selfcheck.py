@@ -10,14 +10,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from collector.ops.dataset import read_view, scheduled_symbols
-from collector.ops.logscan import LogscanResult, scan_day
-from collector.ops.qa import DayMetrics, day_metrics
+from collector.ops.checks.dataset import read_view, scheduled_symbols
+from collector.ops.checks.logscan import LogscanResult, scan_day
+from collector.ops.checks.qa import DayMetrics, day_metrics
 from shared.calendar import get_session, now_et
 from shared.config import AppConfig, QAConfig
 from shared.due import enrichment_due, intraday_due
 from shared.ledger import LedgerReader
 from shared.storage import Layout, atomic_write_json, leftover_tmp_files
+from shared.tasks import Task
 
 TMP_MIN_AGE_SEC = 15 * 60  # younger temp files may belong to a writer that is still running
 
@@ -142,7 +143,7 @@ def compute_metrics(
     runs = LedgerReader(layout.ledger).runs_for_dates([trade_date])
     syms = scheduled_symbols(cfg, trade_date, symbols)
     oi_due = enrichment_due(cfg, trade_date, clock) or any(
-        r["task"] == "enrichment" and r["status"] in ("ok", "partial") for r in runs
+        r["task"] == Task.ENRICHMENT and r["status"] in ("ok", "partial") for r in runs
     )
     return day_metrics(trade_date, syms, due, intraday, daily, runs, oi_due=oi_due)
 

@@ -20,7 +20,7 @@ from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from collector.errorlog import append_error, format_error
-from collector.ops.plan import DEADLINE_TASKS, PlannedTask, plan_groups
+from collector.ops.schedule.plan import DEADLINE_TASKS, PlannedTask, plan_groups
 from shared.calendar import ET
 from shared.ledger import Ledger, LedgerReader
 from shared.storage import Layout

@@ -21,12 +21,11 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from collector.ops.dataset import partition_files
+from collector.ops.checks.dataset import partition_files
 from shared.ledger import Ledger, LedgerReader, PartitionRecord
 from shared.schema import SNAPSHOT_SCHEMA, conform
-from shared.storage import COMPACTED_FILE, Layout, atomic_write_parquet
+from shared.storage import Layout, atomic_write_parquet
 
-COMPACTED_NAME = COMPACTED_FILE
 VIEW = "intraday"
 UNIQUE_KEY = ["trade_date", "sample_time", "conid"]
 SORT = ["slot", "expiry", "strike", "right", "conid"]

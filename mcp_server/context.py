@@ -31,7 +31,7 @@ class ServerContext:
         return cls(
             cfg=cfg,
             access=DataAccess(layout, allow_raw=allow_raw, allow_clean=allow_clean),
-            ledger=LedgerReader(layout.ledger),
+            ledger=LedgerReader(layout.ledger, keep_open=True),
             limits=Limits.from_config(cfg.mcp),
             universe_intraday=load_universe(cfg, "intraday"),
             universe_close=load_universe(cfg, "close"),

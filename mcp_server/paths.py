@@ -7,6 +7,7 @@ allowed root (a symlink, say) is refused the same way.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass
@@ -121,7 +122,7 @@ class DataAccess:
     def inside(path: Path, root: Path) -> Path:
         """Refuse a path that resolves (through symlinks or '..') outside `root`."""
         resolved = path.resolve(strict=False)
-        if not resolved.is_relative_to(root.resolve(strict=False)):
+        if not resolved.is_relative_to(_resolved_root(root)):
             raise QueryError("the requested partition resolves outside the data root")
         return path
 
@@ -158,3 +159,9 @@ class DataAccess:
         except (FileNotFoundError, NotADirectoryError):
             return [], False
         return out, False
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved_root(root: Path) -> Path:
+    """A root's real path, resolved once (the roots are fixed at start-up)."""
+    return root.resolve(strict=False)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +37,7 @@ HARD_REPLY_BYTES = 64_000
 
 def compact_json(obj: Any) -> str:
     """The reply's text: the same JSON as structuredContent, without indentation."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return pydantic_core.to_json(obj).decode()
 
 
 @dataclass(frozen=True)
@@ -75,12 +76,12 @@ def fingerprint(tool: str, arguments: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def json_ready(frame: pl.DataFrame) -> pl.DataFrame:
+def json_casts(schema: Mapping[str, Any]) -> list[pl.Expr]:
     """Dates and times as ISO text, floats rounded to 6 decimals, NaN and inf as null."""
     import polars as pl
 
     casts = []
-    for name, dtype in frame.schema.items():
+    for name, dtype in schema.items():
         col = pl.col(name)
         if dtype == pl.Date:
             casts.append(col.dt.strftime("%Y-%m-%d"))
@@ -88,6 +89,11 @@ def json_ready(frame: pl.DataFrame) -> pl.DataFrame:
             casts.append(col.dt.strftime("%Y-%m-%dT%H:%M:%S%.f%:z"))
         elif dtype in (pl.Float32, pl.Float64):
             casts.append(pl.when(col.is_finite()).then(col.round(6)).otherwise(None).alias(name))
+    return casts
+
+
+def json_ready(frame: pl.DataFrame) -> pl.DataFrame:
+    casts = json_casts(frame.schema)
     return frame.with_columns(casts) if casts else frame
 
 
@@ -108,8 +114,9 @@ def table(
     total = frame.height
     if page.offset > total:
         raise QueryError(f"cursor offset {page.offset} is past the last row ({total})")
-    window = json_ready(frame.select(names).slice(page.offset, limit))
-    rows = [list(r) for r in window.rows()]
+    window = frame.lazy().select(names).slice(page.offset, limit)
+    casts = json_casts({n: frame.schema[n] for n in names})
+    rows = [list(r) for r in (window.with_columns(casts) if casts else window).collect().rows()]
     kept = _within_budget(rows, page.max_bytes)
     if kept < len(rows):
         meta.notes.append(

@@ -54,17 +54,18 @@ def check_strikes(low: float | None, high: float | None) -> tuple[float | None, 
 
 def contract_filter(
     expiry: date | None, right: str | None, strike_min: float | None, strike_max: float | None
-) -> pl.Expr:
-    expr = pl.lit(True)
+) -> pl.Expr | None:
+    """The filter the arguments ask for, or None when they ask for none."""
+    terms = []
     if expiry is not None:
-        expr &= pl.col("expiry") == expiry
+        terms.append(pl.col("expiry") == expiry)
     if right is not None:
-        expr &= pl.col("right") == right
+        terms.append(pl.col("right") == right)
     if strike_min is not None:
-        expr &= pl.col("strike") >= strike_min
+        terms.append(pl.col("strike") >= strike_min)
     if strike_max is not None:
-        expr &= pl.col("strike") <= strike_max
-    return expr
+        terms.append(pl.col("strike") <= strike_max)
+    return pl.all_horizontal(terms) if terms else None
 
 
 def check_class(text: str | None) -> str | None:
@@ -107,9 +108,11 @@ def get_chain_sample(
     )
     if not fields and len(classes) > 1:
         wanted.insert(wanted.index("right") + 1, CLASS_FIELD)
-    picked = frame.filter(contract_filter(exp, rt, lo, hi))
+    select = contract_filter(exp, rt, lo, hi)
     if tc is not None:
-        picked = picked.filter(pl.col(CLASS_FIELD) == tc)
+        only = pl.col(CLASS_FIELD) == tc
+        select = only if select is None else select & only
+    picked = frame if select is None else frame.filter(select)
     meta.extra["file_rows"] = frame.height
     meta.extra["matching_rows"] = picked.height
     spot = frame["und_price"].drop_nulls().median() if "und_price" in frame.columns else None

@@ -66,6 +66,8 @@ def chain_change(
     select = contract_filter(
         check_expiry(expiry), check_right(right), *check_strikes(strike_min, strike_max)
     )
+    if select is None:
+        select = pl.lit(True)
     if conids:
         if len(conids) > ctx.limits.rows.maximum:
             raise QueryError(

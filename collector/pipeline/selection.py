@@ -85,9 +85,8 @@ class StrikeRules:
     strikes_per_side: int = 3
     max_strikes_per_expiry: int = 10
     moneyness: float = 0.20
-    wings: tuple[
-        float, ...
-    ] = ()  # relative distances from the reference (discovery.wing_moneyness)
+    # Relative distances from the reference of the wing strikes (discovery.wing_moneyness).
+    wings: tuple[float, ...] = ()
 
 
 def select_strikes(strikes: Sequence[float], reference: float, rules: StrikeRules) -> list[float]:

@@ -8,6 +8,9 @@
     history           clean/ib/history/bar=B/underlying=S/part.parquet
     streaming         raw/ib/streaming/date=D/underlying=S/part-N.parquet
 
+`<view>_on(date, underlying)` (daily_clean, intraday, close, streaming) reads the files of one
+date and underlying by path: milliseconds where the view globs every file of the history.
+
 Path keys are read as hive partitions, so `date`, `view` and `bar` are columns too, and a filter
 on them skips whole files. A view whose files do not exist yet is an empty view of the
 data contract's columns. Files follow shared.schema, so the first file's schema is used
@@ -35,6 +38,7 @@ class StoredView:
     schema: pa.Schema
     raw: bool
     compacted: str | None = None  # glob of the compacted files of a raw chain view
+    day_dir: str | None = None  # the folder holding date=D/underlying=S (macro <name>_on)
 
 
 def stored_views(layout: Layout) -> dict[str, StoredView]:
@@ -44,12 +48,12 @@ def stored_views(layout: Layout) -> dict[str, StoredView]:
         base = chain_raw / f"view={v}"
         views[v] = StoredView(
             v, layout.raw, f"{base}/date=*/underlying=*/slot=*.parquet", SNAPSHOT_SCHEMA, True,
-            compacted=f"{base}/date=*/underlying=*/{COMPACTED_FILE}",
+            compacted=f"{base}/date=*/underlying=*/{COMPACTED_FILE}", day_dir=str(base),
         )  # fmt: skip
     clean = layout.view_root("daily_clean")
     views["daily_clean"] = StoredView(
         "daily_clean", layout.clean, f"{clean}/date=*/underlying=*/part.parquet",
-        DAILY_CLEAN_SCHEMA, False,
+        DAILY_CLEAN_SCHEMA, False, day_dir=str(clean),
     )  # fmt: skip
     views["history"] = StoredView(
         "history", layout.clean, f"{layout.clean}/ib/history/bar=*/underlying=*/part.parquet",
@@ -57,7 +61,7 @@ def stored_views(layout: Layout) -> dict[str, StoredView]:
     )  # fmt: skip
     views["streaming"] = StoredView(
         "streaming", layout.raw, f"{layout.raw}/ib/streaming/date=*/underlying=*/*.parquet",
-        STREAMING_SCHEMA, True,
+        STREAMING_SCHEMA, True, day_dir=f"{layout.raw}/ib/streaming",
     )  # fmt: skip
     return views
 
@@ -90,6 +94,27 @@ def view_sql(view: StoredView, has_files: bool, has_compacted: bool) -> str | No
     if not has_files:
         return packed
     return f"SELECT * FROM {_scan(view.pattern)} UNION ALL BY NAME {packed}"
+
+
+def macro_sql(view: StoredView) -> str | None:
+    """`<view>_on(date, underlying)`: the files of one date and underlying (either may be a
+    glob such as '2026-11-*' or '*'), opened by path instead of globbing the whole history.
+    A raw chain view's compacted rows of a slot that has its own slot file are dropped, as
+    in the view."""
+    if view.day_dir is None:
+        return None
+    files = f"{_lit(view.day_dir + '/date=')} || d || '/underlying=' || s || '/*.parquet'"
+    scan = f"read_parquet({files}, hive_partitioning = true, filename = true)"
+    if view.compacted is None:
+        body = f"SELECT * EXCLUDE (filename) FROM {scan}"
+    else:
+        packed = f"filename LIKE '%/{COMPACTED_FILE}'"
+        body = (
+            f"SELECT * EXCLUDE (filename, has_file) FROM (SELECT *, bool_or(NOT {packed}) OVER "
+            f"(PARTITION BY trade_date, underlying, slot) AS has_file FROM {scan}) "
+            f"WHERE NOT ({packed} AND has_file)"
+        )
+    return f"CREATE MACRO {view.name}_on(d, s) AS TABLE {body}"
 
 
 def empty_table(view: StoredView) -> pa.Table:

@@ -29,8 +29,9 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
             Field(
                 max_length=MAX_SQL_CHARS,
                 description="One SELECT (DuckDB SQL) over the views intraday, close, daily_clean, "
-                "history and streaming. Filter on `date` (a path key: skips whole files) and "
-                "`underlying`; add ORDER BY when paging with a cursor.",
+                "history, streaming (whole history: slow on many files), or the fast table macros "
+                "daily_clean_on(date, underlying), intraday_on, close_on, streaming_on (globs "
+                "allowed, e.g. intraday_on('2026-11-*', 'SPY')). Add ORDER BY when paging.",
             ),
         ],
         limit: Annotated[

@@ -66,6 +66,11 @@ def test_answers_count_compacted_and_slot_files_once(mcp: McpSession) -> None:
     out = mcp.ok("run_sql", {"sql": "SELECT underlying, count(DISTINCT trade_date) AS days, "
                                     "max(date) AS last FROM daily_clean GROUP BY 1 ORDER BY 1"})  # fmt: skip
     assert out["rows"] == [["KNWN", 3, "2026-11-20"], ["NARW", 3, "2026-11-20"]]
+    by_path = mcp.ok("run_sql", {"sql": "SELECT slot, count(*) AS n, min(iv) AS lo FROM "
+                                        "intraday_on('2026-11-20', 'KNWN') GROUP BY slot ORDER BY slot"})  # fmt: skip
+    assert by_path["rows"] == [["10:00", 54, 0.20], ["12:00", 54, 0.23], ["16:00", 54, 0.22]]
+    out = mcp.ok("run_sql", {"sql": "SELECT count(*) FROM daily_clean_on('2026-11-1*', 'NARW')"})
+    assert out["rows"] == [[2 * 3 * 2 * 3]]  # 18th and 19th: 3 strikes x 2 rights x 3 expiries
     out = mcp.ok("run_sql", {"sql": "SELECT count(*) FROM history"})
     assert out["rows"] == [[0]]  # no history yet: an empty view of the contract's columns
 
@@ -98,6 +103,8 @@ HOSTILE = [
     "SELECT * FROM read_blob('{root}/state/ledger.sqlite')",
     "SELECT * FROM read_text('{root}/data/clean/etc/passwd')",
     "SELECT * FROM glob('{root}/data/clean/etc/*')",
+    "SELECT * FROM daily_clean_on('../../../../../../../etc', '*')",
+    "SELECT * FROM daily_clean_on('*', '../../../../../../../../../etc/passwd')",
     "SELECT * FROM read_text('{root}/state/run_logs/mcp_audit.db')",
     "SELECT * FROM 'http://127.0.0.1:9/x.parquet'",
     "SELECT getenv('OPT_DATA_SQL_FUZZ_SECRET')",

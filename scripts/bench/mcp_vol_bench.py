@@ -43,9 +43,12 @@ def cases(
             ("timeseries + chart", "get_vol_timeseries", {"symbol": s, "sessions": 20, "chart": True}),
             ("surface", "get_vol_surface", {"symbol": s, "date": d}),
             ("surface + chart", "get_vol_surface", {"symbol": s, "date": d, "chart": True}),
-            ("sql one date+symbol", "run_sql",
+            ("sql one date+symbol, view", "run_sql",
              {"sql": f"SELECT expiry, median(iv) FROM daily_clean WHERE date = DATE '{d}' "
                      f"AND underlying = '{s}' GROUP BY 1 ORDER BY 1"}),
+            ("sql one date+symbol, macro", "run_sql",
+             {"sql": f"SELECT expiry, median(iv) FROM daily_clean_on('{d}', '{s}') "
+                     "GROUP BY 1 ORDER BY 1"}),
         ]  # fmt: skip
     return out
 

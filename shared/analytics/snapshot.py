@@ -93,11 +93,23 @@ def _underlying(frame: pl.DataFrame) -> str | None:
     return None
 
 
-def gex_total(frame: pl.DataFrame, spot: float) -> float:
+def gex_expr(spot: float) -> pl.Expr:
+    """Per row: gamma x OI x multiplier (100 when unknown) x spot^2 x 0.01, puts negative."""
     sign = pl.when(pl.col("right") == "C").then(1.0).otherwise(-1.0)
     mult = pl.col("multiplier").fill_null(100).cast(pl.Float64)
-    gex = sign * pl.col("gamma") * pl.col("open_interest").cast(pl.Float64) * mult
-    total = frame.select((gex * spot * spot * 0.01).sum()).item()
+    return (
+        sign
+        * pl.col("gamma")
+        * pl.col("open_interest").cast(pl.Float64)
+        * mult
+        * spot
+        * spot
+        * 0.01
+    )
+
+
+def gex_total(frame: pl.DataFrame, spot: float) -> float:
+    total = frame.select(gex_expr(spot).sum()).item()
     return float(total or 0.0)
 
 
@@ -244,6 +256,7 @@ __all__ = [
     "SURFACE_TENORS",
     "TENORS",
     "build_smiles",
+    "gex_expr",
     "gex_total",
     "put_call_ratios",
     "snapshot_metrics",

@@ -8,8 +8,6 @@ The sandbox is the second wall: even a SELECT can only read the data root.
 
 from __future__ import annotations
 
-import duckdb
-
 from mcp_server.paths import QueryError
 
 MAX_SQL_CHARS = 8_000
@@ -17,6 +15,8 @@ MAX_SQL_CHARS = 8_000
 
 def check_select(sql: str) -> str:
     """The statement, stripped of surrounding space and ';', or QueryError saying why not."""
+    import duckdb  # here, not at import: registering the tool must not load DuckDB
+
     if not isinstance(sql, str) or not sql.strip():
         raise QueryError("sql is empty: give one SELECT statement")
     if len(sql) > MAX_SQL_CHARS:

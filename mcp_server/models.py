@@ -15,7 +15,13 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 # --- closed sets ----------------------------------------------------------------------------
 
@@ -124,32 +130,51 @@ def days_arg(default: int, maximum: int) -> Any:
 
 
 # --- reply parts ------------------------------------------------------------------------------
-class Open(BaseModel):
+def _lean_schema(schema: dict[str, Any]) -> None:
+    # pydantic titles repeat the field names; every tool's outputSchema carries them, so
+    # dropping them shortens tools/list (what a client pays for before its first call)
+    schema.pop("title", None)
+    for prop in schema.get("properties", {}).values():
+        if isinstance(prop, dict):
+            prop.pop("title", None)
+
+
+class Reply(BaseModel):
+    """Base of every reply model: its JSON schema without generated titles."""
+
+    model_config = ConfigDict(json_schema_extra=_lean_schema)
+
+
+class Open(Reply):
     """A JSON object whose keys depend on the data (run-log summaries, per-kind counts)."""
 
     model_config = ConfigDict(extra="allow")
 
 
-class Meta(BaseModel):
-    """What the server did: caps applied, files read, whether the reply was cut short."""
+class Meta(Reply):
+    """What the server did: the row cap applied, whether it was clamped, what was read,
+    rows returned, whether (and how) to continue; see docs/mcp.md."""
 
     model_config = ConfigDict(extra="allow")
-    limit: int | None = Field(description="The row cap applied (after clamping).")
-    clamped: bool = Field(description="True when a requested cap was moved into range.")
-    source: list[str] = Field(description="Files and tables read, relative to the data root.")
-    rows: int = Field(description="Rows in this reply.")
-    truncated: bool = Field(description="True when more rows exist than this reply holds.")
-    next_cursor: str | None = Field(
-        default=None, description="Pass as `cursor` (same arguments) to continue."
-    )
+    limit: int | None
+    clamped: bool
+    source: list[str]
+    rows: int
+    truncated: bool = Field(description="More rows exist than this reply holds.")
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` to continue.")
     resolved: dict[str, str | None] | None = Field(
-        default=None,
-        description="Relative or omitted arguments as resolved, e.g. {'date': '2026-11-27'}.",
+        default=None, description="Relative or omitted dates and slots as resolved."
     )
     notes: list[str] | None = None
 
+    @model_serializer(mode="wrap")
+    def _omit_empty(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # next_cursor, resolved and notes are absent rather than null: fewer tokens per reply
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if v is not None or k == "limit"}
 
-class Table(BaseModel):
+
+class Table(Reply):
     """Rows as arrays under one list of column names (compact: no repeated keys)."""
 
     columns: list[str] = Field(description="Column names, in the order of each row's values.")
@@ -158,7 +183,7 @@ class Table(BaseModel):
     )
 
 
-class PartitionInfo(BaseModel):
+class PartitionInfo(Reply):
     symbol: str
     view: View
     date: str = Field(description="Trade date YYYY-MM-DD (resolved).")

@@ -26,11 +26,12 @@ from mcp_server.paths import QueryError
 if TYPE_CHECKING:
     import polars as pl
 
-# The whole reply's text; about 10k tokens at 4 characters a token (JSON of numbers is
-# nearer 3 characters a token: still about 13k, well under 25k).
-REPLY_BUDGET_BYTES = 40_000
+# The whole reply's text. JSON of numbers is dense in tokens: measured at 1.8 characters
+# a token with a BPE tokenizer (docs/benchmarks.md), so 24,000 bytes is at most about
+# 13k tokens (6k at the 4-characters rule of thumb), well under a 25k-token cap.
+REPLY_BUDGET_BYTES = 24_000
 # What one table may take of it (the rest is the envelope: partition, summary, meta).
-TABLE_BUDGET_BYTES = 34_000
+TABLE_BUDGET_BYTES = 20_000
 # A reply over this is refused by the server as a last resort (a bug, never by design).
 HARD_REPLY_BYTES = 64_000
 

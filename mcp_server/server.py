@@ -56,7 +56,10 @@ class OptDataServer(MCPServer):
             cause = exc.__cause__
             if isinstance(cause, ValidationError):
                 raise ToolError(validation_message(name[:60], cause)) from cause
-            raise ToolError(one_line(str(exc))) from cause
+            # "Error executing tool NAME: why" (the SDK's wording) -> "NAME: why", the same
+            # form as a validation error
+            text = str(exc).removeprefix("Error executing tool ")
+            raise ToolError(one_line(text)) from cause
         return _compact(name, result)
 
 
@@ -69,14 +72,22 @@ def _compact(
         or result.structured_content is None
     ):
         return result
-    text = compact_json(result.structured_content)
+    first = result.content[0] if result.content else None
+    if isinstance(first, TextContent) and not first.text.startswith("{\n"):
+        text = first.text  # built compact by tooling.run_query
+    else:  # a reply model the SDK dumped with indent=2
+        text = compact_json(result.structured_content)
     if len(text) > HARD_REPLY_BYTES:
         log.error(
             "%s built a %d-byte reply, over the %d-byte cap", name, len(text), HARD_REPLY_BYTES
         )
         raise ToolError(f"the reply is over {HARD_REPLY_BYTES} bytes: ask for fewer rows or fields")
-    others = [b for b in result.content if not isinstance(b, TextContent)]
-    return result.model_copy(update={"content": [TextContent(type="text", text=text), *others]})
+    if text is not getattr(first, "text", None):
+        others = [b for b in result.content if not isinstance(b, TextContent)]
+        result = result.model_copy(
+            update={"content": [TextContent(type="text", text=text), *others]}
+        )
+    return result
 
 
 class ToolsOnFirstUse:

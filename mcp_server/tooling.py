@@ -25,19 +25,33 @@ from typing import Any
 
 import anyio
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp_types import ToolAnnotations
+from mcp_types import CallToolResult, TextContent, ToolAnnotations
 
 from mcp_server.audit import CURRENT_CALL
 from mcp_server.context import ServerContext
 from mcp_server.errors import MAX_DETAIL_CHARS, one_line
 from mcp_server.paths import QueryError
-from mcp_server.results import Page
+from mcp_server.results import Page, compact_json
 
 log = logging.getLogger(__name__)
 
 READ_ONLY = ToolAnnotations(
     read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
 )
+
+
+def _answer(
+    fn: Callable[..., dict[str, Any]], ctx: ServerContext, kwargs: dict[str, Any]
+) -> CallToolResult:
+    """The query's dict as the reply, its compact JSON text built here in the worker thread.
+
+    Handing the SDK a finished CallToolResult spares it a model dump and an indented
+    text dump per call; it still validates structuredContent against the outputSchema.
+    """
+    data = fn(ctx, **kwargs)
+    return CallToolResult(
+        content=[TextContent(type="text", text=compact_json(data))], structured_content=data
+    )
 
 
 def current_page() -> Page:
@@ -58,7 +72,7 @@ async def run_query(
             kwargs["page"] = current_page()
         with anyio.fail_after(ctx.limits.query_timeout_sec):
             return await anyio.to_thread.run_sync(
-                functools.partial(fn, ctx, **kwargs), abandon_on_cancel=True
+                functools.partial(_answer, fn, ctx, kwargs), abandon_on_cancel=True
             )
     except QueryError as exc:
         if record:

@@ -258,6 +258,15 @@ class LedgerReader:
         finally:
             con.close()
 
+    def data_version(self) -> int | None:
+        """PRAGMA data_version of this thread's kept connection, or None without one. It
+        changes whenever another connection commits, so a reader may keep answers derived
+        from the ledger until it does."""
+        if not self.keep_open or not self.exists():
+            return None
+        with self.connect() as con:
+            return int(con.execute("PRAGMA data_version").fetchone()[0])
+
     def _open(self) -> sqlite3.Connection:
         con = sqlite3.connect(
             f"file:{self.path}?mode=ro", uri=True, timeout=5, check_same_thread=True

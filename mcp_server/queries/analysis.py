@@ -44,7 +44,7 @@ def _load(
     frame = frame.with_columns(pl.col("trading_class").fill_null(symbol.upper()))
     spot = frame["und_price"].drop_nulls().median() if "und_price" in frame.columns else None
     meta.extra["file_rows"] = frame.height
-    return part, frame, float(spot) if spot is not None else None  # type: ignore[arg-type]
+    return part, frame, round(float(spot), 6) if spot is not None else None  # type: ignore[arg-type]
 
 
 def _pivot_rights(frame: pl.DataFrame, keys: list[str], values: list[str]) -> pl.DataFrame:

@@ -119,7 +119,7 @@ def get_chain_sample(
     rows = table(picked, meta, n, page, [c for c in wanted if c in picked.columns])
     return {
         "partition": partition_info(part),
-        "spot": float(spot) if spot is not None else None,  # type: ignore[arg-type]
+        "spot": round(float(spot), 6) if spot is not None else None,  # type: ignore[arg-type]
         "trading_classes": classes,
         **rows,
         "meta": meta.as_dict(),

@@ -144,7 +144,7 @@ def list_expiries(
     )
     return {
         "partition": partition_info(part),
-        "spot": float(spot) if spot is not None else None,  # type: ignore[arg-type]
+        "spot": round(float(spot), 6) if spot is not None else None,  # type: ignore[arg-type]
         "contracts": frame.height,
         "expiries": table(per, meta, n, page),
         "meta": meta.as_dict(),

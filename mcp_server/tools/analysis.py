@@ -4,7 +4,7 @@ from typing import Annotated
 
 from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mcp_server.context import ServerContext
 from mcp_server.models import (
@@ -13,6 +13,7 @@ from mcp_server.models import (
     ExpiryArg,
     Meta,
     PartitionInfo,
+    Reply,
     SlotArg,
     Symbol,
     Table,
@@ -22,10 +23,10 @@ from mcp_server.models import (
     limit_arg,
 )
 from mcp_server.tooling import READ_ONLY, run_query
-from mcp_server.tools.chart_reply import Chart, column, reply, title
+from mcp_server.tools.chart_reply import Chart, column, title, with_chart
 
 
-class SmileReply(BaseModel):
+class SmileReply(Reply):
     partition: PartitionInfo
     expiry: str
     trading_classes: list[str] = Field(
@@ -40,7 +41,7 @@ class SmileReply(BaseModel):
     meta: Meta
 
 
-class TermStructureReply(BaseModel):
+class TermStructureReply(Reply):
     partition: PartitionInfo
     spot: float
     term_structure: Table = Field(
@@ -50,7 +51,7 @@ class TermStructureReply(BaseModel):
     meta: Meta
 
 
-class RatioTotals(BaseModel):
+class RatioTotals(Reply):
     call_volume: float | None
     put_volume: float | None
     call_open_interest: float | None
@@ -59,7 +60,7 @@ class RatioTotals(BaseModel):
     pc_oi_ratio: float | None
 
 
-class PutCallReply(BaseModel):
+class PutCallReply(Reply):
     partition: PartitionInfo
     spot: float | None
     total: RatioTotals
@@ -67,7 +68,7 @@ class PutCallReply(BaseModel):
     meta: Meta
 
 
-class GexSummary(BaseModel):
+class GexSummary(Reply):
     total_net_gex: float | None = None
     total_call_oi: float | None = None
     total_put_oi: float | None = None
@@ -85,7 +86,7 @@ class GexSummary(BaseModel):
     flip_search: list[float] | None = Field(default=None, description="Spot range searched.")
 
 
-class GexReply(BaseModel):
+class GexReply(Reply):
     partition: PartitionInfo
     spot: float
     expiry: str = Field(description="The expiry analysed, or 'all'.")
@@ -116,19 +117,20 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         strike and trading class, moneyness K/S, and the out-of-the-money IV (puts below spot, calls above)."""
         from mcp_server.queries import analysis
 
-        payload = await run_query(
+        result = await run_query(
             ctx, analysis.iv_smile, paged=True, symbol=symbol, expiry=expiry, day=date,
             view=view.value, slot=slot, trading_class=trading_class, limit=limit,
         )  # fmt: skip
         if not chart:
-            return await reply(payload, None)
+            return result  # type: ignore[no-any-return]
+        payload = result.structured_content
         from shared.charts import smile_png
 
         pts = payload["points"]
         ivs = {n: column(pts, n) for n in ("call_iv", "put_iv", "otm_iv") if n in pts["columns"]}
         name = title(payload["partition"], f"smile {payload['expiry']}")
-        return await reply(
-            payload, lambda: smile_png(column(pts, "strike"), ivs, payload["spot"], name)
+        return await with_chart(
+            result, lambda: smile_png(column(pts, "strike"), ivs, payload["spot"], name)
         )
 
     @server.tool(annotations=READ_ONLY)
@@ -145,18 +147,19 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         to expiry."""
         from mcp_server.queries import analysis
 
-        payload = await run_query(
+        result = await run_query(
             ctx, analysis.atm_term_structure, paged=True, symbol=symbol, day=date,
             view=view.value, slot=slot, limit=limit,
         )  # fmt: skip
         if not chart:
-            return await reply(payload, None)
+            return result  # type: ignore[no-any-return]
+        payload = result.structured_content
         from shared.charts import term_structure_png
 
         ts = payload["term_structure"]
         name = title(payload["partition"], "ATM term structure")
-        return await reply(
-            payload, lambda: term_structure_png(column(ts, "dte"), column(ts, "atm_iv"), name)
+        return await with_chart(
+            result, lambda: term_structure_png(column(ts, "dte"), column(ts, "atm_iv"), name)
         )
 
     @server.tool(annotations=READ_ONLY)
@@ -196,18 +199,19 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         is zero). With more strikes than `limit`, the strikes nearest spot are kept."""
         from mcp_server.queries import analysis
 
-        payload = await run_query(
+        result = await run_query(
             ctx, analysis.oi_gamma_by_strike, paged=True, symbol=symbol, day=date,
             view=view.value, slot=slot, expiry=expiry, limit=limit,
         )  # fmt: skip
         if not chart:
-            return await reply(payload, None)
+            return result  # type: ignore[no-any-return]
+        payload = result.structured_content
         from shared.charts import gex_by_strike_png
 
         rows = payload["strikes"]
         name = title(payload["partition"], f"GEX by strike ({payload['expiry']})")
-        return await reply(
-            payload,
+        return await with_chart(
+            result,
             lambda: gex_by_strike_png(
                 column(rows, "strike"), column(rows, "net_gex"), payload["spot"], name
             ),

@@ -3,7 +3,7 @@
 from typing import Annotated
 
 from mcp.server.mcpserver import MCPServer
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from mcp_server.context import ServerContext
 from mcp_server.models import (
@@ -14,6 +14,7 @@ from mcp_server.models import (
     Fields,
     Meta,
     PartitionInfo,
+    Reply,
     RightArg,
     SlotArg,
     StrikeMax,
@@ -37,7 +38,7 @@ class ChainSampleReply(Table):
     meta: Meta
 
 
-class ChainChangeReply(BaseModel):
+class ChainChangeReply(Reply):
     model_config = ConfigDict(populate_by_name=True)
     from_: PartitionInfo = Field(alias="from")
     to: PartitionInfo
@@ -47,13 +48,13 @@ class ChainChangeReply(BaseModel):
     meta: Meta
 
 
-class HistorySpan(BaseModel):
+class HistorySpan(Reply):
     first_date: str | None
     last_date: str | None
     bars: int
 
 
-class HistoryReply(BaseModel):
+class HistoryReply(Reply):
     symbol: str
     bar: str
     stored: HistorySpan = Field(description="What the history file holds in all.")

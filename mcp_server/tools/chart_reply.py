@@ -29,6 +29,13 @@ async def reply(payload: dict[str, Any], draw: Callable[[], bytes] | None) -> Ca
     return CallToolResult(content=content, structured_content=payload)
 
 
+async def with_chart(result: CallToolResult, draw: Callable[[], bytes]) -> CallToolResult:
+    """A finished reply (run_query's) plus the chart as image content."""
+    png = await anyio.to_thread.run_sync(draw)
+    image = ImageContent(type="image", data=base64.b64encode(png).decode(), mime_type="image/png")
+    return result.model_copy(update={"content": [*result.content, image]})
+
+
 def column(table: dict[str, Any], name: str) -> list[Any]:
     """One column of a reply's {columns, rows} table."""
     i = table["columns"].index(name)

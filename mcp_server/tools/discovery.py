@@ -3,7 +3,7 @@
 from typing import Annotated
 
 from mcp.server.mcpserver import MCPServer
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mcp_server.context import ServerContext
 from mcp_server.models import (
@@ -12,6 +12,7 @@ from mcp_server.models import (
     Meta,
     OptionalView,
     PartitionInfo,
+    Reply,
     SlotArg,
     Symbol,
     Table,
@@ -22,7 +23,7 @@ from mcp_server.models import (
 from mcp_server.tooling import READ_ONLY, run_query
 
 
-class UnderlyingsReply(BaseModel):
+class UnderlyingsReply(Reply):
     views: list[str] = Field(description="Views covered.")
     underlyings_stored: int
     underlyings: Table = Field(
@@ -31,7 +32,7 @@ class UnderlyingsReply(BaseModel):
     meta: Meta
 
 
-class SessionsReply(BaseModel):
+class SessionsReply(Reply):
     view: str
     symbol: str | None
     sessions: Table = Field(
@@ -45,7 +46,7 @@ class SessionsReply(BaseModel):
     meta: Meta
 
 
-class ExpiriesReply(BaseModel):
+class ExpiriesReply(Reply):
     partition: PartitionInfo
     spot: float | None
     contracts: int

@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mcp_server.audit import CURRENT_CALL
 from mcp_server.context import ServerContext
-from mcp_server.models import Cursor, Meta
+from mcp_server.models import Cursor, Meta, Reply
 from mcp_server.sql.guard import MAX_SQL_CHARS
 from mcp_server.tooling import READ_ONLY, run_query
 
 
-class SqlReply(BaseModel):
+class SqlReply(Reply):
     columns: list[str] = Field(description="Column names, in the order of each row's values.")
     types: list[str] = Field(description="DuckDB type of each column.")
     rows: list[list[Any]] = Field(description="One array per row; dates ISO text, NaN as null.")
@@ -48,5 +48,4 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         record = CURRENT_CALL.get()
         if record is not None:
             record.statement = sql  # the audit row keeps the whole statement
-        result: dict[str, Any] = await run_query(ctx, run, paged=True, sql=sql, limit=limit)
-        return result  # type: ignore[return-value]
+        return await run_query(ctx, run, paged=True, sql=sql, limit=limit)  # type: ignore[no-any-return]

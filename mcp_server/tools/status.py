@@ -3,15 +3,24 @@
 from typing import Annotated
 
 from mcp.server.mcpserver import MCPServer
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mcp_server.context import ServerContext
-from mcp_server.models import Cursor, Meta, Open, OptionalView, Table, days_arg, limit_arg
+from mcp_server.models import (
+    Cursor,
+    Meta,
+    Open,
+    OptionalView,
+    Reply,
+    Table,
+    days_arg,
+    limit_arg,
+)
 from mcp_server.tooling import READ_ONLY, run_query
 
 
 # --- replies ----------------------------------------------------------------------------------
-class DaySlot(BaseModel):
+class DaySlot(Reply):
     date: str
     slot: str | None
 
@@ -20,7 +29,7 @@ class LastWrite(DaySlot):
     written_at: str | None
 
 
-class Freshness(BaseModel):
+class Freshness(Reply):
     status: str = Field(description="fresh, stale or empty")
     expected: DaySlot = Field(description="The newest partition the calendar says should exist.")
     last: LastWrite | None = Field(description="The newest partition the ledger recorded.")
@@ -28,7 +37,7 @@ class Freshness(BaseModel):
     partitions_on_last_date: int | None = None
 
 
-class Coverage(BaseModel):
+class Coverage(Reply):
     expected_partitions: int
     written: int
     coverage: float | None
@@ -41,36 +50,36 @@ class Coverage(BaseModel):
     bytes: int
 
 
-class SessionInfo(BaseModel):
+class SessionInfo(Reply):
     date: str
     early_close: bool
     slots: int
 
 
-class RunCounts(BaseModel):
+class RunCounts(Reply):
     by_status: dict[str, int]
     recent_problems: list[Open]
 
 
-class ErrorLog(BaseModel):
+class ErrorLog(Reply):
     log: str | None
     bytes: int
     lines: int
     lines_counted_in_first_bytes: int | None = None
 
 
-class RunLogDoc(BaseModel):
+class RunLogDoc(Reply):
     date: str | None
     file: str
     summary: Open | None
 
 
-class Disk(BaseModel):
+class Disk(Reply):
     filesystem: dict[str, int] | None
     session_bytes_by_view: dict[str, int]
 
 
-class HealthReply(BaseModel):
+class HealthReply(Reply):
     as_of: str = Field(description="ET time the answer refers to.")
     session: SessionInfo
     freshness: dict[str, Freshness]
@@ -84,23 +93,23 @@ class HealthReply(BaseModel):
     meta: Meta
 
 
-class DayStatus(BaseModel):
+class DayStatus(Reply):
     date: str
     status: str = Field(description="The worst latest status among the day's tasks, or no_runs.")
     tasks: dict[str, Open]
 
 
-class RunStatusReply(BaseModel):
+class RunStatusReply(Reply):
     days: list[DayStatus]
     meta: Meta
 
 
-class RecentRunsReply(BaseModel):
+class RecentRunsReply(Reply):
     runs: Table
     meta: Meta
 
 
-class CheckedViewDay(BaseModel):
+class CheckedViewDay(Reply):
     date: str
     view: str
     expected: int
@@ -110,7 +119,7 @@ class CheckedViewDay(BaseModel):
     tmp_files: int
 
 
-class IssuesReply(BaseModel):
+class IssuesReply(Reply):
     summary: dict[str, int] = Field(description="Issue count per kind.")
     checked: list[CheckedViewDay]
     issues: Table

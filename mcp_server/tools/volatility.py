@@ -10,7 +10,7 @@ from typing import Annotated
 
 from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mcp_server.context import ServerContext
 from mcp_server.models import (
@@ -19,6 +19,7 @@ from mcp_server.models import (
     DateArg,
     Meta,
     PartitionInfo,
+    Reply,
     SlotArg,
     Symbol,
     Table,
@@ -26,7 +27,7 @@ from mcp_server.models import (
     ViewArg,
 )
 from mcp_server.tooling import READ_ONLY, run_query
-from mcp_server.tools.chart_reply import Chart, reply, title
+from mcp_server.tools.chart_reply import Chart, reply, title, with_chart
 
 RangeDate = Annotated[
     str | None,
@@ -39,7 +40,7 @@ RangeDate = Annotated[
 Days = Annotated[int, Field(ge=1, le=730)]
 
 
-class TimeseriesReply(BaseModel):
+class TimeseriesReply(Reply):
     symbol: str
     view: View
     from_date: str
@@ -55,7 +56,7 @@ class TimeseriesReply(BaseModel):
     meta: Meta
 
 
-class SurfaceReply(BaseModel):
+class SurfaceReply(Reply):
     partition: PartitionInfo
     spot: float | None
     deltas: list[float] = Field(description="Call-equivalent deltas (0.75 = the 25-delta put).")
@@ -110,20 +111,20 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         and total GEX. Values the stored strikes or expiries do not reach are null, with a note."""
         from mcp_server.queries import timeseries
 
-        payload = await run_query(
+        result = await run_query(
             ctx, timeseries.vol_timeseries, paged=True, symbol=symbol, from_date=from_date,
             to_date=to_date, view=view.value, each_slot=each_slot, tenors=tenors,
             skew_tenor=skew_tenor, sessions=sessions, limit=limit, with_full_series=chart,
         )  # fmt: skip
-        full = payload.pop("_full_series", None)
-        if not chart or full is None:
-            return await reply(payload, None)
+        if not chart:
+            return result  # type: ignore[no-any-return]
+        # The chart draws every row; the reply keeps its page and drops the full series.
+        payload = dict(result.structured_content or {})
+        full = payload.pop("_full_series")
         from shared.charts import vol_timeseries_png
 
-        title = (
-            f"{payload['symbol']} {payload['view']} {payload['from_date']}..{payload['to_date']}"
-        )
-        return await reply(payload, lambda: vol_timeseries_png(full, payload["tenors"], title))
+        name = f"{payload['symbol']} {payload['view']} {payload['from_date']}..{payload['to_date']}"
+        return await reply(payload, lambda: vol_timeseries_png(full, payload["tenors"], name))
 
     @server.tool(annotations=READ_ONLY)
     async def get_vol_surface(
@@ -156,13 +157,14 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         not reach that delta: null, never invented), with the per-expiry points it was built from."""
         from mcp_server.queries import surface
 
-        payload = await run_query(
+        result = await run_query(
             ctx, surface.vol_surface, symbol=symbol, day=date, view=view.value, slot=slot,
             deltas=deltas, tenors=tenors, extrapolate=extrapolate,
         )  # fmt: skip
         if not chart:
-            return await reply(payload, None)
+            return result  # type: ignore[no-any-return]
+        payload = result.structured_content
         from shared.charts import vol_surface_png
 
         name = title(payload["partition"], "surface")
-        return await reply(payload, lambda: vol_surface_png(payload, name))
+        return await with_chart(result, lambda: vol_surface_png(payload, name))

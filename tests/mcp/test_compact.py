@@ -20,6 +20,7 @@ import pytest
 from mcp_server.results import REPLY_BUDGET_BYTES
 from scripts.bench.synthetic_store import Shape, build_store
 from shared.config import load_config
+from shared.ledger import Ledger, PartitionRecord
 from shared.storage import Layout
 from tests.support.clock import STORE_END
 from tests.support.mcp_client import McpSession, audit_rows, records, server_params
@@ -164,6 +165,20 @@ def test_oversized_arguments_are_bounded_in_reply_and_audit(
         assert row["status"] == "rejected"
 
 
+def test_health_sees_a_commit_made_after_its_last_answer(mcp: McpSession, wide: Path) -> None:
+    """health_overview keeps each view-day's sums until the ledger changes (PRAGMA data_version):
+    a partition the collector records afterwards must show in the next answer."""
+    before = mcp.ok("health_overview")["coverage"]["intraday"]
+    assert (
+        mcp.ok("health_overview")["coverage"]["intraday"] == before
+    )  # answered from the kept sums
+    layout = Layout.from_config(load_config(wide))
+    record = PartitionRecord("intraday", STORE_END, "AAPL", "10:30", "x.parquet", rows=7, bytes=100)
+    Ledger(layout.ledger).record_partition(record, run_id=None)
+    after = mcp.ok("health_overview")["coverage"]["intraday"]
+    assert (after["written"], after["rows"]) == (before["written"] + 1, before["rows"] + 7)
+
+
 def test_every_call_is_one_audit_row(mcp: McpSession, audit_db: Path) -> None:
     assert len(audit_rows(audit_db)) == mcp.calls
 
@@ -185,23 +200,32 @@ def test_start_up_imports_no_data_library(wide: Path, tmp_path: Path) -> None:
 
 
 def test_stdio_server_answers_initialize_quickly(wide: Path, tmp_path: Path) -> None:
-    """The target is 1 s on a quiet machine (docs/benchmarks.md); the test allows for a
-    loaded CI machine and keeps the best of three starts."""
+    """The target is 1 s on a quiet machine (docs/benchmarks.md). A wall-clock bound alone is
+    flaky on a loaded CI machine, so the start is compared with what it cannot avoid, measured
+    in the same moments: a bare `python -c "import mcp.server.mcpserver"` (the SDK alone).
+    Best of three each, interleaved."""
     params = server_params(wide, "--audit-db", str(tmp_path / "a.db"))
     init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-06-18",
             "capabilities": {}, "clientInfo": {"name": "test", "version": "0"}}}  # fmt: skip
-    best = float("inf")
+    env = {**os.environ, **(params.env or {})}
+    best_server = best_sdk = float("inf")
     for _ in range(3):
         t0 = time.perf_counter()
-        proc = subprocess.Popen([params.command, *params.args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, env={**os.environ, **(params.env or {})})  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-c", "import mcp.server.mcpserver"], check=True, timeout=60
+        )
+        best_sdk = min(best_sdk, time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        proc = subprocess.Popen([params.command, *params.args], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)  # fmt: skip
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write((json.dumps(init) + "\n").encode())
         proc.stdin.flush()
         reply = json.loads(proc.stdout.readline())
-        best = min(best, time.perf_counter() - t0)
+        best_server = min(best_server, time.perf_counter() - t0)
         proc.stdin.close()
         proc.wait(timeout=30)
         proc.stdout.close()
         assert reply["result"]["serverInfo"]["name"] == "opt-data"
-    assert best < 3.0
+    # config, our modules and the server's construction: well under half the SDK's own import
+    assert best_server < best_sdk * 1.5 + 0.2, (best_server, best_sdk)

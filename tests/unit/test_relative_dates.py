@@ -10,11 +10,19 @@ Each "now" is chosen for what it exercises:
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date, datetime
+from pathlib import Path
 
 import pytest
 
+from scripts.bench.synthetic_store import Shape, build_store
 from shared.calendar import ET, closed_reason, parse_trade_date
+from shared.config import load_config
+from shared.storage import Layout
+from tests.support.clock import SERVER_NOW, STORE_END, pinned_env
 
 MON_AFTER_THANKSGIVING = datetime(2026, 11, 30, 8, 0, tzinfo=ET)
 SATURDAY = datetime(2026, 11, 28, 12, 0, tzinfo=ET)
@@ -63,3 +71,18 @@ def test_closed_reason_names_weekends_and_holidays() -> None:
     assert closed_reason(date(2026, 11, 28)) == "a Saturday"
     assert closed_reason(date(2026, 11, 26)) == "an XNYS holiday"
     assert closed_reason(date(2026, 11, 27)) is None
+
+
+@pytest.mark.parametrize("word", ["yesterday", "-1", "friday"])
+def test_the_cli_takes_the_same_words(word: str, tmp_path: Path) -> None:
+    """`opt-data qa --date WORD` on a store whose newest session is Friday 2026-11-20, with
+    the clock pinned on the Saturday after: every word means that Friday."""
+    config = build_store(
+        tmp_path, sessions=1, symbols=2, shape=Shape(expiries=1, strikes=2), end=STORE_END
+    )
+    env = {**os.environ, **pinned_env(SERVER_NOW)}
+    out = subprocess.run([str(Path(sys.executable).parent / "opt-data"), "qa", "--config", str(config),
+                          "--date", word], capture_output=True, text=True, env=env, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-500:]
+    layout = Layout.from_config(load_config(config))
+    assert layout.metrics_file(STORE_END).is_file()

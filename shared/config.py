@@ -201,6 +201,16 @@ class MCPConfig(_Frozen):
     query_timeout_sec: float = Field(10.0, gt=0)
 
 
+class AlertsConfig(_Frozen):
+    """Where notifications go: apprise URLs (slack://, mailto://, tgram://, json://...).
+
+    URLs carry tokens and passwords, so they are SecretStr: never shown by repr or logs.
+    OPT_DATA_ALERT_URLS (space or comma separated) adds URLs from the environment.
+    """
+
+    urls: tuple[SecretStr, ...] = ()
+
+
 class AppConfig(_Frozen):
     ib: IBConfig = IBConfig()
     paths: PathsConfig = PathsConfig()
@@ -218,6 +228,7 @@ class AppConfig(_Frozen):
     streaming: StreamingConfig = StreamingConfig()
     history: HistoryConfig = HistoryConfig()
     mcp: MCPConfig = MCPConfig()
+    alerts: AlertsConfig = AlertsConfig()
     source_file: Path | None = None
 
 

@@ -164,6 +164,24 @@ class Ledger:
         self.finish_run(rid, "missed", error_summary=reason)
         return rid
 
+    def mark_interrupted(self, task: str, trade_date: date | None, by_run_id: str) -> list[str]:
+        """Runs of `task` (no slot) for the date still `running` -> failed: interrupted.
+
+        Called by the next run of the task while it holds the task's lock, so a row left
+        `running` belongs to a process that died (SIGKILL, power loss) without finishing.
+        """
+        day = trade_date.isoformat() if trade_date else None
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT run_id FROM runs WHERE task=? AND trade_date IS ? AND slot IS NULL "
+                "AND status='running' AND run_id != ?",
+                (task, day, by_run_id),
+            ).fetchall()
+        dead = [str(r[0]) for r in rows]
+        for rid in dead:
+            self.finish_run(rid, "failed", error_summary=f"{INTERRUPTED}; found by {by_run_id}")
+        return dead
+
     def record_partition(self, rec: PartitionRecord, run_id: str | None) -> None:
         with self._connect() as con:
             con.execute(

@@ -18,6 +18,7 @@ from typing import Any
 import typer
 
 from collector.cli.common import EXIT_FAILURE, ConfigOption, fail, load_cfg, setup_logging
+from collector.ops.alerts import alert_job
 from collector.pipeline.errors import InputError, JobFailed
 from collector.pipeline.jobs.close import run_close_snapshot
 from collector.pipeline.jobs.enrichment import run_enrichment
@@ -25,7 +26,7 @@ from collector.pipeline.jobs.history import run_history
 from collector.pipeline.jobs.rollup import run_rollup
 from collector.pipeline.jobs.snapshot import run_snapshot
 from collector.pipeline.retry import missed_slots
-from collector.pipeline.run import JobResult, as_date
+from collector.pipeline.run import JobResult, as_date, problem_level
 from collector.pipeline.runlog import log_unhandled
 from collector.pipeline.snapshot_plan import SnapshotOverrides
 from shared.config import AppConfig
@@ -65,14 +66,21 @@ def _logging(level: str) -> None:
         logging.getLogger("ib_insync").setLevel(logging.CRITICAL)
 
 
-def _report(result: JobResult, as_json: bool) -> None:
+def exits_nonzero(cfg: AppConfig, result: JobResult) -> bool:
+    """Failed, slot_retry_exceeded, or partial below qa.slot_coverage_min: exit 1."""
+    return problem_level(cfg, result) == "ERROR"
+
+
+def _report(cfg: AppConfig, result: JobResult, as_json: bool, where: str = "") -> None:
     if as_json:
         typer.echo(
             json.dumps({k: getattr(result, k) for k in result.__dataclass_fields__}, default=str)
         )
     else:
         typer.echo(f"{result.task}: {result.status} - {result.message} (run {result.run_id})")
-    if result.status == "failed":
+    if result.run_id is not None:  # a dry run has no run and alerts nobody
+        alert_job(cfg, result, where or result.task)
+    if exits_nonzero(cfg, result):
         raise typer.Exit(EXIT_FAILURE)
 
 
@@ -141,7 +149,8 @@ def snapshot(
             job = functools.partial(run_snapshot, cfg, day, s, symbols, overrides=ov)
             result = _run(cfg, Task.SNAPSHOT, job)
             typer.echo(f"{result.task} {s}: {result.status} - {result.message}")
-            worst = "failed" if result.status == "failed" else worst
+            alert_job(cfg, result, f"{result.task} {day} {s}")
+            worst = "failed" if exits_nonzero(cfg, result) else worst
         if worst == "failed":
             raise typer.Exit(EXIT_FAILURE)
         return
@@ -150,7 +159,7 @@ def snapshot(
     result = _run(cfg, Task.SNAPSHOT, lambda: run_snapshot(cfg, date, slot, symbols, overrides=ov))
     if dry_run and not as_json:
         typer.echo(json.dumps(result.details, indent=2, default=str))
-    _report(result, as_json)
+    _report(cfg, result, as_json, f"{Task.SNAPSHOT} {date} {slot}")
 
 
 def close_snapshot(
@@ -171,7 +180,7 @@ def close_snapshot(
         Task.CLOSE_SNAPSHOT,
         lambda: run_close_snapshot(cfg, date, symbols, fail_on_missing_cache=fail_on_missing_cache),
     )
-    _report(result, as_json)
+    _report(cfg, result, as_json, f"{Task.CLOSE_SNAPSHOT} {date}")
 
 
 def rollup(
@@ -183,7 +192,7 @@ def rollup(
     """Build view=daily_clean from the close view (and intraday fallback)."""
     _logging(log_level)
     cfg = load_cfg(config)
-    _report(_run(cfg, Task.ROLLUP, lambda: run_rollup(cfg, date)), as_json)
+    _report(cfg, _run(cfg, Task.ROLLUP, lambda: run_rollup(cfg, date)), as_json)
 
 
 def enrichment(
@@ -199,7 +208,7 @@ def enrichment(
     _logging(log_level)
     cfg = load_cfg(config)
     names = tuple(f.strip() for f in fields.split(",") if f.strip())
-    _report(_run(cfg, Task.ENRICHMENT, lambda: run_enrichment(cfg, date, names)), as_json)
+    _report(cfg, _run(cfg, Task.ENRICHMENT, lambda: run_enrichment(cfg, date, names)), as_json)
 
 
 def history(
@@ -218,7 +227,7 @@ def history(
     result = _run(
         cfg, Task.HISTORY, lambda: run_history(cfg, symbols, days, force_refresh=force_refresh)
     )
-    _report(result, as_json)
+    _report(cfg, result, as_json)
 
 
 def register(app: typer.Typer) -> None:

@@ -69,31 +69,51 @@ def compact(
         )
     except ValueError as exc:
         fail(str(exc))
+    from collector.pipeline.store import report_corrupt, sweep_corrupt
+
     cfg = load_cfg(config)
     if not (week or date_) and not cfg.storage.weekly_compaction_enabled:
         typer.echo("weekly compaction is disabled (storage.weekly_compaction_enabled=false)")
         return
     layout = Layout.from_config(cfg)
     days = week_dates(start)
-    before = count_rows(layout, "intraday", days)
-    report = compact_week(
-        layout,
-        start,
-        today=today,
-        same_day=cfg.storage.same_day_compaction_enabled,
-        compression_level=cfg.storage.compression_level,
-        dry_run=dry_run,
-    )
+    try:
+        corrupt = [] if dry_run else sweep_corrupt([layout.date_dir("intraday", d) for d in days])
+        for q in corrupt:
+            report_corrupt(layout, "compact", q.path_date(), [q])
+            typer.echo(q.line())
+        before = count_rows(layout, "intraday", days)
+        report = compact_week(
+            layout,
+            start,
+            today=today,
+            same_day=cfg.storage.same_day_compaction_enabled,
+            compression_level=cfg.storage.compression_level,
+            dry_run=dry_run,
+        )
+        after = count_rows(layout, "intraday", days)
+    except OSError as exc:  # read-only data directory, disk full: one line, nothing half-done
+        fail(
+            f"compact failed: {type(exc).__name__}: {exc.strerror or exc} ({exc.filename})",
+            EXIT_FAILURE,
+        )
     for item in report.items:
         what = f"{item.files_in} slot files, {item.rows_out} rows"
         typer.echo(f"{item.trade_date} {item.underlying}: {what} -> {item.path}")
     for skipped in report.skipped_dates:
         typer.echo(f"skipped {skipped}")
-    after = count_rows(layout, "intraday", days)
     merged = f"{report.files_before} slot files into {len(report.items)} files"
     typer.echo(f"week of {days[0]}: {merged}; rows {before} -> {after}")
-    if not dry_run and after != before - sum(i.duplicates_dropped for i in report.items):
-        fail(f"row count changed unexpectedly ({before} -> {after})", EXIT_FAILURE)
+    # rows_in - rows_out: exact duplicates plus compacted rows superseded by a slot collected
+    # again after the week was compacted (normal: the newer file wins)
+    replaced = sum(i.rows_in - i.rows_out for i in report.items)
+    if not dry_run and after != before - replaced:
+        fail(
+            f"row count changed unexpectedly ({before} -> {after}, {replaced} replaced)",
+            EXIT_FAILURE,
+        )
+    if corrupt:
+        fail(f"{len(corrupt)} corrupt file(s) moved aside: re-collect those slots", EXIT_FAILURE)
 
 
 def register(app: typer.Typer) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from collector.pipeline.errors import CacheMissing, InputError
@@ -60,12 +62,13 @@ def test_rollup_bad_input_and_crash_goes_to_the_error_log(tmp_path: Path) -> Non
     layout = Layout.from_config(cfg)
     bad = layout.chain_file("intraday", SIM_DAY, "AAPL", "10:00")
     bad.parent.mkdir(parents=True)
-    bad.write_bytes(b"PAR1 this is not parquet")
+    pq.write_table(pa.table({"not_a_chain_column": [1]}), bad)  # readable, but not our schema
     result = run_rollup(cfg, SIM_DAY)
     assert result.status == "failed"
     logs = list((layout.run_logs / "errors").glob("errors_*.log"))
     assert logs == [layout.errors_log(SIM_DAY)]  # dated by the trade date, not the clock
     text = logs[0].read_text()
     assert "task=rollup" in text and f"ingest_id={result.run_id}" in text and "Traceback" in text
+    assert text.count(" ERROR ") == 1  # one record per failure, the stack indented under it
     runs = LedgerReader(layout.ledger).recent_runs(5, task="rollup")
     assert runs[0]["status"] == "failed" and runs[0]["error_summary"]

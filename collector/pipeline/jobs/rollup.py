@@ -11,7 +11,7 @@ from datetime import date
 from collector.pipeline.errors import InputError
 from collector.pipeline.rollup import rollup_table
 from collector.pipeline.run import JobResult, RunContext, as_date, session_for
-from collector.pipeline.store import read_table, write_chain
+from collector.pipeline.store import read_table, report_corrupt, sweep_corrupt, write_chain
 from shared.config import AppConfig
 from shared.storage import Layout
 from shared.tasks import Task
@@ -37,6 +37,10 @@ def run_rollup(cfg: AppConfig, trade_date: date | str) -> JobResult:
         )
         raise InputError(f"no raw chain data for {d}: run {hint} first")
     ctx = RunContext(cfg, Task.ROLLUP, d)
+    # a corrupt input file is a finding (moved aside, one error-log line), not a crash
+    dirs = [layout.date_dir(v, d) for v in ("close", "intraday", "daily_clean")]
+    corrupt = sweep_corrupt(dirs)
+    report_corrupt(layout, Task.ROLLUP, d, corrupt, run_id=ctx.run_id)
     try:
         rows, missing_close = 0, []
         strategies: dict[str, int] = {}
@@ -75,6 +79,7 @@ def run_rollup(cfg: AppConfig, trade_date: date | str) -> JobResult:
             "strategies": strategies,
             "missing_close": missing_close,
             "fallback_rows": fallback,
+            "corrupt_files": [q.line() for q in corrupt],
         }
         if missing_close and not cfg.rollup.allow_intraday_fallback:
             return ctx.finish(
@@ -88,8 +93,10 @@ def run_rollup(cfg: AppConfig, trade_date: date | str) -> JobResult:
                     details=details,
                 )
             )
-        status = "ok" if not missing_close else "partial"
+        status = "ok" if not missing_close and not corrupt else "partial"
         msg = f"{rows} daily_clean rows; strategies {strategies}"
+        if corrupt:
+            msg += "; " + "; ".join(q.line() for q in corrupt)
         return ctx.finish(
             JobResult(
                 Task.ROLLUP,

@@ -303,6 +303,7 @@ def _finish(
         "error_codes": report.error_codes,
         "not_collected": len(report.not_collected),
         "cache": plan.cache_status,
+        "quarantined": resume.quarantined,
     }
 
     def done(status: str, msg: str) -> JobResult:
@@ -333,6 +334,8 @@ def _finish(
         )
     status = "ok" if failed == 0 else ("partial" if succeeded else "failed")
     msg = f"{rows} rows in {len(writer.written)} files; {succeeded}/{total} contracts complete"
+    if resume.quarantined:
+        msg += f"; replaced {len(resume.quarantined)} corrupt file(s), moved aside"
     if report.timed_out:
         msg += f", {report.timed_out} timed out"
     return done(status, msg)

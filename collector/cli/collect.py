@@ -77,7 +77,8 @@ def _report(cfg: AppConfig, result: JobResult, as_json: bool, where: str = "") -
             json.dumps({k: getattr(result, k) for k in result.__dataclass_fields__}, default=str)
         )
     else:
-        typer.echo(f"{result.task}: {result.status} - {result.message} (run {result.run_id})")
+        run = f" (run {result.run_id})" if result.run_id else ""
+        typer.echo(f"{result.task}: {result.status} - {result.message}{run}")
     if result.run_id is not None:  # a dry run has no run and alerts nobody
         alert_job(cfg, result, where or result.task)
     if exits_nonzero(cfg, result):
@@ -158,7 +159,8 @@ def snapshot(
         fail("snapshot needs --slot HH:MM (or --replay-missed)")
     result = _run(cfg, Task.SNAPSHOT, lambda: run_snapshot(cfg, date, slot, symbols, overrides=ov))
     if dry_run and not as_json:
-        typer.echo(json.dumps(result.details, indent=2, default=str))
+        for line in result.details.get("plan", []):
+            typer.echo(f"  {line}")
     _report(cfg, result, as_json, f"{Task.SNAPSHOT} {date} {slot}")
 
 

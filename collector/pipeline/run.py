@@ -211,7 +211,10 @@ def problem_level(cfg: AppConfig, result: JobResult) -> str | None:
     """
     if result.status == "failed" or below_coverage(cfg, result):
         return "ERROR"
-    if S.FLAG_SLOT_RETRY_EXCEEDED in result.message or result.details.get("corrupt_files"):
+    d = result.details
+    if S.FLAG_SLOT_RETRY_EXCEEDED in result.message or d.get("corrupt_files"):
+        return "ERROR"
+    if d.get("discovery_failed"):  # the day goes on for the others; this one needs a look
         return "ERROR"
     if result.status == "partial" or result.details.get("delayed_fallback"):
         return "WARNING"

@@ -114,8 +114,7 @@ async def test_live_runs_on_time_and_records_late_slots_as_missed(
     assert [(r["task"], r["slot"]) for r in missed] == [("snapshot", "09:30")]
     # a missed slot is lost data: logged at a level logscan counts
     assert (
-        "ERROR task=snapshot trade_date=2026-11-20 slot=09:30"
-        in layout.errors_log(DAY).read_text()
+        "ERROR task=snapshot trade_date=2026-11-20 slot=09:30" in layout.errors_log(DAY).read_text()
     )
 
 

@@ -54,7 +54,13 @@ def plan_for(cfg: AppConfig, opts: ScheduleOptions) -> Callable[[date], list[Pla
 
 
 def exit_code(outcomes: list[TaskOutcome]) -> int:
-    return 1 if any(o.status in ("failed", "missed", "skipped") for o in outcomes) else 0
+    """1 when anything failed, was missed or skipped, or a symbol failed its precheck."""
+    bad = any(
+        o.status in ("failed", "missed", "skipped")
+        or (o.item.task == Task.PRECHECK and o.status == "partial")
+        for o in outcomes
+    )
+    return 1 if bad else 0
 
 
 async def run_schedule(

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
-from collector.ops.alerts import alert_job
+from collector.errorlog import append_error, format_error
+from collector.ops.alerts import Event, alert_job, notify
 from collector.ops.checks.logscan import scan_day, write_summary
 from collector.ops.checks.selfcheck import compute_metrics, run_selfcheck, write_metrics
 from collector.ops.schedule import plan as p
@@ -19,6 +20,7 @@ from collector.pipeline.jobs.precheck import precheck_contract_cache
 from collector.pipeline.jobs.rollup import run_rollup
 from collector.pipeline.jobs.snapshot import run_snapshot
 from collector.pipeline.run import JobResult, problem_level
+from collector.pipeline.snapshot_plan import discovery_problems
 from shared.config import AppConfig
 from shared.ledger import Ledger
 from shared.storage import Layout
@@ -68,11 +70,23 @@ class TaskExecutor:
         statuses = await precheck_contract_cache(
             self.cfg, item.trade_date, _symbols_arg(item), rebuild=item.args.get("rebuild", True)
         )
-        rebuilt = sorted(sym for sym, state in statuses.items() if state != "ok")
-        message = f"{len(statuses)} contract caches ok" + (
+        problems = discovery_problems(statuses)
+        rebuilt = sorted(s for s, state in statuses.items() if state != "ok" and s not in problems)
+        message = f"{len(statuses) - len(problems)} contract caches ok" + (
             f", rebuilt: {', '.join(rebuilt)}" if rebuilt else ""
         )
-        return TaskOutcome(item, "ok", message)
+        if not problems:
+            return TaskOutcome(item, "ok", message)
+        # the day goes on for the symbols that work; the failing ones are reported loudly
+        lines = "; ".join(f"{sym} {why}" for sym, why in sorted(problems.items()))
+        where = f"{item.task} {item.trade_date}"
+        notify(self.cfg, Event.DISCOVERY_FAILED, where, f"{where}: discovery failed: {lines}")
+        append_error(
+            self.layout,
+            item.trade_date,
+            format_error(item.task, item.trade_date, f"discovery failed: {lines}"),
+        )
+        return TaskOutcome(item, "partial", f"{message}; discovery failed: {lines}", logged=True)
 
     async def _run_snapshot(self, item: p.PlannedTask) -> TaskOutcome:
         assert item.slot is not None

@@ -14,7 +14,12 @@ from shared.storage import Layout
 def retention(
     config: Path = ConfigOption,
     view: str = typer.Option(..., "--view", help="intraday, close or errors."),
-    older_than: int = typer.Option(..., "--older-than", help="Remove what is older than N days."),
+    older_than: int | None = typer.Option(
+        None,
+        "--older-than",
+        help="Remove what is older than N days (default: storage.intraday_retain_days, "
+        "or storage.errors_retain_days for errors).",
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be removed."),
 ) -> None:
     """Remove intraday partitions (or error logs) older than N days, keeping the ledger in step."""
@@ -27,11 +32,14 @@ def retention(
 
     if view not in RETENTION_VIEWS:
         fail(f"unknown retention view {view!r}: expected one of {', '.join(RETENTION_VIEWS)}")
+    cfg = load_cfg(config)
+    if older_than is None:
+        st = cfg.storage
+        older_than = st.errors_retain_days if view == "errors" else st.intraday_retain_days
     try:
         cutoff = cutoff_date(today_et(), older_than)
     except ValueError as exc:
         fail(str(exc))
-    cfg = load_cfg(config)
     layout = Layout.from_config(cfg)
     expired = find_expired(layout, view, cutoff)
     verb = "would remove" if dry_run else "removing"

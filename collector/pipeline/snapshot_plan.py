@@ -6,6 +6,7 @@ every symbol checked out, so bad input writes nothing.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -24,6 +25,8 @@ from collector.pipeline.selection import nearest_strikes
 from collector.pipeline.universe import UniverseEntry
 from shared.config import AppConfig
 from shared.storage import Layout
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,52 @@ async def prepare_caches(
 
 FAILED = "failed"
 STALE = "stale"
+MIDDAY = "12:00"  # discovery.midday_refresh_enabled: the first slot from this ET time
+
+
+def is_midday_slot(slots: Sequence[str], slot: str) -> bool:
+    """True for the session's first slot at or after 12:00 ET (early closes included)."""
+    later = [s for s in slots if s >= MIDDAY]
+    return bool(later) and slot == later[0]
+
+
+def add_new_contracts(cache: ContractCache, fresh: ContractCache) -> tuple[ContractCache, int]:
+    """Pure: the day's cache plus the contracts listed since (by conId); the existing
+    contracts stay exactly as they were, so a slot's contract set only ever grows."""
+    have = {c.conid for c in cache.contracts}
+    new = [c for c in fresh.contracts if c.conid not in have]
+    if not new:
+        return cache, 0
+    merged = tuple(
+        sorted((*cache.contracts, *new), key=lambda c: (c.expiry, c.strike, c.right, c.conid))
+    )
+    return replace(cache, contracts=merged), len(new)
+
+
+async def midday_refresh(
+    session: IBSession,
+    cfg: AppConfig,
+    entries: Sequence[UniverseEntry],
+    caches: dict[str, ContractCache],
+    status: dict[str, str],
+    trade_date: date,
+) -> None:
+    """Re-discover each symbol whose cache is today's own and add new listings (in place).
+
+    A failed re-discovery keeps the morning's cache: the refresh only ever adds.
+    """
+    for entry in entries:
+        cache = caches.get(entry.symbol)
+        if cache is None or cache.stale_from is not None or status[entry.symbol] != "ok":
+            continue
+        try:
+            fresh = await discover_symbol(session, cfg, entry, trade_date)
+        except (InputError, JobFailed, IBError) as exc:
+            log.warning("midday refresh of %s failed, keeping the cache: %s", entry.symbol, exc)
+            continue
+        caches[entry.symbol], added = add_new_contracts(cache, fresh)
+        if added:
+            status[entry.symbol] = f"refreshed (+{added} new contracts)"
 
 
 def discovery_problems(status: dict[str, str]) -> dict[str, str]:

@@ -157,7 +157,7 @@ class TaskExecutor:
 
     async def _run_logscan(self, item: p.PlannedTask) -> TaskOutcome:
         ledger = Ledger(self.layout.ledger)
-        run_id = ledger.start_run(Task.LOGSCAN, item.trade_date)
+        run_id = ledger.start_run(Task.LOGSCAN, item.trade_date, item.slot)
         result = scan_day(self.layout, item.trade_date, self.cfg.logscan.keywords)
         path = write_summary(self.layout, result, self.cfg.logscan.max_total)
         over = result.total > self.cfg.logscan.max_total

@@ -36,6 +36,8 @@ from collector.pipeline.snapshot_plan import (
     SnapshotOverrides,
     discovery_problems,
     engine_params,
+    is_midday_slot,
+    midday_refresh,
     overrides_from,
     pick_contracts,
     prepare_caches,
@@ -132,6 +134,13 @@ async def _plan_slot(
     caches, status = await prepare_caches(
         ib, run.cfg, run.layout, entries, run.trade_date, rebuild=rebuild
     )
+    cfg = run.cfg
+    if cfg.discovery.midday_refresh_enabled and run.view == "intraday":
+        slots = session_for(run.trade_date).slots(
+            cfg.schedule.slot_interval_minutes, cfg.schedule.extra_slots
+        )
+        if is_midday_slot(slots, run.slot):
+            await midday_refresh(ib, cfg, entries, caches, status, run.trade_date)
     prices: dict[str, float | None] = {}
     entries = [e for e in entries if e.symbol in caches]  # the others failed discovery
     for entry in entries:

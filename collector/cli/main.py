@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from collector.cli import (
+    capacity,
     checks,
     collect,
     demo,
@@ -23,7 +24,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (inspect, gateway_sim, collect, streaming, schedule, checks, maintenance, demo):
+for module in (
+    inspect,
+    gateway_sim,
+    collect,
+    streaming,
+    schedule,
+    checks,
+    maintenance,
+    capacity,
+    demo,
+):
     module.register(app)
 
 

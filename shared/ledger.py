@@ -183,28 +183,40 @@ class Ledger:
         return dead
 
     def record_partition(self, rec: PartitionRecord, run_id: str | None) -> None:
+        self.record_partitions([rec], run_id)
+
+    def record_partitions(self, recs: list[PartitionRecord], run_id: str | None) -> None:
+        """Record many written files in one transaction (one commit, one WAL sync)."""
+        self.record_partitions_with_runs([(rec, run_id) for rec in recs])
+
+    def record_partitions_with_runs(self, items: list[tuple[PartitionRecord, str | None]]) -> None:
+        """Like record_partitions, each file keeping its own run (e.g. re-pointed rows)."""
+        now = utcnow_iso()
         with self._connect() as con:
-            con.execute(
+            con.executemany(
                 "INSERT INTO partitions (view, trade_date, underlying, slot, path, rows, bytes, quote_fill, "
                 "greeks_fill, delayed_rows, run_id, written_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT (view, trade_date, underlying, slot) DO UPDATE SET path=excluded.path, "
                 "rows=excluded.rows, bytes=excluded.bytes, quote_fill=excluded.quote_fill, "
                 "greeks_fill=excluded.greeks_fill, delayed_rows=excluded.delayed_rows, "
                 "run_id=excluded.run_id, written_at=excluded.written_at",
-                (
-                    rec.view,
-                    rec.trade_date.isoformat(),
-                    rec.underlying,
-                    rec.slot,
-                    rec.path,
-                    rec.rows,
-                    rec.bytes,
-                    rec.quote_fill,
-                    rec.greeks_fill,
-                    rec.delayed_rows,
-                    run_id,
-                    utcnow_iso(),
-                ),
+                [
+                    (
+                        rec.view,
+                        rec.trade_date.isoformat(),
+                        rec.underlying,
+                        rec.slot,
+                        rec.path,
+                        rec.rows,
+                        rec.bytes,
+                        rec.quote_fill,
+                        rec.greeks_fill,
+                        rec.delayed_rows,
+                        run_id,
+                        now,
+                    )
+                    for rec, run_id in items
+                ],
             )
 
     def forget_partition(self, view: str, trade_date: date, underlying: str, slot: str) -> None:

@@ -17,7 +17,6 @@ from collector.cli.common import (
     parse_symbols_arg,
 )
 from collector.ops.alerts import Event, alert_urls, notify
-from shared.storage import Layout
 
 
 def qa(
@@ -97,6 +96,7 @@ def logscan(
 ) -> None:
     """Count ERROR/CRITICAL/PACING lines in the day's error log; exit 1 over the threshold."""
     from collector.ops.checks.logscan import parse_keywords, scan_day, write_summary
+    from shared.storage import Layout
 
     day = parse_date_arg(date_)
     try:

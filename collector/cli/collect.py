@@ -13,25 +13,16 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from collector.cli.common import EXIT_FAILURE, ConfigOption, fail, load_cfg, setup_logging
-from collector.ops.alerts import alert_job
-from collector.pipeline.errors import InputError, JobFailed
-from collector.pipeline.jobs.close import run_close_snapshot
-from collector.pipeline.jobs.enrichment import run_enrichment
-from collector.pipeline.jobs.history import run_history
-from collector.pipeline.jobs.rollup import run_rollup
-from collector.pipeline.jobs.snapshot import run_snapshot
-from collector.pipeline.retry import missed_slots
-from collector.pipeline.run import JobResult, as_date, problem_level
-from collector.pipeline.runlog import log_unhandled
-from collector.pipeline.snapshot_plan import SnapshotOverrides
-from shared.config import AppConfig
-from shared.storage import Layout
 from shared.tasks import Task
+
+if TYPE_CHECKING:  # the jobs (pyarrow, polars, ib_async) load when a command runs, not for --help
+    from collector.pipeline.run import JobResult
+    from shared.config import AppConfig
 
 DateOption = typer.Option("today", "--date", help="Trade date YYYY-MM-DD or 'today' (ET).")
 SymbolsOption = typer.Option(None, "--symbols", help="Comma list (default: the universe file).")
@@ -40,6 +31,10 @@ LogLevelOption = typer.Option("WARNING", "--log-level", help="DEBUG, INFO, WARNI
 
 def _run(cfg: AppConfig, task: str, make: Callable[[], Any]) -> Any:
     """Run a job; map bad input to exit 2, job failures to exit 1, log crashes with stack."""
+    from collector.pipeline.errors import InputError, JobFailed
+    from collector.pipeline.runlog import log_unhandled
+    from shared.storage import Layout
+
     try:
         out = make()
         if asyncio.iscoroutine(out):
@@ -68,10 +63,14 @@ def _logging(level: str) -> None:
 
 def exits_nonzero(cfg: AppConfig, result: JobResult) -> bool:
     """Failed, slot_retry_exceeded, or partial below qa.slot_coverage_min: exit 1."""
+    from collector.pipeline.run import problem_level
+
     return problem_level(cfg, result) == "ERROR"
 
 
 def _report(cfg: AppConfig, result: JobResult, as_json: bool, where: str = "") -> None:
+    from collector.ops.alerts import alert_job
+
     if as_json:
         typer.echo(
             json.dumps({k: getattr(result, k) for k in result.__dataclass_fields__}, default=str)
@@ -123,6 +122,13 @@ def snapshot(
     log_level: str = LogLevelOption,
 ) -> None:
     """Collect one slot of option-chain snapshots (view=intraday)."""
+    from collector.ops.alerts import alert_job
+    from collector.pipeline.jobs.snapshot import run_snapshot
+    from collector.pipeline.retry import missed_slots
+    from collector.pipeline.run import as_date
+    from collector.pipeline.snapshot_plan import SnapshotOverrides
+    from shared.storage import Layout
+
     _logging(log_level)
     cfg = load_cfg(config)
     if ticks is not None and ticks and not all(t.strip().isdigit() for t in ticks.split(",")):
@@ -175,6 +181,8 @@ def close_snapshot(
     log_level: str = LogLevelOption,
 ) -> None:
     """Collect the session's close (view=close, market data type 2, real last slot)."""
+    from collector.pipeline.jobs.close import run_close_snapshot
+
     _logging(log_level)
     cfg = load_cfg(config)
     result = _run(
@@ -192,6 +200,8 @@ def rollup(
     log_level: str = LogLevelOption,
 ) -> None:
     """Build view=daily_clean from the close view (and intraday fallback)."""
+    from collector.pipeline.jobs.rollup import run_rollup
+
     _logging(log_level)
     cfg = load_cfg(config)
     _report(cfg, _run(cfg, Task.ROLLUP, lambda: run_rollup(cfg, date)), as_json)
@@ -207,6 +217,8 @@ def enrichment(
     log_level: str = LogLevelOption,
 ) -> None:
     """Next session day: fill open_interest (tick 101) into daily_clean of --date."""
+    from collector.pipeline.jobs.enrichment import run_enrichment
+
     _logging(log_level)
     cfg = load_cfg(config)
     names = tuple(f.strip() for f in fields.split(",") if f.strip())
@@ -224,6 +236,8 @@ def history(
     log_level: str = LogLevelOption,
 ) -> None:
     """Daily bars built from 8-hour bars (clean/ib/history/bar=1d)."""
+    from collector.pipeline.jobs.history import run_history
+
     _logging(log_level)
     cfg = load_cfg(config)
     result = _run(

@@ -8,7 +8,6 @@ import typer
 
 from collector.cli.common import EXIT_FAILURE, ConfigOption, fail, load_cfg, parse_date_arg
 from shared.calendar import today_et
-from shared.storage import Layout
 
 
 def retention(
@@ -29,6 +28,7 @@ def retention(
         cutoff_date,
         find_expired,
     )
+    from shared.storage import Layout
 
     if view not in RETENTION_VIEWS:
         fail(f"unknown retention view {view!r}: expected one of {', '.join(RETENTION_VIEWS)}")
@@ -57,20 +57,42 @@ def compact(
         None, "--week", help="ISO week YYYY-Www (default: last complete week)."
     ),
     date_: str | None = typer.Option(None, "--date", help="Compact the week containing this date."),
+    day: str | None = typer.Option(
+        None, "--day", help="Compact this one date only (e.g. right after its rollup)."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run"),
 ) -> None:
-    """Merge a week's intraday slot files into one zstd file per date and underlying."""
+    """Merge a week's (or one day's) intraday slot files into one file per date and underlying."""
     from collector.ops.maintenance.compaction import (
+        compact_day,
         compact_week,
         count_rows,
         default_week,
         parse_week,
         week_dates,
     )
+    from shared.storage import Layout
 
-    if week and date_:
-        fail("give --week or --date, not both")
+    if sum(x is not None for x in (week, date_, day)) > 1:
+        fail("give one of --week, --date and --day")
     today = today_et()
+    if day is not None:
+        try:
+            one = parse_date_arg(day)
+        except ValueError as exc:
+            fail(str(exc))
+        cfg = load_cfg(config)
+        if one >= today and not cfg.storage.same_day_compaction_enabled:
+            fail(f"{one} is today or later (storage.same_day_compaction_enabled=false)")
+        layout = Layout.from_config(cfg)
+        before = count_rows(layout, "intraday", [one])
+        items = compact_day(layout, one, cfg.storage.compression_level, dry_run)
+        after = count_rows(layout, "intraday", [one])
+        files = sum(i.files_in for i in items)
+        typer.echo(f"{one}: {files} slot files into {len(items)} files; rows {before} -> {after}")
+        if not dry_run and after != before - sum(i.duplicates_dropped for i in items):
+            fail(f"row count changed unexpectedly ({before} -> {after})", EXIT_FAILURE)
+        return
     try:
         start = (
             parse_week(week) if week else (parse_date_arg(date_) if date_ else default_week(today))

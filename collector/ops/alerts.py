@@ -17,10 +17,12 @@ import warnings
 from collections.abc import Mapping
 from enum import StrEnum
 from types import ModuleType
+from typing import TYPE_CHECKING
 
-from collector.pipeline.run import JobResult
-from shared import schema as S
 from shared.config import AppConfig
+
+if TYPE_CHECKING:  # the CLI imports this module for --help: no pyarrow, no ib_async here
+    from collector.pipeline.run import JobResult
 
 log = logging.getLogger(__name__)
 ENV_URLS = "OPT_DATA_ALERT_URLS"
@@ -109,6 +111,8 @@ def notify(
 
 def job_event(cfg: AppConfig, result: JobResult) -> tuple[Event, str] | None:
     """The alert a finished pipeline job calls for, with its one-line reason, or None."""
+    from shared import schema as S
+
     d = result.details
     if S.FLAG_SLOT_RETRY_EXCEEDED in result.message:
         return Event.SLOT_RETRY_EXCEEDED, result.message

@@ -11,11 +11,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from collector.errorlog import append_error, format_error
+from collector.pipeline.compacted import merge_tables
 from collector.pipeline.rows import fill_stats
 from shared.config import AppConfig
 from shared.ledger import Ledger, PartitionRecord
 from shared.schema import schema_for_view
-from shared.storage import Layout, atomic_write_parquet
+from shared.storage import RAW_VIEWS, Layout, atomic_write_parquet
 
 HISTORY_VIEW = "history_1d"  # the ledger view name of clean/ib/history/bar=1d files
 
@@ -31,13 +32,49 @@ def write_chain(
     table: pa.Table,
     run_id: str,
 ) -> PartitionRecord:
-    """Replace the partition file atomically, then record it (rows, bytes, fills, delayed)."""
+    """Replace the partition file atomically, then record it (rows, bytes, fills, delayed).
+
+    A raw slot whose day was already compacted goes into the compacted file instead
+    (rewritten atomically with this slot's rows replaced), so no row has two copies.
+    """
     schema = schema_for_view(view)
     if table.schema != schema:
         table = table.select(schema.names).cast(schema)
+    if slot is not None and view in RAW_VIEWS:
+        compacted = layout.compacted_file(view, trade_date, symbol)
+        if compacted.is_file():
+            return _write_into_compacted(cfg, layout, ledger, view, trade_date, symbol, slot,
+                                         table, run_id, compacted)  # fmt: skip
     path = layout.chain_file(view, trade_date, symbol, slot)
     atomic_write_parquet(path, table, cfg.storage.compression, cfg.storage.compression_level)
     rec = write_chain_record(layout, view, trade_date, symbol, slot, table)
+    ledger.record_partition(rec, run_id)
+    return rec
+
+
+def _write_into_compacted(
+    cfg: AppConfig, layout: Layout, ledger: Ledger, view: str, trade_date: date, symbol: str,
+    slot: str, table: pa.Table, run_id: str, compacted: Path,
+) -> PartitionRecord:  # fmt: skip
+    merged, _ = merge_tables(pq.read_table(compacted), [table])
+    size = atomic_write_parquet(
+        compacted, merged, cfg.storage.compression, cfg.storage.compression_level
+    )
+    # a slot file of the same slot (written before the compacted file existed) goes too
+    layout.chain_file(view, trade_date, symbol, slot).unlink(missing_ok=True)
+    stats = fill_stats(table)
+    rec = PartitionRecord(
+        view=view,
+        trade_date=trade_date,
+        underlying=symbol,
+        slot=slot,
+        path=str(compacted),
+        rows=table.num_rows,
+        bytes=size * table.num_rows // max(1, merged.num_rows),
+        quote_fill=stats.quote_fill,
+        greeks_fill=stats.greeks_fill,
+        delayed_rows=stats.delayed_rows,
+    )
     ledger.record_partition(rec, run_id)
     return rec
 

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from collector.ops.checks.dataset import read_view, scheduled_symbols
+from collector.ops.checks.dataset import intraday_summary, read_view, scheduled_symbols
 from collector.ops.checks.logscan import LogscanResult, scan_day
 from collector.ops.checks.qa import DayMetrics, day_metrics
 from collector.pipeline.store import report_corrupt, sweep_corrupt
@@ -146,12 +146,7 @@ def compute_metrics(
     # a corrupt file is a finding: moved aside (one error-log line each), then measured without
     corrupt = sweep_corrupt([layout.date_dir(v, trade_date) for v in ("intraday", "daily_clean")])
     report_corrupt(layout, Task.QA, trade_date, corrupt)
-    intraday = read_view(
-        layout,
-        "intraday",
-        trade_date,
-        ["underlying", "slot", "delayed_fallback", "market_data_type", "data_quality_flags"],
-    )
+    intraday = intraday_summary(layout, trade_date)
     daily = read_view(
         layout, "daily_clean", trade_date, ["expiry", "rollup_strategy", "open_interest"]
     )

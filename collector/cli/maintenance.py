@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from collector.cli.common import EXIT_FAILURE, ConfigOption, fail, load_cfg, parse_date_arg
 from shared.calendar import today_et
+
+if TYPE_CHECKING:
+    from collector.ops.maintenance.compaction import UnderlyingCompaction
+    from shared.storage import Layout
 
 
 def retention(
@@ -66,7 +73,6 @@ def compact(
     from collector.ops.maintenance.compaction import (
         compact_day,
         compact_week,
-        count_rows,
         default_week,
         parse_week,
         week_dates,
@@ -76,67 +82,75 @@ def compact(
     if sum(x is not None for x in (week, date_, day)) > 1:
         fail("give one of --week, --date and --day")
     today = today_et()
-    if day is not None:
-        try:
-            one = parse_date_arg(day)
-        except ValueError as exc:
-            fail(str(exc))
-        cfg = load_cfg(config)
-        if one >= today and not cfg.storage.same_day_compaction_enabled:
-            fail(f"{one} is today or later (storage.same_day_compaction_enabled=false)")
-        layout = Layout.from_config(cfg)
-        before = count_rows(layout, "intraday", [one])
-        items = compact_day(layout, one, cfg.storage.compression_level, dry_run)
-        after = count_rows(layout, "intraday", [one])
-        files = sum(i.files_in for i in items)
-        typer.echo(f"{one}: {files} slot files into {len(items)} files; rows {before} -> {after}")
-        if not dry_run and after != before - sum(i.duplicates_dropped for i in items):
-            fail(f"row count changed unexpectedly ({before} -> {after})", EXIT_FAILURE)
-        return
     try:
+        one = parse_date_arg(day) if day is not None else None
         start = (
             parse_week(week) if week else (parse_date_arg(date_) if date_ else default_week(today))
         )
     except ValueError as exc:
         fail(str(exc))
+    cfg = load_cfg(config)
+    layout = Layout.from_config(cfg)
+    level = cfg.storage.compression_level
+    if one is not None:
+        if one >= today and not cfg.storage.same_day_compaction_enabled:
+            fail(f"{one} is today or later (storage.same_day_compaction_enabled=false)")
+        days = [one]
+
+        def run() -> list[UnderlyingCompaction]:
+            return compact_day(layout, one, level, dry_run)
+
+    else:
+        if not (week or date_) and not cfg.storage.weekly_compaction_enabled:
+            typer.echo("weekly compaction is disabled (storage.weekly_compaction_enabled=false)")
+            return
+        days = week_dates(start)
+
+        def run() -> list[UnderlyingCompaction]:
+            report = compact_week(
+                layout,
+                start,
+                today=today,
+                same_day=cfg.storage.same_day_compaction_enabled,
+                compression_level=level,
+                dry_run=dry_run,
+            )
+            for skipped in report.skipped_dates:
+                typer.echo(f"skipped {skipped}")
+            return report.items
+
+    _compact(layout, days, run, dry_run)
+
+
+def _compact(
+    layout: Layout, days: list[date], run: Callable[[], list[UnderlyingCompaction]], dry_run: bool
+) -> None:
+    """Quarantine corrupt files, compact, and prove every row a reader saw is still there."""
+    from collector.ops.maintenance.compaction import count_rows
     from collector.pipeline.store import report_corrupt, sweep_corrupt
 
-    cfg = load_cfg(config)
-    if not (week or date_) and not cfg.storage.weekly_compaction_enabled:
-        typer.echo("weekly compaction is disabled (storage.weekly_compaction_enabled=false)")
-        return
-    layout = Layout.from_config(cfg)
-    days = week_dates(start)
     try:
         corrupt = [] if dry_run else sweep_corrupt([layout.date_dir("intraday", d) for d in days])
         for q in corrupt:
             report_corrupt(layout, "compact", q.path_date(), [q])
             typer.echo(q.line())
         before = count_rows(layout, "intraday", days)
-        report = compact_week(
-            layout,
-            start,
-            today=today,
-            same_day=cfg.storage.same_day_compaction_enabled,
-            compression_level=cfg.storage.compression_level,
-            dry_run=dry_run,
-        )
+        items = run()
         after = count_rows(layout, "intraday", days)
     except OSError as exc:  # read-only data directory, disk full: one line, nothing half-done
         fail(
             f"compact failed: {type(exc).__name__}: {exc.strerror or exc} ({exc.filename})",
             EXIT_FAILURE,
         )
-    for item in report.items:
+    for item in items:
         what = f"{item.files_in} slot files, {item.rows_out} rows"
         typer.echo(f"{item.trade_date} {item.underlying}: {what} -> {item.path}")
-    for skipped in report.skipped_dates:
-        typer.echo(f"skipped {skipped}")
-    merged = f"{report.files_before} slot files into {len(report.items)} files"
-    typer.echo(f"week of {days[0]}: {merged}; rows {before} -> {after}")
+    files = sum(i.files_in for i in items)
+    span = f"week of {days[0]}" if len(days) > 1 else str(days[0])
+    typer.echo(f"{span}: {files} slot files into {len(items)} files; rows {before} -> {after}")
     # rows_in - rows_out: exact duplicates plus compacted rows superseded by a slot collected
-    # again after the week was compacted (normal: the newer file wins)
-    replaced = sum(i.rows_in - i.rows_out for i in report.items)
+    # again after the day was compacted (normal: the newer file wins)
+    replaced = sum(i.rows_in - i.rows_out for i in items)
     if not dry_run and after != before - replaced:
         fail(
             f"row count changed unexpectedly ({before} -> {after}, {replaced} replaced)",

@@ -1,8 +1,10 @@
 """Collection commands: snapshot, close-snapshot, rollup, enrichment, history.
 
 Each command calls one job of collector.pipeline.jobs with asyncio.run. Exit codes:
-0 ok or partial (data written, flags say what is missing), 1 the job failed,
-2 bad input (one line on stderr, nothing written).
+0 ok, or partial at or above qa.slot_coverage_min (flags say what is missing);
+1 the job failed, ended slot_retry_exceeded, collected below the coverage gate, lost a
+symbol to a discovery failure or met a corrupt file (collector.pipeline.run.problem_level);
+2 bad input (one line on stderr, nothing written). Runs that exit 1 also alert.
 """
 
 from __future__ import annotations

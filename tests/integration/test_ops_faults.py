@@ -17,7 +17,7 @@ import time_machine
 from typer.testing import CliRunner, Result
 
 from collector.cli.main import app
-from collector.gateway_sim import SimConfig, SimThread
+from collector.gateway_sim import FaultConfig, SimConfig, SimThread
 from collector.pipeline.jobs.precheck import precheck_contract_cache
 from shared.calendar import ET
 from shared.config import load_config
@@ -291,3 +291,39 @@ def test_one_symbol_failing_discovery_reuses_yesterdays_cache(
     assert aapl and not any("discovery_stale" in r["data_quality_flags"] for r in aapl)
     assert "ERROR task=snapshot" in errors(cfg) and "ACME" in errors(cfg)
     assert any("discovery_failed" in t for t in rx.titles())
+
+
+@time_machine.travel(EVENING, tick=True)
+def test_slot_retry_exceeded_exits_1_logs_and_alerts(
+    tmp_path: Path, sims: list[SimThread], rx: Receiver
+) -> None:
+    healthy = start_sim(sims)
+    cfg = config(tmp_path, healthy.port, rx)
+    asyncio.run(precheck_contract_cache(load_config(cfg, env={}), DAY, None))
+    pacing = start_sim(sims, faults=FaultConfig(pacing_error_rate=1.0))  # pacing that persists
+    pacing.sim.book.chain("AAPL", DAY)  # the simulator resolves conIds of listed chains only
+    cfg.write_text(cfg.read_text().replace(f"port = {healthy.port}", f"port = {pacing.port}"))
+    out = cli("snapshot", "--config", str(cfg), "--date", DAY.isoformat(), "--slot", "10:00")
+    one_line(out)
+    assert out.exit_code == 1, out.output
+    assert "slot_retry_exceeded" in out.output
+    line = next(x for x in errors(cfg).splitlines() if "slot_retry_exceeded" in x)
+    assert " ERROR task=snapshot trade_date=2026-11-18 slot=10:00 " in line
+    assert "ingest_id=snapshot-" in line
+    assert any("slot_retry_exceeded" in t for t in rx.titles())
+    assert LedgerReader(layout_of(cfg).ledger).missed_slots("snapshot", DAY) == ["10:00"]
+
+
+@time_machine.travel(EVENING, tick=True)
+def test_delayed_fallback_above_the_ratio_is_logged_and_alerted(
+    tmp_path: Path, sims: list[SimThread], rx: Receiver
+) -> None:
+    sim = start_sim(sims, faults=FaultConfig(no_permission_symbols=("AAPL",)))
+    cfg = config(tmp_path, sim.port, rx)
+    out = cli("snapshot", "--config", str(cfg), "--date", DAY.isoformat(), "--slot", "10:00")
+    one_line(out)
+    assert out.exit_code == 0, out.output  # collected, on delayed data
+    assert " WARNING task=snapshot trade_date=2026-11-18 slot=10:00 " in errors(cfg)
+    assert any("delayed_fallback" in t for t in rx.titles())
+    body = next(m["message"] for m in rx.messages if "delayed_fallback" in m["title"])
+    assert "qa.delayed_ratio_max 10%" in body

@@ -41,6 +41,8 @@ FLAG_MISSING_OI = "missing_oi"
 FLAG_OI_ENRICHMENT_FAILED = "oi_enrichment_failed"
 FLAG_SLOT_RETRY_EXCEEDED = "slot_retry_exceeded"
 FLAG_DISCOVERY_STALE = "discovery_stale"
+# Expired on its trade date: no open interest exists the next morning (also its missing_reason)
+FLAG_EXPIRED = "expired"
 ALL_FLAGS = (
     FLAG_MISSING_QUOTE,
     FLAG_MISSING_GREEKS,
@@ -53,6 +55,7 @@ ALL_FLAGS = (
     FLAG_OI_ENRICHMENT_FAILED,
     FLAG_SLOT_RETRY_EXCEEDED,
     FLAG_DISCOVERY_STALE,
+    FLAG_EXPIRED,
 )
 
 ROLLUP_STRATEGIES = ("close", "last_good", "intraday_fallback")

@@ -84,6 +84,7 @@ class ContractCache:
             "reference_price": self.reference_price,
             "dropped_unqualified": self.dropped_unqualified,
             "created_at": self.created_at,
+            "stale_from": self.stale_from.isoformat() if self.stale_from else None,
             "contracts": [c.to_json() for c in self.contracts],
         }
 
@@ -106,6 +107,7 @@ class ContractCache:
             contracts=tuple(OptionContract.from_json(c) for c in obj["contracts"]),
             dropped_unqualified=int(obj.get("dropped_unqualified", 0)),
             created_at=str(obj.get("created_at", "")),
+            stale_from=date.fromisoformat(obj["stale_from"]) if obj.get("stale_from") else None,
         )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -229,6 +230,12 @@ def rollup_table(
     )
 
 
+def expired_on(row: dict[str, Any], trade_date: date) -> bool:
+    """A contract whose expiry is the trade date (or earlier) has no OI the next morning."""
+    expiry = row.get("expiry")
+    return expiry is not None and expiry <= trade_date
+
+
 def apply_open_interest(
     daily: pa.Table,
     open_interest: dict[int, int],
@@ -252,6 +259,11 @@ def apply_open_interest(
         if oi is not None:
             row["open_interest"] = oi
             row["oi_asof_date"] = asof
+        elif row.get("oi_asof_date") is None and expired_on(row, asof):
+            # gone by the next morning: its null OI is explained, never requested
+            if S.FLAG_EXPIRED not in flags:
+                flags.append(S.FLAG_EXPIRED)
+            row["missing_reason"] = row.get("missing_reason") or S.FLAG_EXPIRED
         elif row.get("oi_asof_date") is None:
             flags.append(S.FLAG_MISSING_OI)
             if failures.get(row["conid"], 0) >= max_failures:

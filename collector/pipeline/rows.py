@@ -36,6 +36,7 @@ class RowContext:
     underlying_conid: int | None
     reference_price: float | None
     delayed_fallback: bool = False
+    discovery_stale: bool = False  # contracts from an earlier day's cache (discovery failed)
 
 
 def build_row(
@@ -110,6 +111,8 @@ def build_row(
         flags.append(S.FLAG_TIMEOUT)
     if no_permission:
         flags.append(S.FLAG_NO_PERMISSION)
+    if ctx.discovery_stale:
+        flags.append(S.FLAG_DISCOVERY_STALE)
     row["data_quality_flags"] = flags
     row["missing_reason"] = missing_reason or _reason(flags)
     return row

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+import os
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from collector.errorlog import append_error, format_error
 from collector.pipeline.compacted import merge_tables
 from collector.pipeline.rows import fill_stats
 from shared.config import AppConfig
@@ -117,10 +120,99 @@ def write_chain_record(
     )
 
 
+class CorruptFile(Exception):
+    """A stored Parquet file that cannot be read; the message names it in one line."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"corrupt file {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+# What pyarrow raises for a file that is not (or no longer) valid Parquet.
+UNREADABLE = (pa.ArrowException, OSError, ValueError)
+
+
 def read_table(path: Path) -> pa.Table | None:
+    """The file's table; None when it does not exist; CorruptFile when it cannot be read."""
     if not path.is_file():
         return None
-    return pq.read_table(path)
+    try:
+        return pq.read_table(path)
+    except UNREADABLE as exc:
+        raise CorruptFile(path, _reason(exc)) from None
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:160]}"
+
+
+def quarantine(path: Path, now: datetime | None = None) -> Path:
+    """Move a corrupt file aside as `<name>.corrupt-<utc stamp>`, beside it but outside every
+    reader's `*.parquet` glob: never deleted, so a disk or copy fault can still be examined."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while target.exists():
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+        n += 1
+    os.replace(path, target)
+    return target
+
+
+def check_readable(path: Path) -> str | None:
+    """None when the Parquet footer reads; else the reason (cheap: metadata only)."""
+    try:
+        pq.read_metadata(path)
+    except UNREADABLE as exc:
+        return _reason(exc)
+    return None
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    path: Path  # where the file was
+    moved_to: Path
+    reason: str
+
+    def line(self) -> str:
+        return f"corrupt file {self.path} ({self.reason}); moved aside to {self.moved_to.name}"
+
+    def path_date(self) -> date:
+        """The trade date of the partition (its date=YYYY-MM-DD folder), else today's UTC date."""
+        for part in self.path.parts:
+            if part.startswith("date="):
+                return date.fromisoformat(part.split("=", 1)[1])
+        return datetime.now(UTC).date()
+
+
+def sweep_corrupt(directories: list[Path]) -> list[Quarantined]:
+    """Quarantine every unreadable `*.parquet` under the directories (footer check)."""
+    found = []
+    for directory in directories:
+        if not directory.is_dir():
+            continue
+        for f in sorted(directory.rglob("*.parquet")):
+            reason = check_readable(f)
+            if reason is not None and f.is_file():
+                found.append(Quarantined(f, quarantine(f), reason))
+    return found
+
+
+def report_corrupt(
+    layout: Layout,
+    task: str,
+    trade_date: date,
+    found: list[Quarantined],
+    *,
+    slot: str | None = None,
+    run_id: str | None = None,
+) -> None:
+    """One error-log line per quarantined file (logscan counts it; the operator re-collects)."""
+    for q in found:
+        text = format_error(task, trade_date, q.line(), slot=slot, run_id=run_id)
+        append_error(layout, trade_date, text)
 
 
 def remove_tmp_files(directory: Path) -> int:

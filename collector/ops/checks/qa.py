@@ -16,12 +16,14 @@ read as failures of the collector.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
 import polars as pl
 
+from shared.ledger import unrepaired_missed
 from shared.schema import DELAYED_TYPES, FLAG_MISSING_QUOTE
 
 MIN_QUOTED_SHARE = 0.5
@@ -63,6 +65,7 @@ class DayMetrics:
     expiring_rows: int = 0
     missed_runs: list[dict[str, Any]] = field(default_factory=list)
     failed_runs: list[dict[str, Any]] = field(default_factory=list)
+    corrupt_files: list[str] = field(default_factory=list)  # moved aside while reading
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -83,6 +86,7 @@ class DayMetrics:
             "oi_due": self.oi_due,
             "missed_runs": self.missed_runs,
             "failed_runs": self.failed_runs,
+            "corrupt_files": self.corrupt_files,
         }
 
 
@@ -167,7 +171,7 @@ def oi_fill_rate(daily_clean: pl.DataFrame) -> Ratio:
     )
 
 
-def runs_with_status(runs: list[dict[str, Any]], status: str) -> list[dict[str, Any]]:
+def runs_with_status(runs: Sequence[Mapping[str, Any]], status: str) -> list[dict[str, Any]]:
     keep = ("run_id", "task", "slot", "status", "error_summary", "started_at")
     return [{k: r.get(k) for k in keep} for r in runs if r.get("status") == status]
 
@@ -198,6 +202,6 @@ def day_metrics(
         intraday_rows=int(intraday["rows"].sum() or 0),
         daily_clean_rows=daily_clean.height,
         expiring_rows=daily_clean.height - listed.height,
-        missed_runs=runs_with_status(day_runs, "missed"),
+        missed_runs=runs_with_status(unrepaired_missed(day_runs), "missed"),
         failed_runs=runs_with_status(day_runs, "failed"),
     )

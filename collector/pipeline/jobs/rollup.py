@@ -19,6 +19,7 @@ from collector.pipeline.errors import InputError
 from collector.pipeline.rollup_inputs import list_day, rollup_day
 from collector.pipeline.rows import fill_stats_by_underlying
 from collector.pipeline.run import JobResult, RunContext, as_date, session_for
+from collector.pipeline.store import Quarantined, report_corrupt, sweep_corrupt
 from shared.config import AppConfig
 from shared.ledger import LedgerReader, PartitionRecord
 from shared.storage import Layout, atomic_write_parquet
@@ -63,6 +64,9 @@ def run_rollup(cfg: AppConfig, trade_date: date | str) -> JobResult:
         hint = "close-snapshot" if not allow else "snapshot or close-snapshot"
         raise InputError(f"no raw chain data for {d}: run {hint} first")
     ctx = RunContext(cfg, Task.ROLLUP, d)
+    # a corrupt input file is a finding (moved aside, one error-log line), not a crash
+    corrupt = sweep_corrupt([layout.date_dir(v, d) for v in ("close", "intraday", "daily_clean")])
+    report_corrupt(layout, Task.ROLLUP, d, corrupt, run_id=ctx.run_id)
     try:
         files = list_day(layout, d, sorted(symbols), with_intraday=allow)
         recorded = {
@@ -94,16 +98,27 @@ def run_rollup(cfg: AppConfig, trade_date: date | str) -> JobResult:
         counts = pc.value_counts(result.table.column("rollup_strategy")).to_pylist()
         strategies = {str(c["values"]): int(c["counts"]) for c in counts}
         return ctx.finish(_result(result.table.num_rows, symbols, result.missing_close,
-                                  strategies, allow))  # fmt: skip
+                                  strategies, allow, corrupt))  # fmt: skip
     except Exception as exc:
         return ctx.crashed(exc)
 
 
 def _result(
-    rows: int, symbols: set[str], missing_close: list[str], strategies: dict[str, int], allow: bool
+    rows: int,
+    symbols: set[str],
+    missing_close: list[str],
+    strategies: dict[str, int],
+    allow: bool,
+    corrupt: list[Quarantined],
 ) -> JobResult:
     fallback = sum(v for k, v in strategies.items() if k != "close")
-    details = {"strategies": strategies, "missing_close": missing_close, "fallback_rows": fallback}
+    details = {
+        "strategies": strategies,
+        "missing_close": missing_close,
+        "fallback_rows": fallback,
+        "corrupt_files": [q.line() for q in corrupt],
+    }
+    found = "".join(f"; {q.line()}" for q in corrupt)
     if missing_close and not allow:
         return JobResult(
             Task.ROLLUP,
@@ -116,11 +131,11 @@ def _result(
         )
     return JobResult(
         Task.ROLLUP,
-        "ok" if not missing_close else "partial",
+        "ok" if not missing_close and not corrupt else "partial",
         rows=rows,
         total=len(symbols),
         succeeded=len(symbols) - len(missing_close),
         failed=len(missing_close),
-        message=f"{rows} daily_clean rows; strategies {strategies}",
+        message=f"{rows} daily_clean rows; strategies {strategies}{found}",
         details=details,
     )

@@ -8,6 +8,7 @@ it knows (rejected or crashed, the traceback) to the CallRecord in a context var
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -47,6 +48,7 @@ class CallRecord:
     arguments: dict[str, Any] = field(default_factory=dict)  # as the client sent them
     status: str | None = None  # 'rejected' or 'error' when the tool layer decided so
     detail: str | None = None  # traceback of a crash (never sent to the client)
+    statement: str | None = None  # run_sql: the whole SQL statement (capped by its guard)
 
 
 CURRENT_CALL: contextvars.ContextVar[CallRecord | None] = contextvars.ContextVar(
@@ -73,12 +75,14 @@ class AuditLog:
 
     async def record(
         self, tool: str, arguments: Any, *, clamped: bool, rows: int, nbytes: int,
-        duration_ms: float, status: str, error: str | None,
+        duration_ms: float, status: str, error: str | None, statement: str | None = None,
     ) -> None:  # fmt: skip
         if self._db is None:
             log.error("audit DB is not open; call of %s not recorded", tool)
             return
         args = audit_arguments(arguments)
+        if statement is not None:  # every SQL statement is kept whole, beside the bounded rest
+            args = json.dumps({"sql": statement, "arguments": json.loads(args)}, sort_keys=True)
         await self._db.execute(
             "INSERT INTO calls (ts, tool, arguments, clamped, rows, bytes, duration_ms, status, error) "
             "VALUES (?,?,?,?,?,?,?,?,?)",
@@ -144,25 +148,27 @@ class AuditMiddleware:
             if record.detail is not None:
                 error = f"{error}\n{record.detail[-MAX_DETAIL_CHARS:]}"
             await self._write(
-                tool, arguments, start, status=status, error=error, nbytes=len(text.encode())
-            )
+                tool, arguments, start, status=status, error=error, nbytes=len(text.encode()),
+                statement=record.statement,
+            )  # fmt: skip
         else:
             clamped = bool(meta.get("clamped"))
             await self._write(
                 tool, arguments, start, status="clamped" if clamped else "ok", error=None,
                 clamped=clamped, rows=int(meta.get("rows") or 0), nbytes=len(text.encode()),
+                statement=record.statement,
             )  # fmt: skip
         return result
 
     async def _write(
         self, tool: str, arguments: Any, start: float, *, status: str, error: str | None,
-        clamped: bool = False, rows: int = 0, nbytes: int = 0,
+        clamped: bool = False, rows: int = 0, nbytes: int = 0, statement: str | None = None,
     ) -> None:  # fmt: skip
         duration_ms = (time.perf_counter() - start) * 1000
         try:
             await self.audit.record(
                 tool, arguments, clamped=clamped, rows=rows, nbytes=nbytes,
-                duration_ms=duration_ms, status=status, error=error,
+                duration_ms=duration_ms, status=status, error=error, statement=statement,
             )  # fmt: skip
         except Exception:  # the audit must never break a reply; the failure goes to stderr
             log.exception("could not write the audit row of %s", tool)

@@ -25,6 +25,7 @@ from mcp_server.queries.chain import check_class, check_expiry
 from mcp_server.queries.flip import zero_gamma_spot
 from mcp_server.queries.frames import partition_info, read_partition, resolve_partition, to_records
 from mcp_server.results import Page, table
+from shared.analytics.snapshot import gex_expr
 
 BASE = ["expiry", "strike", "right", "trading_class", "und_price"]
 
@@ -226,11 +227,7 @@ def oi_gamma_by_strike(
         frame = frame.filter(pl.col("expiry") == want)
         if frame.is_empty():
             raise QueryError(f"expiry {want} is not in {symbol} on {part.trade_date}")
-    sign = pl.when(pl.col("right") == "C").then(1.0).otherwise(-1.0)
-    mult = pl.col("multiplier").fill_null(100).cast(pl.Float64)
-    frame = frame.with_columns(
-        (sign * pl.col("gamma") * pl.col("open_interest") * mult * spot * spot * 0.01).alias("gex")
-    )
+    frame = frame.with_columns(gex_expr(spot).alias("gex"))  # the one GEX rule
     by_strike = (
         frame.group_by("strike")
         .agg(

@@ -13,7 +13,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp_server.context import ServerContext
 
 # Listed in the order an agent should meet them (tools/list keeps registration order).
-GROUPS = ("discovery", "status", "chain", "analysis")
+GROUPS = ("discovery", "status", "chain", "analysis", "volatility", "sql")
 
 
 def register_tools(server: MCPServer, ctx: ServerContext) -> None:

@@ -3,6 +3,7 @@
 from typing import Annotated
 
 from mcp.server.mcpserver import MCPServer
+from mcp_types import CallToolResult
 from pydantic import Field
 
 from mcp_server.context import ServerContext
@@ -22,6 +23,7 @@ from mcp_server.models import (
     limit_arg,
 )
 from mcp_server.tooling import READ_ONLY, run_query
+from mcp_server.tools.chart_reply import Chart, column, title, with_chart
 
 
 class SmileReply(Reply):
@@ -109,15 +111,27 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         trading_class: TradingClassArg = None,
         limit: Limit = None,  # type: ignore[valid-type]
         cursor: Cursor = None,
-    ) -> SmileReply:
+        chart: Chart = False,
+    ) -> Annotated[CallToolResult, SmileReply]:
         """Implied-volatility smile of one expiry (default: the nearest): call and put IV and delta per
         strike and trading class, moneyness K/S, and the out-of-the-money IV (puts below spot, calls above)."""
         from mcp_server.queries import analysis
 
-        return await run_query(  # type: ignore[no-any-return]
+        result = await run_query(
             ctx, analysis.iv_smile, paged=True, symbol=symbol, expiry=expiry, day=date,
             view=view.value, slot=slot, trading_class=trading_class, limit=limit,
         )  # fmt: skip
+        if not chart:
+            return result  # type: ignore[no-any-return]
+        payload = result.structured_content
+        from shared.charts import smile_png
+
+        pts = payload["points"]
+        ivs = {n: column(pts, n) for n in ("call_iv", "put_iv", "otm_iv") if n in pts["columns"]}
+        name = title(payload["partition"], f"smile {payload['expiry']}")
+        return await with_chart(
+            result, lambda: smile_png(column(pts, "strike"), ivs, payload["spot"], name)
+        )
 
     @server.tool(annotations=READ_ONLY)
     async def get_atm_term_structure(
@@ -127,15 +141,26 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         slot: SlotArg = None,
         limit: Limit = None,  # type: ignore[valid-type]
         cursor: Cursor = None,
-    ) -> TermStructureReply:
+        chart: Chart = False,
+    ) -> Annotated[CallToolResult, TermStructureReply]:
         """At-the-money implied volatility per expiry and trading class (strike nearest spot), with days
         to expiry."""
         from mcp_server.queries import analysis
 
-        return await run_query(  # type: ignore[no-any-return]
+        result = await run_query(
             ctx, analysis.atm_term_structure, paged=True, symbol=symbol, day=date,
             view=view.value, slot=slot, limit=limit,
         )  # fmt: skip
+        if not chart:
+            return result  # type: ignore[no-any-return]
+        payload = result.structured_content
+        from shared.charts import term_structure_png
+
+        ts = payload["term_structure"]
+        name = title(payload["partition"], "ATM term structure")
+        return await with_chart(
+            result, lambda: term_structure_png(column(ts, "dte"), column(ts, "atm_iv"), name)
+        )
 
     @server.tool(annotations=READ_ONLY)
     async def get_put_call_ratios(
@@ -166,14 +191,28 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         expiry: ExpiryArg = None,
         limit: Limit = None,  # type: ignore[valid-type]
         cursor: Cursor = None,
-    ) -> GexReply:
+        chart: Chart = False,
+    ) -> Annotated[CallToolResult, GexReply]:
         """Open interest and gamma exposure (GEX, dollars per 1% move; calls +, puts -) per strike, over
         all expiries or one, with totals, the largest call/put OI strikes, the gamma-flip strike
         (cumulative GEX changes sign) and the zero-gamma spot (where total GEX re-priced at that spot
         is zero). With more strikes than `limit`, the strikes nearest spot are kept."""
         from mcp_server.queries import analysis
 
-        return await run_query(  # type: ignore[no-any-return]
+        result = await run_query(
             ctx, analysis.oi_gamma_by_strike, paged=True, symbol=symbol, day=date,
             view=view.value, slot=slot, expiry=expiry, limit=limit,
         )  # fmt: skip
+        if not chart:
+            return result  # type: ignore[no-any-return]
+        payload = result.structured_content
+        from shared.charts import gex_by_strike_png
+
+        rows = payload["strikes"]
+        name = title(payload["partition"], f"GEX by strike ({payload['expiry']})")
+        return await with_chart(
+            result,
+            lambda: gex_by_strike_png(
+                column(rows, "strike"), column(rows, "net_gex"), payload["spot"], name
+            ),
+        )

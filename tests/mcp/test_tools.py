@@ -20,6 +20,7 @@ from tests.support.mcp_client import SYMBOLS, McpSession, audit_rows, records, s
 TOOLS = {
     "list_underlyings", "list_sessions", "list_expiries", "get_history_bars", "health_overview", "run_status_overview", "list_recent_runs", "get_partition_issues", "get_chain_sample",
     "get_iv_smile", "get_atm_term_structure", "get_put_call_ratios", "get_oi_gamma_by_strike", "get_chain_change",
+    "get_vol_timeseries", "get_vol_surface", "run_sql",
 }  # fmt: skip
 
 
@@ -274,6 +275,16 @@ def test_resources_and_prompt(mcp: McpSession) -> None:
     prompt = mcp.run(lambda c: c.get_prompt("daily_health_report", {"date": "2025-01-02"}))
     text = prompt.messages[0].content.text
     assert "2025-01-02" in text and "health_overview" in text and "get_partition_issues" in text
+
+
+def test_vol_and_sql_tools_on_the_synthetic_store(mcp: McpSession) -> None:
+    """Known answers are in test_vol_tools.py / test_sql_tool.py; here: they answer on this store."""
+    series = mcp.ok("get_vol_timeseries", {"symbol": "SPY", "sessions": 3})["series"]
+    assert len(series["rows"]) == 3 and "atm_iv_30d" in series["columns"]
+    surface = mcp.ok("get_vol_surface", {"symbol": "SPY"})
+    assert len(surface["iv"]) == len(surface["tenors"]) and surface["how"]
+    out = mcp.ok("run_sql", {"sql": "SELECT count(DISTINCT underlying) AS n FROM daily_clean"})
+    assert out["rows"] == [[4]]
 
 
 def test_every_call_is_one_audit_row(mcp: McpSession, audit_db: Path) -> None:

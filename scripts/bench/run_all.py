@@ -23,11 +23,7 @@ BENCHES: tuple[tuple[str, list[str], list[str]], ...] = (
         ["--counts", "200", "--hog-count", "200"],
     ),
     ("scripts.bench.snapshot_bench", [], ["--contracts", "300", "--skip-reqtickers"]),
-    (
-        "scripts.bench.mcp_bench",
-        [],
-        ["--symbols", "20", "--sessions", "3", "--chain-calls", "30", "--health-calls", "10"],
-    ),
+    ("scripts.bench.mcp_bench", [], ["--quick"]),
     (
         "scripts.bench.mcp_vol_bench",
         [],

@@ -13,6 +13,10 @@ generic one (the traceback goes to stderr and, bounded, to the audit row).
 
 With paged=True the query also receives `page`, a results.Page built from the call's
 `cursor` argument, and should build its rows with results.table().
+
+run_query returns a finished CallToolResult (structuredContent = the query's dict, one
+compact JSON text block); a tool that adds content, e.g. a chart, appends its block:
+`result.model_copy(update={"content": [*result.content, ImageContent(...)]})`.
 """
 
 from __future__ import annotations

@@ -227,7 +227,7 @@ def validate_slot(
 
 # Relative dates an operator or an agent can say instead of doing calendar maths. One
 # parser for the CLI's --date and every MCP date argument; meanings are XNYS sessions.
-RELATIVE_DATES = "today, yesterday, last_session, -N (N sessions back), or a weekday name"
+RELATIVE_DATES = "'today', 'yesterday', 'last_session', '-N' (N sessions back) or a weekday name"
 _WEEKDAYS = {
     name: i
     for i, names in enumerate(

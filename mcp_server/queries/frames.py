@@ -16,6 +16,7 @@ from mcp_server.context import ServerContext
 from mcp_server.limits import Meta
 from mcp_server.paths import QueryError
 from mcp_server.queries import nearest
+from mcp_server.results import json_ready
 from shared.schema import schema_for_view
 
 
@@ -123,19 +124,8 @@ def partition_info(part: Partition) -> dict[str, Any]:
 
 
 def to_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
-    """Rows as JSON-ready dicts: dates and times as ISO text, floats rounded, NaN and inf as null."""
-    casts = []
-    for name, dtype in frame.schema.items():
-        col = pl.col(name)
-        if dtype == pl.Date:
-            casts.append(col.dt.strftime("%Y-%m-%d"))
-        elif isinstance(dtype, pl.Datetime):
-            casts.append(col.dt.strftime("%Y-%m-%dT%H:%M:%S%.f%:z"))
-        elif dtype in (pl.Float32, pl.Float64):
-            casts.append(pl.when(col.is_finite()).then(col.round(6)).otherwise(None).alias(name))
-    if casts:
-        frame = frame.with_columns(casts)
-    return frame.to_dicts()
+    """Rows as JSON-ready dicts (results.json_ready: ISO dates, rounded floats, no NaN)."""
+    return json_ready(frame).to_dicts()
 
 
 def ratio(num: float | None, den: float | None) -> float | None:

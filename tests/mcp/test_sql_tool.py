@@ -13,7 +13,6 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 from mcp.client.stdio import StdioServerParameters
@@ -58,25 +57,24 @@ def mcp(known_store: Path, session_factory: Callable[..., McpSession]) -> McpSes
     return session_factory(params)
 
 
-def approx(x: float) -> Any:
-    return pytest.approx(x, rel=1e-6)
-
-
 def test_answers_count_compacted_and_slot_files_once(mcp: McpSession) -> None:
     out = mcp.ok("run_sql", {"sql": "SELECT slot, count(*) AS n, min(iv) AS lo FROM intraday "
                                     "GROUP BY slot ORDER BY slot"})  # fmt: skip
     assert out["columns"] == ["slot", "n", "lo"]
     # 54 rows per slot; 12:00 is the newer slot file (ATM 22% + 1 pt), not also the compacted copy
-    # iv is stored as float32 (docs/data-contract.md): equal to 7 significant digits
-    assert out["rows"] == [["10:00", 54, approx(0.20)], ["12:00", 54, approx(0.23)],
-                           ["16:00", 54, approx(0.22)]]  # fmt: skip
+    # iv is stored as float32 (7 significant digits, docs/data-contract.md)
+    out_rows = [
+        ["10:00", 54, pytest.approx(0.20, rel=1e-6)],
+        ["12:00", 54, pytest.approx(0.23, rel=1e-6)],
+        ["16:00", 54, pytest.approx(0.22, rel=1e-6)],
+    ]
+    assert out["rows"] == out_rows
     out = mcp.ok("run_sql", {"sql": "SELECT underlying, count(DISTINCT trade_date) AS days, "
                                     "max(date) AS last FROM daily_clean GROUP BY 1 ORDER BY 1"})  # fmt: skip
     assert out["rows"] == [["KNWN", 3, "2026-11-20"], ["NARW", 3, "2026-11-20"]]
     by_path = mcp.ok("run_sql", {"sql": "SELECT slot, count(*) AS n, min(iv) AS lo FROM "
                                         "intraday_on('2026-11-20', 'KNWN') GROUP BY slot ORDER BY slot"})  # fmt: skip
-    assert by_path["rows"] == [["10:00", 54, approx(0.20)], ["12:00", 54, approx(0.23)],
-                               ["16:00", 54, approx(0.22)]]  # fmt: skip
+    assert by_path["rows"] == out_rows
     out = mcp.ok("run_sql", {"sql": "SELECT count(*) FROM daily_clean_on('2026-11-1*', 'NARW')"})
     assert out["rows"] == [[2 * 3 * 2 * 3]]  # 18th and 19th: 3 strikes x 2 rights x 3 expiries
     out = mcp.ok("run_sql", {"sql": "SELECT count(*) FROM history"})

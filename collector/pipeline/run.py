@@ -32,6 +32,7 @@ from shared.storage import Layout
 from shared.tasks import Task
 
 log = logging.getLogger(__name__)
+SLOT_TASKS = (Task.SNAPSHOT, Task.CLOSE_SNAPSHOT)
 
 
 @dataclass
@@ -222,8 +223,11 @@ def problem_level(cfg: AppConfig, result: JobResult) -> str | None:
 
 
 def below_coverage(cfg: AppConfig, result: JobResult) -> bool:
-    """A partial run that collected less than qa.slot_coverage_min of what it planned."""
-    if result.status != "partial" or not result.total:
+    """A partial slot collection that got less than qa.slot_coverage_min of its contracts.
+
+    (Rollup and enrichment have their own gates in the selfcheck: fallback ratio, OI fill.)
+    """
+    if result.task not in SLOT_TASKS or result.status != "partial" or not result.total:
         return False
     return result.succeeded / result.total < cfg.qa.slot_coverage_min
 

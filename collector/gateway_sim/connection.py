@@ -8,7 +8,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from collector.gateway_sim import messages as msg
 from collector.gateway_sim.contracts import ContractQuery
@@ -26,16 +26,19 @@ from collector.gateway_sim.marketdata import LineRequest, MarketDataLine
 from collector.gateway_sim.protocol import (
     Field,
     ProtocolError,
-    choose_version,
     decode_body,
     encode,
     read_frame,
     read_hello,
     to_int,
 )
-
-if TYPE_CHECKING:
-    from collector.gateway_sim.server import GatewaySim
+from collector.gateway_sim.state import GatewayState
+from collector.gateway_sim.versions import (
+    SERVER_VERSION_MAX,
+    SERVER_VERSION_MIN,
+    choose_version,
+    downgrade,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +46,7 @@ log = logging.getLogger(__name__)
 class ClientConnection:
     def __init__(
         self,
-        sim: GatewaySim,
+        sim: GatewayState,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         number: int,
@@ -53,9 +56,14 @@ class ClientConnection:
         self.writer = writer
         self.number = number
         self.client_id: int | None = None
+        self.version = SERVER_VERSION_MAX  # the agreed version, set by the handshake
         self.md_type = 1
         self.messages = 0
-        self.rate = MessageRate(sim.config.msg_rate_limit, sim.config.rate_disconnect_after)
+        self.rate = MessageRate(
+            sim.config.msg_rate_limit,
+            sim.config.rate_disconnect_after,
+            sliding=sim.config.lenient.sliding_rate_window,
+        )
         self.lines: dict[int, asyncio.Task[None]] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self.connectivity_lost = False
@@ -87,7 +95,7 @@ class ClientConnection:
             return
         if fields and fields[0] == 4:
             self.sim.stats.count_error(int(fields[3]))  # type: ignore[arg-type]
-        self.writer.write(encode(fields))
+        self.writer.write(encode(downgrade(fields, self.version)))
 
     def error(self, req_id: int, code: int, text: str | None = None) -> None:
         self.send(msg.error(req_id, code, text))
@@ -107,7 +115,9 @@ class ClientConnection:
             low, high, _ = await read_hello(self.reader)
             version = choose_version(low, high)
             if version is None:
+                self._refuse(low, high)
                 return
+            self.version = version
             self.writer.write(encode(msg.handshake(version, self.sim.clock.now())))
             while not self.closing:
                 fields = decode_body(await read_frame(self.reader))
@@ -121,6 +131,19 @@ class ClientConnection:
             pass
         finally:
             await self.shutdown()
+
+    def _refuse(self, low: int, high: int) -> None:
+        """No version both sides speak: one error frame in the oldest error layout (which
+        every client decodes before the handshake), then the socket closes."""
+        code = 503 if low > SERVER_VERSION_MAX else 506
+        text = (
+            f"{msg.ERROR_TEXT[code]} (client v{low}..{high},"
+            f" gateway v{SERVER_VERSION_MIN}..{SERVER_VERSION_MAX})"
+        )
+        log.info("refusing a client that speaks v%d..%d", low, high)
+        self.sim.stats.refused += 1
+        self.sim.stats.count_error(code)
+        self.writer.write(encode(msg.error(-1, code, text)[:-1]))
 
     def _police(self) -> bool:
         """Count a client message; False when the connection must be dropped."""
@@ -269,6 +292,9 @@ class ClientConnection:
             self.error(req_id, 200)
             return
         inst = found[0]
+        if inst.sec_type == "CASH":  # FX is modelled for contract details and history only
+            self.error(req_id, 354)
+            return
         if snapshot and generic:
             self.error(req_id, 321)
             return
@@ -301,6 +327,8 @@ class ClientConnection:
             tick_interval=cfg.tick_interval * slow,
             snapshot_end_delay=cfg.snapshot_end_delay,
             delayed_minutes=cfg.delayed_minutes,
+            requested_type=self.md_type,
+            lenient=cfg.lenient,
         )
         line = MarketDataLine(
             req, sim.engine, sim.clock.now, self.send, lambda: self.connectivity_lost
@@ -339,7 +367,12 @@ class ClientConnection:
             return
         inst = found[0]
         key = (inst.con_id, f[15], f[16], f[17], f[18], f[19])
-        reason = sim.hist_pacing.check(key, time.monotonic())
+        try:
+            bar_seconds = parse_bar_size(f[16])
+        except HistoryError as exc:
+            self.error(req_id, 321, f"Error validating request:{exc}")
+            return
+        reason = sim.hist_pacing.check(key, time.monotonic(), bar_seconds)
         if reason is None and sim.faults.pacing_error():
             reason = "injected fault"
         if reason is not None:
@@ -354,7 +387,7 @@ class ClientConnection:
         assert profile is not None
         try:
             req = HistRequest(
-                parse_end(f[15], now), parse_bar_size(f[16]), f[17], f[19].upper(), to_int(f[20], 1)
+                parse_end(f[15], now), bar_seconds, f[17], f[19].upper(), to_int(f[20], 1)
             )
             bars = sim.bars.bars(inst, profile, req)
         except HistoryError as exc:

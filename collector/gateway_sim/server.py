@@ -8,8 +8,6 @@ import logging
 import math
 import random
 import threading
-from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 from collector.gateway_sim.clock import SimClock
@@ -21,35 +19,9 @@ from collector.gateway_sim.history import BarBuilder
 from collector.gateway_sim.limits import HistoricalPacing, LinePool
 from collector.gateway_sim.market import UnderlyingModel
 from collector.gateway_sim.quotes import QuoteEngine
+from collector.gateway_sim.state import SimStats
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class SimStats:
-    """Counters tests and benchmarks read (plain ints: safe to read from another thread)."""
-
-    connections: int = 0
-    messages_received: int = 0
-    errors_sent: Counter[int] = field(default_factory=Counter)
-    max_concurrent_lines: int = 0
-    disconnects: int = 0  # server-initiated: faults and rate violations
-    market_data_requests: int = 0
-    historical_requests: int = 0
-
-    def count_error(self, code: int) -> None:
-        self.errors_sent[code] += 1
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "connections": self.connections,
-            "messages_received": self.messages_received,
-            "errors_sent": dict(self.errors_sent),
-            "max_concurrent_lines": self.max_concurrent_lines,
-            "disconnects": self.disconnects,
-            "market_data_requests": self.market_data_requests,
-            "historical_requests": self.historical_requests,
-        }
 
 
 class GatewaySim:
@@ -64,7 +36,10 @@ class GatewaySim:
         self.bars = BarBuilder(self.model, self.engine)
         self.lines = LinePool(config.max_lines)
         self.hist_pacing = HistoricalPacing(
-            config.hist_identical_window, config.hist_max_requests, config.hist_window
+            config.hist_identical_window,
+            config.hist_max_requests,
+            config.hist_window,
+            config.lenient.pace_all_bar_sizes,
         )
         self.faults = FaultPlan(config.faults, config.seed)
         self.stats = SimStats()
@@ -135,10 +110,11 @@ class GatewaySim:
             conn.drop()
 
     # -- shared state the connections use -------------------------------------------------
-    def forget(self, conn: ClientConnection) -> None:
-        self._connections.discard(conn)
+    def forget(self, conn: object) -> None:
+        if isinstance(conn, ClientConnection):
+            self._connections.discard(conn)
 
-    def client_id_in_use(self, client_id: int, asking: ClientConnection) -> bool:
+    def client_id_in_use(self, client_id: int, asking: object) -> bool:
         return any(
             c is not asking and c.client_id == client_id and not c.closing
             for c in self._connections

@@ -8,8 +8,10 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from typing import Any
 
+from collector.gateway_sim import fx
 from collector.gateway_sim import messages as msg
 from collector.gateway_sim.contracts import ContractQuery
 from collector.gateway_sim.history import (
@@ -249,12 +251,15 @@ class ClientConnection:
     def on_contract_details(self, fields: list[str]) -> None:
         req_id = to_int(fields[2])
         query = ContractQuery.from_fields(fields[3:15])
-        found = self.sim.book.match(query, listing_date(self.sim.clock.now()))
+        on = listing_date(self.sim.clock.now())
+        found = self.sim.book.match(query, on)
         if not found:
             self.error(req_id, 200)
             return
+        today = self.sim.clock.now().date()
         for inst in found:
-            self.send(msg.contract_details(req_id, inst))
+            extras = self.sim.book.details_extras(inst, today)
+            self.send(msg.contract_details(req_id, inst, extras))
         self.send(msg.contract_details_end(req_id))
 
     def on_secdef(self, fields: list[str]) -> None:
@@ -383,6 +388,9 @@ class ClientConnection:
                 f"Historical data request pacing violation ({reason})",
             )
             return
+        if inst.sec_type == "CASH":
+            self._fx_history(req_id, f, bar_seconds, now)
+            return
         profile = sim.book.profile(inst.symbol)
         assert profile is not None
         try:
@@ -402,3 +410,21 @@ class ClientConnection:
             return
         start = sessions_in(req.duration, req.end)[0].open
         self.send(msg.historical_data(req_id, edge_label(start), edge_label(req.end), bars))
+
+    def _fx_history(self, req_id: int, f: list[str], bar_seconds: int, now: datetime) -> None:
+        try:
+            end = parse_end(f[15], now)
+            bars = fx.bars(
+                self.sim.config.seed, end, f[17], bar_seconds, f[19].upper(), to_int(f[20], 1)
+            )
+        except HistoryError as exc:
+            self.error(req_id, 162, f"Historical Market Data Service error message:{exc}")
+            return
+        if not bars:
+            self.error(
+                req_id,
+                162,
+                "Historical Market Data Service error message:HMDS query returned no data",
+            )
+            return
+        self.send(msg.historical_data(req_id, bars[0][0], edge_label(end), bars))

@@ -19,6 +19,7 @@ from collector.gateway_sim.history import BarBuilder
 from collector.gateway_sim.limits import HistoricalPacing, LinePool
 from collector.gateway_sim.market import UnderlyingModel
 from collector.gateway_sim.quotes import QuoteEngine
+from collector.gateway_sim.restarts import Outage, outage_crossed
 from collector.gateway_sim.state import SimStats
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,8 @@ class GatewaySim:
         self._connections: set[ClientConnection] = set()
         self._handlers: set[asyncio.Task[Any]] = set()
         self._watcher: asyncio.Task[None] | None = None
+        self._restarter: asyncio.Task[None] | None = None
+        self.outage: Outage | None = None  # the restart under way, if any
         self._count = 0
         self.port = 0
 
@@ -59,15 +62,18 @@ class GatewaySim:
         self.port = self._server.sockets[0].getsockname()[1]
         if self.config.faults.disconnect_at is not None:
             self._watcher = asyncio.ensure_future(self._watch_disconnect_at())
+        if self.config.faults.nightly_restart is not None:
+            self._restarter = asyncio.ensure_future(self._watch_restarts())
         log.debug("simulated IB Gateway listening on %s:%d", self.config.host, self.port)
         return self.port
 
     async def stop(self) -> None:
         """Close the listener and every connection; wait for their handlers to finish."""
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
+        for watcher in (self._watcher, self._restarter):
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
         if self._server is not None:
             self._server.close()
         for conn in list(self._connections):
@@ -108,6 +114,32 @@ class GatewaySim:
         self.faults.disconnect_at_fired = True
         for conn in list(self._connections):
             conn.drop()
+
+    async def _watch_restarts(self) -> None:
+        """Each time the clock crosses the restart time: drop everyone, refuse
+        connections (the port is closed) until the outage ends, then listen again."""
+        before = self.clock.now()
+        while True:
+            await asyncio.sleep(0.02)
+            now = self.clock.now()
+            outage = outage_crossed(self.config.faults, before, now)
+            before = now
+            if outage is None:
+                continue
+            log.info("fault: %s from %s to %s", outage.reason, outage.start, outage.end)
+            self.stats.restarts += 1
+            self.outage = outage
+            for conn in list(self._connections):
+                conn.drop()
+            if self._server is not None:
+                self._server.close()
+                await self._server.wait_closed()
+            while self.clock.now() < outage.end:
+                await asyncio.sleep(0.02)
+            self._server = await asyncio.start_server(self._accept, self.config.host, self.port)
+            self.outage = None
+            before = self.clock.now()
+            log.info("fault: the gateway is back after the %s", outage.reason)
 
     # -- shared state the connections use -------------------------------------------------
     def forget(self, conn: object) -> None:

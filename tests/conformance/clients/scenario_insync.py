@@ -55,7 +55,9 @@ def main(lib_name: str, open_port: int, closed_port: int) -> dict:
     chain = next(c for c in chains if c.exchange == "SMART")
     expiries, union = sorted(chain.expirations), sorted(chain.strikes)
     far = expiries[-1]
-    listed = {d.contract.strike for d in ib.reqContractDetails(Option("AAPL", far, 0.0, "C", "SMART"))}
+    listed = {
+        d.contract.strike for d in ib.reqContractDetails(Option("AAPL", far, 0.0, "C", "SMART"))
+    }
     missing = [s for s in union if s not in listed]
     errors.clear()
     trap = ib.reqContractDetails(Option("AAPL", far, missing[len(missing) // 2], "C", "SMART"))
@@ -67,8 +69,13 @@ def main(lib_name: str, open_port: int, closed_port: int) -> dict:
 
     errors.clear()
     t = ib.reqMktData(opt, RUNBOOK_TICKS)
-    wait(lambda: t.modelGreeks is not None and not math.isnan(t.callOpenInterest)
-         and t.lastGreeks is not None)
+    wait(
+        lambda: (
+            t.modelGreeks is not None
+            and not math.isnan(t.callOpenInterest)
+            and t.lastGreeks is not None
+        )
+    )
     out["stream_opt"] = {
         "md_type": t.marketDataType,
         "quoted": 0 < t.bid < t.ask,
@@ -79,8 +86,14 @@ def main(lib_name: str, open_port: int, closed_port: int) -> dict:
         "iv_24_absent": math.isnan(t.impliedVolatility),
     }
     s = ib.reqMktData(aapl.contract, RUNBOOK_TICKS)
-    wait(lambda: not math.isnan(s.impliedVolatility) and not math.isnan(s.tradeCount)
-         and not math.isnan(s.avOptionVolume) and not math.isnan(s.low52week))
+    wait(
+        lambda: (
+            not math.isnan(s.impliedVolatility)
+            and not math.isnan(s.tradeCount)
+            and not math.isnan(s.avOptionVolume)
+            and not math.isnan(s.low52week)
+        )
+    )
     out["stream_stk"] = {
         "md_type": s.marketDataType,
         "iv_24": 0 < s.impliedVolatility < 2,

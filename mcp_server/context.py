@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 
 import pyarrow as pa
 
@@ -15,7 +13,8 @@ from mcp_server.limits import Limits
 from mcp_server.paths import DataAccess
 from shared.config import AppConfig
 from shared.ledger import LedgerReader
-from shared.storage import COMPACTED_FILE, RAW_VIEWS, Layout, check_symbol
+from shared.storage import COMPACTED_FILE, RAW_VIEWS, Layout
+from shared.universe import UniverseError, universe_symbols
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +31,13 @@ class ServerContext:
     @classmethod
     def build(cls, cfg: AppConfig, allow_raw: bool, allow_clean: bool) -> ServerContext:
         layout = Layout.from_config(cfg)
-        u = cfg.universe
         return cls(
             cfg=cfg,
             access=DataAccess(layout, allow_raw=allow_raw, allow_clean=allow_clean),
             ledger=LedgerReader(layout.ledger),
             limits=Limits.from_config(cfg.mcp),
-            universe_intraday=load_universe(u.intraday_file or u.file),
-            universe_close=load_universe(u.close_file or u.file),
+            universe_intraday=load_universe(cfg, "intraday"),
+            universe_close=load_universe(cfg, "close"),
         )
 
     @property
@@ -59,15 +57,7 @@ class ServerContext:
         return [""]
 
     def latest_date(self, view: str, symbol: str | None = None) -> date | None:
-        sql = "SELECT trade_date FROM partitions WHERE view = ?"
-        params: tuple[str, ...] = (view,)
-        if symbol:
-            sql += " AND underlying = ?"
-            params += (symbol,)
-        rows = self.ledger.query(sql + " ORDER BY trade_date DESC LIMIT 1", params)
-        if rows:
-            return date.fromisoformat(rows[0]["trade_date"])
-        return self._latest_date_on_disk(view, symbol)
+        return self.ledger.latest_date(view, symbol) or self._latest_date_on_disk(view, symbol)
 
     def _latest_date_on_disk(self, view: str, symbol: str | None) -> date | None:
         """Without a ledger row: the newest date directory of the view (one bounded listing)."""
@@ -84,13 +74,9 @@ class ServerContext:
         return None
 
     def latest_slot(self, view: str, day: date, symbol: str) -> str | None:
-        rows = self.ledger.query(
-            "SELECT slot FROM partitions WHERE view = ? AND trade_date = ? AND underlying = ? "
-            "ORDER BY slot DESC LIMIT 1",
-            (view, day.isoformat(), symbol),
-        )
-        if rows and rows[0]["slot"]:
-            return str(rows[0]["slot"])
+        recorded = self.ledger.latest_slot(view, day, symbol)
+        if recorded:
+            return recorded
         directory = self.access.layout.underlying_dir(view, day, symbol)
         entries, _ = self.access.list_dir(directory, self.limits.max_dir_entries)
         labels = [
@@ -112,17 +98,10 @@ class ServerContext:
             return []
 
 
-def load_universe(path: Path) -> tuple[str, ...]:
-    """Symbols of a universe CSV (symbol,conid,...); a missing file is an empty universe."""
+def load_universe(cfg: AppConfig, view: str) -> tuple[str, ...]:
+    """A view's universe symbols; an unusable file is an empty universe and a warning."""
     try:
-        with path.open(newline="", encoding="utf-8") as fh:
-            out = []
-            for row in csv.DictReader(fh):
-                try:
-                    out.append(check_symbol(row.get("symbol") or ""))
-                except ValueError:
-                    log.warning("universe %s: skipping bad symbol %r", path, row.get("symbol"))
-            return tuple(dict.fromkeys(out))
-    except FileNotFoundError:
-        log.warning("universe file %s not found: expected partitions cannot be computed", path)
+        return tuple(universe_symbols(cfg, view))
+    except UniverseError as exc:
+        log.warning("%s: expected partitions cannot be computed", exc)
         return ()

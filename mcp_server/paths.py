@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from shared.calendar import ET, parse_slot, parse_trade_date, slot_label
+from shared.calendar import parse_slot, parse_trade_date, slot_label, today_et
 from shared.storage import CHAIN_VIEWS, RAW_VIEWS, Layout, check_symbol
 
 EARLIEST_DATE = date(2000, 1, 1)
@@ -190,9 +190,3 @@ def _scan(path: str) -> list[os.DirEntry[str]]:
             return list(it)
     except (FileNotFoundError, NotADirectoryError):
         return []
-
-
-def today_et() -> date:
-    from datetime import datetime
-
-    return datetime.now(ET).date()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -116,13 +117,42 @@ def previous_session(day: date) -> Session:
     raise LookupError(f"no XNYS session within 30 days before {day}")
 
 
+NOW_ENV = "OPT_DATA_NOW"
+
+
+def now_et(now: datetime | None = None) -> datetime:
+    """The one clock every calendar question asks: `now` if given, else the wall clock in ET.
+
+    OPT_DATA_NOW (an ISO datetime with an offset) pins it for a whole process: replaying a
+    past day by hand, or a server started by a test on a fixed date. Event timestamps
+    (ledger started_at, log lines) stay real UTC time; only "what day is it" is pinned.
+    """
+    if now is not None:
+        return now.astimezone(ET)
+    pinned = os.environ.get(NOW_ENV, "").strip()
+    if pinned:
+        try:
+            at = datetime.fromisoformat(pinned)
+        except ValueError:
+            raise ValueError(f"{NOW_ENV} must be an ISO datetime, got {pinned!r}") from None
+        if at.tzinfo is None:
+            raise ValueError(f"{NOW_ENV} needs a UTC offset, got {pinned!r}")
+        return at.astimezone(ET)
+    return datetime.now(UTC).astimezone(ET)
+
+
+def today_et(now: datetime | None = None) -> date:
+    """The ET calendar date now (a trade date when it is a session)."""
+    return now_et(now).date()
+
+
 def latest_session(now: datetime | None = None) -> Session:
     """The most recent session that has closed by `now` (ET), for 'run the last full day'."""
-    now_et = (now or datetime.now(UTC)).astimezone(ET)
-    today = get_session(now_et.date())
-    if today is not None and now_et >= today.close:
+    now_et_ = now_et(now)
+    today = get_session(now_et_.date())
+    if today is not None and now_et_ >= today.close:
         return today
-    return previous_session(now_et.date())
+    return previous_session(now_et_.date())
 
 
 def sessions_between(start: date, end: date) -> list[Session]:
@@ -198,7 +228,7 @@ def validate_slot(
 def parse_trade_date(text: str, now: datetime | None = None) -> date:
     """'YYYY-MM-DD' or 'today' (the ET date now); raises ValueError otherwise."""
     if text.strip().lower() == "today":
-        return (now or datetime.now(UTC)).astimezone(ET).date()
+        return today_et(now)
     try:
         # Python 3.11's fromisoformat also takes '20261120' and week dates like '2026-W47-5';
         # the documented form is YYYY-MM-DD only.

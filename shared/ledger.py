@@ -2,6 +2,8 @@
 
 The collector is the only writer (Ledger). Readers such as the MCP server use
 LedgerReader, which opens the file with `mode=ro` so it cannot write by construction.
+All of the ledger's SQL lives in this module, as named reads and writes: callers ask a
+question ("the latest slot of AAPL on this date"), never write SQL of their own.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -53,6 +55,14 @@ CREATE TABLE IF NOT EXISTS partitions (
 """
 
 RUN_STATUSES = ("running", "ok", "partial", "failed", "missed")
+RUN_COLUMNS = ("run_id", "task", "trade_date", "slot", "status", "started_at", "finished_at",
+               "duration_s", "rows_written", "total", "succeeded", "failed", "error_summary",
+               "details")  # fmt: skip
+PARTITION_COLUMNS = ("view", "trade_date", "underlying", "slot", "path", "rows", "bytes",
+                     "quote_fill", "greeks_fill", "delayed_rows", "run_id", "written_at")  # fmt: skip
+# A run killed mid-way stays `running`; the next run of its slot marks it failed with this
+# prefix, and resume treats both as one chain of dead runs.
+INTERRUPTED = "interrupted"
 
 
 def utcnow_iso() -> str:
@@ -186,6 +196,37 @@ class Ledger:
                 (view, trade_date.isoformat(), underlying, slot),
             )
 
+    def bulk_load(
+        self,
+        partitions: Sequence[Mapping[str, Any]] = (),
+        runs: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        """Insert or replace many rows in one transaction (imports, synthetic stores).
+
+        Keys are column names; a key that is not a column is a ValueError, not SQL.
+        """
+        with self._connect() as con:
+            for table, columns, rows in (
+                ("partitions", PARTITION_COLUMNS, partitions),
+                ("runs", RUN_COLUMNS, runs),
+            ):
+                for keys, group in _by_keys(rows).items():
+                    unknown = set(keys) - set(columns)
+                    if unknown:
+                        raise ValueError(f"not {table} columns: {sorted(unknown)}")
+                    marks = ",".join("?" * len(keys))
+                    con.executemany(
+                        f"INSERT OR REPLACE INTO {table} ({','.join(keys)}) VALUES ({marks})",
+                        [tuple(r[k] for k in keys) for r in group],
+                    )
+
+
+def _by_keys(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, ...], list[Mapping[str, Any]]]:
+    groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row), []).append(row)
+    return groups
+
 
 class LedgerReader:
     """Read-only access (`mode=ro` URI): it cannot create, migrate or write the ledger."""
@@ -205,12 +246,17 @@ class LedgerReader:
         finally:
             con.close()
 
-    def query(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+    def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         if not self.exists():
             return []
         with self.connect() as con:
-            return [dict(r) for r in con.execute(sql, params).fetchall()]
+            return [dict(r) for r in con.execute(sql, tuple(params)).fetchall()]
 
+    def _one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+        rows = self._rows(sql, params)
+        return rows[0] if rows else None
+
+    # --- runs ---------------------------------------------------------------------------------
     def recent_runs(
         self, limit: int, task: str | None = None, status: str | None = None
     ) -> list[dict[str, Any]]:
@@ -227,23 +273,139 @@ class LedgerReader:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY started_at DESC LIMIT ?"
         params.append(limit)
-        return self.query(sql, tuple(params))
+        return self._rows(sql, params)
 
     def runs_for_dates(self, dates: list[date]) -> list[dict[str, Any]]:
         if not dates:
             return []
         marks = ",".join("?" * len(dates))
-        return self.query(
+        return self._rows(
             f"SELECT * FROM runs WHERE trade_date IN ({marks}) ORDER BY started_at",
-            tuple(d.isoformat() for d in dates),
+            [d.isoformat() for d in dates],
         )
 
+    def status_counts(self, trade_date: date) -> dict[str, int]:
+        """Runs of a trade date per status."""
+        rows = self._rows(
+            "SELECT status, COUNT(*) AS n FROM runs WHERE trade_date = ? GROUP BY status",
+            [trade_date.isoformat()],
+        )
+        return {r["status"]: int(r["n"]) for r in rows}
+
+    def recent_problems(self, trade_date: date, limit: int = 5) -> list[dict[str, Any]]:
+        """The newest failed, partial or missed runs of a trade date."""
+        return self._rows(
+            "SELECT task, slot, error_summary, started_at FROM runs WHERE trade_date = ? "
+            "AND status IN ('failed', 'partial', 'missed') ORDER BY started_at DESC LIMIT ?",
+            [trade_date.isoformat(), limit],
+        )
+
+    def missed_slots(self, task: str, trade_date: date) -> list[str]:
+        """The retry queue: slots of `task` whose latest missed record has no later ok run."""
+        runs = self._rows(
+            "SELECT slot, status FROM runs WHERE task=? AND trade_date=? AND slot IS NOT NULL "
+            "ORDER BY started_at, rowid",
+            [task, trade_date.isoformat()],
+        )
+        queued: dict[str, bool] = {}
+        for r in runs:
+            if r["status"] == "missed":
+                queued[r["slot"]] = True
+            elif r["status"] == "ok":
+                queued[r["slot"]] = False
+        return sorted(slot for slot, waiting in queued.items() if waiting)
+
+    def resume_chain(self, task: str, trade_date: date, slot: str) -> list[str]:
+        """Run ids of the newest unbroken chain of dead runs of one slot, newest first.
+
+        A dead run is one left `running` (killed) or already marked failed as interrupted;
+        the chain stops at the first run that ended any other way.
+        """
+        runs = self._rows(
+            "SELECT run_id, status, error_summary FROM runs WHERE task=? AND trade_date=? AND slot=? "
+            "ORDER BY started_at DESC, rowid DESC",
+            [task, trade_date.isoformat(), slot],
+        )
+        chain: list[str] = []
+        for r in runs:
+            dead = r["status"] == "running" or (
+                r["status"] == "failed" and (r["error_summary"] or "").startswith(INTERRUPTED)
+            )
+            if not dead:
+                break
+            chain.append(r["run_id"])
+        return chain
+
+    # --- partitions ---------------------------------------------------------------------------
     def partitions_for_date(
         self, trade_date: date, view: str | None = None
     ) -> list[dict[str, Any]]:
         if view:
-            return self.query(
+            return self._rows(
                 "SELECT * FROM partitions WHERE trade_date=? AND view=?",
-                (trade_date.isoformat(), view),
+                [trade_date.isoformat(), view],
             )
-        return self.query("SELECT * FROM partitions WHERE trade_date=?", (trade_date.isoformat(),))
+        return self._rows("SELECT * FROM partitions WHERE trade_date=?", [trade_date.isoformat()])
+
+    def partition(
+        self, view: str, trade_date: date, underlying: str, slot: str
+    ) -> dict[str, Any] | None:
+        return self._one(
+            "SELECT * FROM partitions WHERE view=? AND trade_date=? AND underlying=? AND slot=?",
+            [view, trade_date.isoformat(), underlying, slot],
+        )
+
+    def partition_dates(self, view: str) -> list[date]:
+        """Every trade date a view has partitions on, oldest first."""
+        rows = self._rows(
+            "SELECT DISTINCT trade_date FROM partitions WHERE view=? ORDER BY trade_date", [view]
+        )
+        return [date.fromisoformat(r["trade_date"]) for r in rows]
+
+    def latest_date(self, view: str, underlying: str | None = None) -> date | None:
+        """The newest trade date with a partition of `view` (of one underlying if given)."""
+        sql = "SELECT MAX(trade_date) AS d FROM partitions WHERE view = ?"
+        params: list[Any] = [view]
+        if underlying:
+            sql += " AND underlying = ?"
+            params.append(underlying)
+        row = self._one(sql, params)
+        return date.fromisoformat(row["d"]) if row and row["d"] else None
+
+    def latest_slot(
+        self, view: str, trade_date: date, underlying: str, before: str | None = None
+    ) -> str | None:
+        """The newest recorded slot of one underlying on a date (strictly before `before`)."""
+        sql = "SELECT MAX(slot) AS slot FROM partitions WHERE view=? AND trade_date=? AND underlying=?"
+        params: list[Any] = [view, trade_date.isoformat(), underlying]
+        if before is not None:
+            sql += " AND slot < ?"
+            params.append(before)
+        row = self._one(sql, params)
+        return str(row["slot"]) if row and row["slot"] else None
+
+    def underlyings_written_by(
+        self, view: str, trade_date: date, slot: str, run_ids: Sequence[str]
+    ) -> set[str]:
+        """Underlyings whose partition of one slot was recorded by one of `run_ids`."""
+        if not run_ids:
+            return set()
+        marks = ",".join("?" * len(run_ids))
+        rows = self._rows(
+            "SELECT underlying FROM partitions WHERE view=? AND trade_date=? AND slot=? "
+            f"AND run_id IN ({marks})",
+            [view, trade_date.isoformat(), slot, *run_ids],
+        )
+        return {r["underlying"] for r in rows}
+
+    def day_summary(self, view: str, trade_date: date) -> dict[str, Any]:
+        """Counts and fill sums over one view's partitions of a date (health, coverage)."""
+        row = self._one(
+            "SELECT COUNT(*) AS n, SUM(rows) AS rows, SUM(delayed_rows) AS delayed, "
+            "SUM(greeks_fill * rows) AS greeks, SUM(quote_fill * rows) AS quotes, "
+            "SUM(CASE WHEN rows = 0 THEN 1 ELSE 0 END) AS empty, SUM(bytes) AS bytes, "
+            "MAX(slot) AS slot, MAX(written_at) AS written_at "
+            "FROM partitions WHERE view = ? AND trade_date = ?",
+            [view, trade_date.isoformat()],
+        )
+        return row or {"n": 0}

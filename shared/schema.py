@@ -2,9 +2,32 @@
 
 from __future__ import annotations
 
+from enum import IntEnum
+
 import pyarrow as pa
 
 TS = pa.timestamp("us", tz="UTC")
+
+
+class MarketDataType(IntEnum):
+    """IB's market data types (reqMarketDataType), stored as received in `market_data_type`.
+
+    https://interactivebrokers.github.io/tws-api/market_data_type.html: 1 live, 2 frozen
+    (the last data recorded at the close, for requests outside the session), 3 delayed,
+    4 delayed-frozen.
+    """
+
+    LIVE = 1
+    FROZEN = 2
+    DELAYED = 3
+    DELAYED_FROZEN = 4
+
+    @property
+    def delayed(self) -> bool:
+        return self in DELAYED_TYPES
+
+
+DELAYED_TYPES = (MarketDataType.DELAYED, MarketDataType.DELAYED_FROZEN)
 
 # Values of data_quality_flags (a list column). Documented in docs/data-contract.md.
 FLAG_MISSING_QUOTE = "missing_quote"

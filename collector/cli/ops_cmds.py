@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 import typer
 
 from collector.cli.common import EXIT_FAILURE, ConfigOption, fail, load_cfg, setup_logging
-from shared.calendar import ET, parse_trade_date
+from shared.calendar import now_et, parse_trade_date, today_et
 from shared.storage import Layout, check_symbol
 
 DateOption = typer.Option("today", "--date", help="Trade date YYYY-MM-DD or 'today' (ET).")
@@ -86,7 +86,7 @@ def schedule(
 
     def report(event: str, item, outcome) -> None:  # type: ignore[no-untyped-def]
         if event == "done" and outcome is not None:
-            stamp = f"{datetime.now(UTC).astimezone(ET):%H:%M:%S}"
+            stamp = f"{now_et():%H:%M:%S}"
             typer.echo(f"[{stamp}] {item.label:<22} {outcome.status:<8} {outcome.message}")
 
     try:
@@ -136,9 +136,15 @@ def selfcheck(
     if log_max_total is not None and log_max_total < 0:
         fail("--log-max-total must be >= 0")
     cfg = load_cfg(config)
-    report, path = run_selfcheck(
-        cfg, day, log_max_total=log_max_total, symbols=list(syms) if syms else None
-    )
+    try:
+        report, path = run_selfcheck(
+            cfg, day, log_max_total=log_max_total, symbols=list(syms) if syms else None
+        )
+    except ValueError as exc:
+        fail(str(exc))
+    if path is None:
+        typer.echo(f"selfcheck {day}: nothing due yet (no slot has come); no verdict written")
+        return
     for check in report.checks:
         typer.echo(("  " if check.passed else "! ") + check.line())
     for tmp in report.tmp_removed:
@@ -201,7 +207,7 @@ def retention(
     if view not in RETENTION_VIEWS:
         fail(f"unknown retention view {view!r}: expected one of {', '.join(RETENTION_VIEWS)}")
     try:
-        cutoff = cutoff_date(datetime.now(UTC).astimezone(ET).date(), older_than)
+        cutoff = cutoff_date(today_et(), older_than)
     except ValueError as exc:
         fail(str(exc))
     cfg = load_cfg(config)
@@ -235,7 +241,7 @@ def compact(
 
     if week and date_:
         fail("give --week or --date, not both")
-    today = datetime.now(UTC).astimezone(ET).date()
+    today = today_et()
     try:
         start = parse_week(week) if week else (_date(date_) if date_ else default_week(today))
     except ValueError as exc:

@@ -13,11 +13,11 @@ from collector.ib._lib import Contract, Index, Option, Stock
 from collector.ib.errors import ErrorKind, IBErrorEvent
 from collector.ib.session import IBSession
 from collector.ib.types import ChainParams, OptionContract, UnderlyingRef
+from shared.universe import INDEX_SYMBOLS
 
 log = logging.getLogger(__name__)
 
 # Index underlyings IB lists on CBOE (SPX, NDX, VIX ...): qualified as Index@CBOE.
-CBOE_INDICES = frozenset({"SPX", "NDX", "VIX", "RUT", "XSP", "DJX", "OEX"})
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ async def qualify_underlying(
 ) -> UnderlyingRef | None:
     """Stock@SMART, or Index@CBOE for the CBOE indices (or when the universe says IND)."""
     attempts: list[Contract] = []
-    if sec_type == "IND" or symbol in CBOE_INDICES:
+    if sec_type == "IND" or symbol in INDEX_SYMBOLS:
         attempts.append(Index(symbol, "CBOE", "USD"))
     if sec_type != "IND":
         attempts.append(Stock(symbol, "SMART", "USD"))

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from collector.ib._lib import IB, LIBRARY, ibapi
@@ -158,6 +159,22 @@ class IBSession:
         """Session state: applies to every later subscription on this connection."""
         self.market_data_type = kind
         self.ib.reqMarketDataType(kind)
+
+    @contextmanager
+    def market_data_type_as(self, kind: int) -> Iterator[None]:
+        """Switch the session's market data type for a block, then restore the caller's.
+
+        A job may run on a session it was lent (the scheduler's): it must hand it back
+        with the type it found, or every later job on it would silently change type.
+        """
+        restore = self.market_data_type
+        if restore != kind:
+            self.set_market_data_type(kind)
+        try:
+            yield
+        finally:
+            if restore != kind and self.is_connected():
+                self.set_market_data_type(restore)
 
     # --- requests -------------------------------------------------------------------------
     async def request(self, awaitable: Awaitable[T], what: str, timeout: float | None = None) -> T:

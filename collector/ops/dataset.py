@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import date
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import polars as pl
 
 from shared.config import AppConfig
 from shared.storage import Layout, check_symbol
+from shared.universe import universe_symbols
 
 
 def partition_files(directory: Path) -> list[Path]:
@@ -32,16 +32,6 @@ def read_view(layout: Layout, view: str, trade_date: date, columns: list[str]) -
     return pl.concat(frames, how="vertical_relaxed")
 
 
-def universe_symbols(path: Path) -> list[str]:
-    """Symbols of a universe CSV (symbol,conid,sec_type,exchange,currency)."""
-    with path.open(encoding="utf-8", newline="") as fh:
-        return [
-            check_symbol(row["symbol"])
-            for row in csv.DictReader(fh)
-            if (row.get("symbol") or "").strip()
-        ]
-
-
 def scheduled_symbols(
     cfg: AppConfig, trade_date: date, explicit: list[str] | None = None
 ) -> list[str]:
@@ -54,5 +44,4 @@ def scheduled_symbols(
     cached = sorted(p.name[: -len(suffix)] for p in layout.contracts_cache.glob(f"*{suffix}"))
     if cached:
         return cached
-    universe = cfg.universe.intraday_file or cfg.universe.file
-    return sorted(set(universe_symbols(universe)))
+    return sorted(universe_symbols(cfg, "intraday"))

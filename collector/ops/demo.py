@@ -13,7 +13,7 @@ import asyncio
 import logging
 import shutil
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -27,10 +27,10 @@ from collector.ops.tasks import TaskExecutor
 from shared.calendar import ET, get_session, latest_session
 from shared.config import AppConfig, load_config
 from shared.storage import Layout
+from shared.universe import default_entry
 
 MARKER = ".opt-data-demo"
 CONFIG_NAME = "opt-data.demo.toml"
-INDEXES = {"SPX", "NDX", "VIX", "RUT", "XSP"}
 
 
 @dataclass(frozen=True)
@@ -44,8 +44,8 @@ class DemoOptions:
 def universe_csv(symbols: tuple[str, ...]) -> str:
     lines = ["symbol,conid,sec_type,exchange,currency"]
     for sym in symbols:
-        kind, exchange = ("IND", "CBOE") if sym in INDEXES else ("STK", "SMART")
-        lines.append(f"{sym},,{kind},{exchange},USD")
+        entry = default_entry(sym)
+        lines.append(f"{sym},,{entry.sec_type},{entry.exchange},{entry.currency}")
     return "\n".join(lines) + "\n"
 
 
@@ -232,7 +232,7 @@ def run_demo(opts: DemoOptions) -> int:
         console = Console(
             width=max(console.width, 140)
         )  # CI logs: keep the table on one line a row
-    session = get_session(opts.trade_date) if opts.trade_date else latest_session(datetime.now(UTC))
+    session = get_session(opts.trade_date) if opts.trade_date else latest_session()
     if session is None:
         Console(stderr=True).print(
             f"opt-data: error: {opts.trade_date} is not an XNYS session", markup=False

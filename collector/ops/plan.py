@@ -13,20 +13,11 @@ from typing import Any
 
 from shared.calendar import ET, Session, next_session, parse_slot, slot_datetime
 from shared.config import AppConfig
+from shared.tasks import Task
 
-# Task names, in the order they run on a day (also the runner's dispatch keys).
-PRECHECK = "precheck"
-SNAPSHOT = "snapshot"
-CLOSE_SNAPSHOT = "close_snapshot"
-ROLLUP = "rollup"
-QA = "qa"
-ENRICHMENT = "enrichment"
-SELFCHECK = "selfcheck"
-LOGSCAN = "logscan"
-TASKS = (PRECHECK, SNAPSHOT, CLOSE_SNAPSHOT, ROLLUP, QA, ENRICHMENT, SELFCHECK, LOGSCAN)
 # Only market-data slots have a deadline: a slot taken late is a different sample. The
 # post-close tasks are still worth running late, so they never count as missed.
-DEADLINE_TASKS = frozenset({SNAPSHOT})
+DEADLINE_TASKS = frozenset({Task.SNAPSHOT})
 
 
 @dataclass(frozen=True)
@@ -72,34 +63,36 @@ def build_plan(
     plan: list[PlannedTask] = [
         PlannedTask(
             min(_at(trade_date, cfg.discovery.pre_open_time), session.open),
-            PRECHECK,
+            Task.PRECHECK,
             trade_date,
             args={**common, "rebuild": not fail_on_missing_cache},
         )
     ]
     for label in session.slots(sched.slot_interval_minutes, sched.extra_slots):
         plan.append(
-            PlannedTask(slot_datetime(trade_date, label), SNAPSHOT, trade_date, label, dict(common))
+            PlannedTask(
+                slot_datetime(trade_date, label), Task.SNAPSHOT, trade_date, label, dict(common)
+            )
         )
     close_at = max(_at(trade_date, sched.close_snapshot_time), session.close)
     plan.append(
         PlannedTask(
             close_at,
-            CLOSE_SNAPSHOT,
+            Task.CLOSE_SNAPSHOT,
             trade_date,
             session.last_slot(sched.slot_interval_minutes),
             {**common, "fail_on_missing_cache": fail_on_missing_cache},
         )
     )
-    plan.append(PlannedTask(close_at, ROLLUP, trade_date))
-    plan.append(PlannedTask(close_at, QA, trade_date, args=dict(common)))
+    plan.append(PlannedTask(close_at, Task.ROLLUP, trade_date))
+    plan.append(PlannedTask(close_at, Task.QA, trade_date, args=dict(common)))
     nxt = enrichment_session or next_session(trade_date)
     enrich_at = _at(nxt.trade_date, sched.enrichment_time)
     plan.append(
-        PlannedTask(enrich_at, ENRICHMENT, trade_date, args={"fields": cfg.enrichment.fields})
+        PlannedTask(enrich_at, Task.ENRICHMENT, trade_date, args={"fields": cfg.enrichment.fields})
     )
-    plan.append(PlannedTask(enrich_at, SELFCHECK, trade_date, args=dict(common)))
-    plan.append(PlannedTask(enrich_at, LOGSCAN, trade_date))
+    plan.append(PlannedTask(enrich_at, Task.SELFCHECK, trade_date, args=dict(common)))
+    plan.append(PlannedTask(enrich_at, Task.LOGSCAN, trade_date))
     return plan
 
 
@@ -110,8 +103,8 @@ def plan_groups(plan: list[PlannedTask]) -> list[list[PlannedTask]]:
         if (
             groups
             and groups[-1][0].when == item.when
-            and item.task != SNAPSHOT
-            and groups[-1][0].task != SNAPSHOT
+            and item.task != Task.SNAPSHOT
+            and groups[-1][0].task != Task.SNAPSHOT
         ):
             groups[-1].append(item)
         else:

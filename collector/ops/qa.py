@@ -17,14 +17,13 @@ read as failures of the collector.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import polars as pl
 
-from shared.schema import FLAG_MISSING_QUOTE
+from shared.schema import DELAYED_TYPES, FLAG_MISSING_QUOTE
 
-DELAYED_TYPES = (3, 4)
 MIN_QUOTED_SHARE = 0.5
 
 
@@ -111,7 +110,7 @@ def delayed_ratio(intraday: pl.DataFrame) -> Ratio:
         return Ratio(0, 0)
     delayed = intraday.filter(
         pl.col("delayed_fallback").fill_null(False)
-        | pl.col("market_data_type").is_in(DELAYED_TYPES).fill_null(False)
+        | pl.col("market_data_type").is_in([int(t) for t in DELAYED_TYPES]).fill_null(False)
     ).height
     return Ratio(delayed, intraday.height)
 
@@ -170,10 +169,3 @@ def day_metrics(
         missed_runs=runs_with_status(day_runs, "missed"),
         failed_runs=runs_with_status(day_runs, "failed"),
     )
-
-
-def slots_due(all_slots: list[str], trade_date: date, now: datetime) -> list[str]:
-    """Slots whose ET time has come (all of them once the day is over)."""
-    from shared.calendar import slot_datetime
-
-    return [s for s in all_slots if slot_datetime(trade_date, s) <= now]

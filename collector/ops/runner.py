@@ -20,16 +20,17 @@ from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from collector.errorlog import append_error, format_error
-from collector.ops.plan import DEADLINE_TASKS, PRECHECK, PlannedTask, plan_groups
+from collector.ops.plan import DEADLINE_TASKS, PlannedTask, plan_groups
 from shared.calendar import ET
 from shared.ledger import Ledger, LedgerReader
 from shared.storage import Layout
+from shared.tasks import Task
 
 log = logging.getLogger(__name__)
 DONE_STATUSES = ("ok", "partial")
 # Checks that write their own report: echoing their verdict into the error log would make
 # the next logscan count the previous scan.
-SELF_REPORTING = frozenset({"selfcheck", "logscan"})
+SELF_REPORTING = frozenset({Task.SELFCHECK, Task.LOGSCAN})
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ class PlanRunner:
                         run_id=outcome.run_id,
                     )
                     append_error(self.layout, item.trade_date, text)
-            if item.task == PRECHECK and outcome.status == "failed":
+            if item.task == Task.PRECHECK and outcome.status == "failed":
                 self.aborted_dates.add(item.trade_date)
             return self._record(outcome)
 
@@ -154,9 +155,10 @@ class PlanRunner:
     def already_done(self, item: PlannedTask) -> bool:
         """True when the ledger shows this task (and slot) finished ok for its trade date."""
         runs = LedgerReader(self.layout.ledger).runs_for_dates([item.trade_date])
-        names = {item.task, item.task.replace("_", "-")}
         return any(
-            r["task"] in names and (r["slot"] or None) == item.slot and r["status"] in DONE_STATUSES
+            r["task"] == item.task
+            and (r["slot"] or None) == item.slot
+            and r["status"] in DONE_STATUSES
             for r in runs
         )
 
@@ -215,7 +217,7 @@ class LiveScheduler:
             if not pending:
                 continue
             first = pending[0]
-            if first.task == PRECHECK:
+            if first.task == Task.PRECHECK:
                 await self.runner.run_task(first, enforce_deadline=False)
                 continue
             deadline = first.task in DEADLINE_TASKS

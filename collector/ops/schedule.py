@@ -14,14 +14,15 @@ import logging
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
 from collector.ops.lock import RunLock
-from collector.ops.plan import ENRICHMENT, LOGSCAN, SELFCHECK, PlannedTask, build_plan, format_plan
+from collector.ops.plan import PlannedTask, build_plan, format_plan
 from collector.ops.runner import Executor, Listener, LiveScheduler, PlanRunner, TaskOutcome
-from shared.calendar import ET, get_session, previous_session, slot_datetime
+from shared.calendar import get_session, now_et, previous_session, slot_datetime, today_et
 from shared.config import AppConfig
 from shared.storage import Layout
+from shared.tasks import Task
 
 log = logging.getLogger(__name__)
 LOCK_NAME = "scheduler"
@@ -74,17 +75,13 @@ async def run_schedule(
         return await _live(cfg, runner, make_plan, opts, echo)
 
 
-def _today_et() -> date:
-    return datetime.now(UTC).astimezone(ET).date()
-
-
 async def _simulate(
     runner: PlanRunner,
     make_plan: Callable[[date], list[PlannedTask]],
     opts: ScheduleOptions,
     echo: Callable[[str], None],
 ) -> int:
-    day = opts.trade_date or _today_et()
+    day = opts.trade_date or today_et()
     plan = make_plan(day)
     if not plan:
         echo(f"{day} is not an XNYS session: nothing scheduled")
@@ -109,14 +106,14 @@ async def _live(
     live.start()
     try:
         await _catch_up_previous(live, echo)
-        today = opts.trade_date or _today_et()
+        today = opts.trade_date or today_et()
         if opts.continuous:
 
             async def init_today() -> None:
-                await _init(live, _today_et(), echo)
+                await _init(live, today_et(), echo)
 
             live.add_daily_init(cfg.schedule.continuous_init_time, init_today)
-            if datetime.now(UTC) >= slot_datetime(today, cfg.schedule.continuous_init_time):
+            if now_et() >= slot_datetime(today, cfg.schedule.continuous_init_time):
                 await _init(live, today, echo)
             at = cfg.schedule.continuous_init_time
             echo(f"continuous: sessions are initialised every weekday at {at} ET")
@@ -150,11 +147,11 @@ async def _init(live: LiveScheduler, day: date, echo: Callable[[str], None]) -> 
 async def _catch_up_previous(live: LiveScheduler, echo: Callable[[str], None]) -> None:
     """A restart after 04:30 must not lose the previous session's enrichment and checks
     (only when that session was rolled up: there is nothing to enrich otherwise)."""
-    prev = previous_session(_today_et()).trade_date
-    rollup = PlannedTask(slot_datetime(prev, "17:30"), "rollup", prev)
+    prev = previous_session(today_et()).trade_date
+    rollup = PlannedTask(slot_datetime(prev, "17:30"), Task.ROLLUP, prev)
     if not live.runner.already_done(rollup):
         return
-    plan = await live.init_day(prev, only=(ENRICHMENT, SELFCHECK, LOGSCAN))
+    plan = await live.init_day(prev, only=(Task.ENRICHMENT, Task.SELFCHECK, Task.LOGSCAN))
     if live.pending_jobs():
         echo(f"catching up {prev}: {', '.join(p.task for p in plan)} not done yet")
 

@@ -12,9 +12,10 @@ from typing import Any
 
 from collector.ops.dataset import read_view, scheduled_symbols
 from collector.ops.logscan import LogscanResult, scan_day
-from collector.ops.qa import DayMetrics, day_metrics, slots_due
-from shared.calendar import ET, get_session, next_session, slot_datetime
+from collector.ops.qa import DayMetrics, day_metrics
+from shared.calendar import get_session, now_et
 from shared.config import AppConfig, QAConfig
+from shared.due import enrichment_due, intraday_due
 from shared.ledger import LedgerReader
 from shared.storage import Layout, atomic_write_json, leftover_tmp_files
 
@@ -58,7 +59,14 @@ class SelfcheckReport:
         return [c for c in self.checks if not c.passed]
 
     @property
+    def due(self) -> bool:
+        """False before the session's first slot (plus grace) has come: nothing to judge yet."""
+        return bool(self.metrics.slots_due)
+
+    @property
     def status(self) -> str:
+        if not self.due:
+            return "NOT_DUE"
         return "FAIL" if self.breaches else "PASS"
 
     def as_json(self) -> dict[str, Any]:
@@ -114,24 +122,14 @@ def _missed_note(metrics: DayMetrics) -> str:
     )
 
 
-def enrichment_due(trade_date: date, cfg: AppConfig, now: datetime) -> bool:
-    nxt = next_session(trade_date)
-    return now >= slot_datetime(nxt.trade_date, cfg.schedule.enrichment_time)
-
-
 def compute_metrics(
     cfg: AppConfig, trade_date: date, symbols: list[str] | None = None, now: datetime | None = None
 ) -> DayMetrics:
     """Load the day's intraday and daily_clean rows plus its ledger runs, then measure."""
-    now_et = (now or datetime.now(UTC)).astimezone(ET)
+    clock = now_et(now)
     layout = Layout.from_config(cfg)
     session = get_session(trade_date)
-    all_slots = (
-        session.slots(cfg.schedule.slot_interval_minutes, cfg.schedule.extra_slots)
-        if session
-        else []
-    )
-    due = slots_due(all_slots, trade_date, now_et)
+    due = intraday_due(cfg, session, clock) if session else []
     intraday = read_view(
         layout,
         "intraday",
@@ -143,7 +141,7 @@ def compute_metrics(
     )
     runs = LedgerReader(layout.ledger).runs_for_dates([trade_date])
     syms = scheduled_symbols(cfg, trade_date, symbols)
-    oi_due = enrichment_due(trade_date, cfg, now_et) or any(
+    oi_due = enrichment_due(cfg, trade_date, clock) or any(
         r["task"] == "enrichment" and r["status"] in ("ok", "partial") for r in runs
     )
     return day_metrics(trade_date, syms, due, intraday, daily, runs, oi_due=oi_due)
@@ -189,10 +187,19 @@ def run_selfcheck(
     log_max_total: int | None = None,
     symbols: list[str] | None = None,
     now: datetime | None = None,
-) -> tuple[SelfcheckReport, Path]:
+) -> tuple[SelfcheckReport, Path | None]:
+    """Judge the day and write selfcheck_YYYYMMDD.json; None for the path when nothing is due.
+
+    Before the first slot of the session is due (06:00 ET, say) there is nothing to judge:
+    no verdict is written, so the latest real verdict stays the one health shows.
+    """
     layout = Layout.from_config(cfg)
+    if get_session(trade_date) is None:
+        raise ValueError(f"{trade_date} is not an XNYS session: nothing to check")
     removed, skipped = clean_tmp(layout, trade_date)
     metrics = compute_metrics(cfg, trade_date, symbols, now)
+    if not metrics.slots_due:
+        return SelfcheckReport(trade_date, [], metrics, None, removed, skipped), None
     write_metrics(cfg, metrics)
     scan = scan_day(layout, trade_date, cfg.logscan.keywords)
     report = SelfcheckReport(

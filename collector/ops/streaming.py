@@ -14,14 +14,14 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from shared.calendar import ET
+from shared.calendar import today_et
 from shared.config import AppConfig
 from shared.schema import STREAMING_SCHEMA
 from shared.storage import Layout, atomic_write_parquet
@@ -186,7 +186,7 @@ async def run_streaming(cfg: AppConfig, duration: float) -> StreamingSummary:
     """Subscribe, flush periodically, stop at the deadline (or on error) with a last flush."""
     from collector.ops.streaming_ib import open_subscriptions, streaming_session
 
-    trade_date = datetime.now(UTC).astimezone(ET).date()
+    trade_date = today_et()
     summary = StreamingSummary(trade_date)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + duration

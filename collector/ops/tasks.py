@@ -17,6 +17,7 @@ from collector.pipeline.common import JobResult
 from shared.config import AppConfig
 from shared.ledger import Ledger
 from shared.storage import Layout
+from shared.tasks import Task
 
 
 def _from_job(item: p.PlannedTask, result: JobResult) -> TaskOutcome:
@@ -37,9 +38,17 @@ class TaskExecutor:
         self.log_max_total = log_max_total
 
     async def __call__(self, item: p.PlannedTask) -> TaskOutcome:
-        handler = getattr(self, f"_run_{item.task}")
-        result: TaskOutcome = await handler(item)
-        return result
+        handlers = {
+            Task.PRECHECK: self._run_precheck,
+            Task.SNAPSHOT: self._run_snapshot,
+            Task.CLOSE_SNAPSHOT: self._run_close_snapshot,
+            Task.ROLLUP: self._run_rollup,
+            Task.ENRICHMENT: self._run_enrichment,
+            Task.QA: self._run_qa,
+            Task.SELFCHECK: self._run_selfcheck,
+            Task.LOGSCAN: self._run_logscan,
+        }
+        return await handlers[Task(item.task)](item)
 
     # --- pipeline ----------------------------------------------------------------------
     async def _run_precheck(self, item: p.PlannedTask) -> TaskOutcome:
@@ -84,7 +93,7 @@ class TaskExecutor:
     # --- ops checks --------------------------------------------------------------------
     async def _run_qa(self, item: p.PlannedTask) -> TaskOutcome:
         ledger = Ledger(self.layout.ledger)
-        run_id = ledger.start_run("qa", item.trade_date)
+        run_id = ledger.start_run(Task.QA, item.trade_date)
         metrics = compute_metrics(self.cfg, item.trade_date, _symbols_arg(item))
         path = write_metrics(self.cfg, metrics)
         ledger.finish_run(run_id, "ok", details={"metrics_file": str(path)})
@@ -98,11 +107,11 @@ class TaskExecutor:
 
     async def _run_selfcheck(self, item: p.PlannedTask) -> TaskOutcome:
         ledger = Ledger(self.layout.ledger)
-        run_id = ledger.start_run("selfcheck", item.trade_date)
+        run_id = ledger.start_run(Task.SELFCHECK, item.trade_date)
         report, path = run_selfcheck(
             self.cfg, item.trade_date, log_max_total=self.log_max_total, symbols=_symbols_arg(item)
         )
-        status = "ok" if report.status == "PASS" else "failed"
+        status = "failed" if report.status == "FAIL" else "ok"
         breaches = "; ".join(c.line() for c in report.breaches)
         ledger.finish_run(
             run_id,
@@ -118,7 +127,7 @@ class TaskExecutor:
 
     async def _run_logscan(self, item: p.PlannedTask) -> TaskOutcome:
         ledger = Ledger(self.layout.ledger)
-        run_id = ledger.start_run("logscan", item.trade_date)
+        run_id = ledger.start_run(Task.LOGSCAN, item.trade_date)
         result = scan_day(self.layout, item.trade_date, self.cfg.logscan.keywords)
         path = write_summary(self.layout, result, self.cfg.logscan.max_total)
         over = result.total > self.cfg.logscan.max_total

@@ -22,9 +22,9 @@ from collector.ib.marketdata import Line, MarketDataLines, has_open_interest
 from collector.ib.session import IBSession
 from collector.ib.types import OptionContract, QuoteSnapshot
 from collector.pipeline.budget import MessageBudget
+from shared.schema import MarketDataType
 
 log = logging.getLogger(__name__)
-DELAYED = 3
 
 
 @dataclass(frozen=True)
@@ -241,7 +241,7 @@ class SnapshotEngine:
     def _open(self, work: _Work, now: float) -> bool:
         delayed = work.delayed or work.contract.symbol in self._delayed_symbols
         work.delayed = work.delayed or delayed
-        kind = DELAYED if delayed else self.market_data_type
+        kind = MarketDataType.DELAYED if delayed else self.market_data_type
         cost = self._lines.messages_for_open(kind)
         if not self.budget.can_send(now, cost):
             return False

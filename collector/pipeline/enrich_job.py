@@ -21,11 +21,12 @@ from collector.pipeline.rollup import apply_open_interest
 from collector.pipeline.rows import open_interest_of
 from collector.pipeline.store import read_table, write_chain
 from shared.config import AppConfig
+from shared.schema import MarketDataType
 from shared.storage import Layout, atomic_write_json
 
 log = logging.getLogger(__name__)
 SUPPORTED_FIELDS = ("open_interest",)
-LIVE = 1
+LIVE = MarketDataType.LIVE
 
 
 def _failures_file(layout: Layout, trade_date: date) -> Any:
@@ -113,16 +114,10 @@ async def _enrich(
             pacing_backoff_sec=tuple(float(x) for x in cfg.acquisition.pacing_backoff_sec),
         )
         async with connected(cfg, session, market_data_type=LIVE) as ib:
-            restore = ib.market_data_type
-            if restore != LIVE:
-                ib.set_market_data_type(LIVE)
-            try:
+            with ib.market_data_type_as(LIVE):
                 report = await SnapshotEngine(ib, params, on_result, market_data_type=LIVE).run(
                     todo
                 )
-            finally:
-                if session is not None and restore != LIVE and ib.is_connected():
-                    ib.set_market_data_type(restore)
     fail_path = _failures_file(layout, d)
     failures: dict[int, int] = {}
     if fail_path.is_file():

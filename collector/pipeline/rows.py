@@ -169,7 +169,7 @@ def build_row(
         if sentinel and quote.model is not None:
             flags.append(S.FLAG_GREEKS_SENTINEL)
         row["open_interest"] = open_interest_of(quote, contract.right)
-        if quote.market_data_type in (3, 4):
+        if quote.market_data_type in S.DELAYED_TYPES:
             flags.append(S.FLAG_DELAYED)
     if timed_out:
         flags.append(S.FLAG_TIMEOUT)

@@ -53,11 +53,13 @@ from collector.pipeline.universe import UniverseEntry, resolve_symbols
 from shared import schema as S
 from shared.calendar import slot_datetime, slot_file_label
 from shared.config import AppConfig
-from shared.ledger import LedgerReader
+from shared.ledger import INTERRUPTED, LedgerReader
+from shared.schema import MarketDataType
 from shared.storage import Layout, append_jsonl
 
 log = logging.getLogger(__name__)
-CLOSE_MARKET_DATA_TYPE = 2
+# After the close IB serves the last recorded values only as frozen data (type 2).
+CLOSE_MARKET_DATA_TYPE = MarketDataType.FROZEN
 RETRY_FLAGS = (S.FLAG_SLOT_RETRY_EXCEEDED, S.FLAG_MISSING_QUOTE, S.FLAG_TIMEOUT)
 
 
@@ -66,27 +68,8 @@ def _resume_state(
 ) -> tuple[list[str], set[str]]:
     """(interrupted run ids, underlyings they already wrote) for the latest chain of dead runs."""
     reader = LedgerReader(layout.ledger)
-    runs = reader.query(
-        "SELECT run_id, status, error_summary FROM runs WHERE task=? AND trade_date=? AND slot=? "
-        "ORDER BY started_at DESC, rowid DESC",
-        (task, trade_date.isoformat(), slot),
-    )
-    chain: list[str] = []
-    for r in runs:
-        if r["status"] == "running" or (
-            r["status"] == "failed" and (r["error_summary"] or "").startswith("interrupted")
-        ):
-            chain.append(r["run_id"])
-        else:
-            break
-    if not chain:
-        return [], set()
-    marks = ",".join("?" * len(chain))
-    parts = reader.query(
-        f"SELECT underlying FROM partitions WHERE view=? AND trade_date=? AND slot=? AND run_id IN ({marks})",
-        (view, trade_date.isoformat(), slot, *chain),
-    )
-    return chain, {p["underlying"] for p in parts}
+    chain = reader.resume_chain(task, trade_date, slot)
+    return chain, reader.underlyings_written_by(view, trade_date, slot, chain)
 
 
 class _UnderlyingWriter:
@@ -182,7 +165,7 @@ async def run_snapshot_job(
         if slot is None:
             raise InputError("snapshot needs --slot HH:MM")
         slot = check_slot(cfg, xnys, slot)
-        mdt = cfg.ib.market_data_type
+        mdt = MarketDataType(cfg.ib.market_data_type)
     else:
         raise InputError(f"view must be intraday or close, got {view!r}")
     entries = resolve_symbols(cfg, symbols, view)
@@ -193,10 +176,7 @@ async def run_snapshot_job(
         async with connected(
             cfg, session, market_data_type=mdt, max_messages_per_sec=params.max_messages_per_sec
         ) as ib:
-            restore = ib.market_data_type
-            if ib.market_data_type != mdt:
-                ib.set_market_data_type(mdt)
-            try:
+            with ib.market_data_type_as(mdt):
                 return await _run_connected(
                     cfg,
                     layout,
@@ -212,9 +192,6 @@ async def run_snapshot_job(
                     mdt,
                     fail_on_missing_cache,
                 )
-            finally:
-                if session is not None and restore != mdt and ib.is_connected():
-                    ib.set_market_data_type(restore)
     except (IBError, JobFailed) as exc:
         # Gateway unreachable / dropped for good, cache or permission trouble: recorded.
         ctx = RunContext(cfg, task, d, slot)
@@ -344,7 +321,7 @@ async def _collect(
             ]
     for run_id in chain:
         ctx.ledger.finish_run(
-            run_id, "failed", error_summary=f"interrupted; resumed by {ctx.run_id}"
+            run_id, "failed", error_summary=f"{INTERRUPTED}; resumed by {ctx.run_id}"
         )
     skip = done_syms if chain else set()
     todo: dict[str, list[OptionContract]] = {}

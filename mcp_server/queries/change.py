@@ -31,13 +31,9 @@ KEYS = ["conid", "expiry", "strike", "right"]
 def _previous(ctx: ServerContext, to: Partition) -> tuple[date, str | None]:
     """Default start: the slot before `to` on the same day (raw views), else the prior session."""
     if to.view != "daily_clean" and to.slot:
-        rows = ctx.ledger.query(
-            "SELECT slot FROM partitions WHERE view = ? AND trade_date = ? AND underlying = ? AND slot < ? "
-            "ORDER BY slot DESC LIMIT 1",
-            (to.view, to.trade_date.isoformat(), to.symbol, to.slot),
-        )
-        if rows:
-            return to.trade_date, rows[0]["slot"]
+        before = ctx.ledger.latest_slot(to.view, to.trade_date, to.symbol, before=to.slot)
+        if before:
+            return to.trade_date, before
     return previous_session(to.trade_date).trade_date, None
 
 

@@ -12,9 +12,10 @@ from typing import Any
 
 from mcp_server.context import ServerContext
 from mcp_server.limits import Meta
-from mcp_server.queries.expect import due_slots, recent_sessions, slots_of
 from mcp_server.queries.frames import ratio
-from shared.calendar import ET, get_session, previous_session
+from shared.calendar import get_session, previous_session
+from shared.calendar import now_et as clock_now
+from shared.due import due_slots, recent_sessions, slots_of
 
 VIEWS = ("intraday", "close", "daily_clean")
 
@@ -23,7 +24,7 @@ def health_overview(ctx: ServerContext, now: datetime | None = None) -> dict[str
     meta = Meta()
     meta.add_source("ledger")
     meta.add_source("calendar:XNYS")
-    now_et = (now or datetime.now(ET)).astimezone(ET)
+    now_et = clock_now(now)
     day = recent_sessions(1, now_et.date())[0]
     session = get_session(day)
     assert session is not None
@@ -71,13 +72,8 @@ def _freshness(ctx: ServerContext, view: str, now: datetime) -> dict[str, Any]:
     last_day = ctx.latest_date(view)
     if last_day is None:
         return {"status": "empty", "expected": expected, "last": None}
-    row = ctx.ledger.query(
-        "SELECT MAX(slot) AS slot, MAX(written_at) AS written_at, COUNT(*) AS n "
-        "FROM partitions WHERE view = ? AND trade_date = ?",
-        (view, last_day.isoformat()),
-    )
-    last = row[0] if row else {"slot": None, "written_at": None, "n": 0}
-    last_slot = last["slot"] or ""
+    last = ctx.ledger.day_summary(view, last_day)
+    last_slot = last.get("slot") or ""
     behind = 0
     if last_day < exp_day:
         d = exp_day
@@ -91,23 +87,16 @@ def _freshness(ctx: ServerContext, view: str, now: datetime) -> dict[str, Any]:
         "last": {
             "date": last_day.isoformat(),
             "slot": last_slot or None,
-            "written_at": last["written_at"],
+            "written_at": last.get("written_at"),
         },
         "sessions_behind": behind,
-        "partitions_on_last_date": last["n"],
+        "partitions_on_last_date": int(last.get("n") or 0),
     }
 
 
 def _coverage(ctx: ServerContext, view: str, day: date, due: list[str]) -> dict[str, Any]:
     symbols = ctx.universe_for(view)
-    row = ctx.ledger.query(
-        "SELECT COUNT(*) AS n, SUM(rows) AS rows, SUM(delayed_rows) AS delayed, "
-        "SUM(greeks_fill * rows) AS greeks, SUM(quote_fill * rows) AS quotes, "
-        "SUM(CASE WHEN rows = 0 THEN 1 ELSE 0 END) AS empty, SUM(bytes) AS bytes "
-        "FROM partitions WHERE view = ? AND trade_date = ?",
-        (view, day.isoformat()),
-    )
-    r = row[0] if row else {}
+    r = ctx.ledger.day_summary(view, day)
     written = int(r.get("n") or 0)
     rows = int(r.get("rows") or 0)
     expected = len(symbols) * len(due)
@@ -127,17 +116,10 @@ def _coverage(ctx: ServerContext, view: str, day: date, due: list[str]) -> dict[
 
 # --- runs, errors and checks -------------------------------------------------------------------
 def _run_counts(ctx: ServerContext, day: date) -> dict[str, Any]:
-    rows = ctx.ledger.query(
-        "SELECT status, COUNT(*) AS n FROM runs WHERE trade_date = ? GROUP BY status",
-        (day.isoformat(),),
-    )
-    counts = {r["status"]: r["n"] for r in rows}
-    last_failed = ctx.ledger.query(
-        "SELECT task, slot, error_summary, started_at FROM runs WHERE trade_date = ? "
-        "AND status IN ('failed', 'partial', 'missed') ORDER BY started_at DESC LIMIT 5",
-        (day.isoformat(),),
-    )
-    return {"by_status": counts, "recent_problems": last_failed}
+    return {
+        "by_status": ctx.ledger.status_counts(day),
+        "recent_problems": ctx.ledger.recent_problems(day, limit=5),
+    }
 
 
 def _errors(ctx: ServerContext, day: date, meta: Meta) -> dict[str, Any]:

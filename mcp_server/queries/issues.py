@@ -22,8 +22,8 @@ from mcp_server.compacted import SLOT_COLUMN, slot_counts
 from mcp_server.context import ServerContext
 from mcp_server.limits import Meta, clamp, take
 from mcp_server.paths import QueryError
-from mcp_server.queries.expect import due_slots, now_et, recent_sessions
-from shared.calendar import get_session
+from shared.calendar import get_session, now_et
+from shared.due import due_slots, recent_sessions
 from shared.storage import COMPACTED_FILE, RAW_VIEWS
 
 LOW_FILL = 0.8  # quote or greeks fill below this is reported as low_fill

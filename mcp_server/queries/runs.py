@@ -9,7 +9,7 @@ from typing import Any
 from mcp_server.context import ServerContext
 from mcp_server.limits import Meta, clamp, take
 from mcp_server.paths import QueryError
-from mcp_server.queries.expect import recent_sessions
+from shared.due import recent_sessions
 from shared.ledger import RUN_STATUSES
 
 TASK_RE = re.compile(r"^[a-z][a-z0-9_\-]{0,39}$")

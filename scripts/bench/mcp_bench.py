@@ -29,9 +29,12 @@ from mcp.client.stdio import StdioServerParameters
 
 from scripts.bench.synthetic_store import Shape, build_store, symbols_for
 from shared.config import load_config
+from shared.ledger import LedgerReader
 from shared.storage import Layout
 
 SHAPE = Shape(expiries=4, strikes=10, intraday_slots=("10:00",), close_view=False)
+# A fixed newest session, so the store and the answers are the same on any day it is built.
+STORE_END = date(2026, 11, 20)
 TARGET_P95_MS = 50.0
 
 
@@ -47,20 +50,13 @@ def ensure_store(root: Path, sessions: int, symbols: int) -> Path:
         return config
     shutil.rmtree(root, ignore_errors=True)
     t0 = time.perf_counter()
-    build_store(root, sessions=sessions, symbols=symbols, shape=SHAPE)
+    build_store(root, sessions=sessions, symbols=symbols, shape=SHAPE, end=STORE_END)
     marker.write_text(f"{time.perf_counter() - t0:.1f}\n")
     return config
 
 
 def store_dates(layout: Layout) -> list[date]:
-    con = sqlite3.connect(f"file:{layout.ledger}?mode=ro", uri=True)
-    try:
-        rows = con.execute(
-            "SELECT DISTINCT trade_date FROM partitions WHERE view='daily_clean'"
-        ).fetchall()
-    finally:
-        con.close()
-    return sorted(date.fromisoformat(r[0]) for r in rows)
+    return LedgerReader(layout.ledger).partition_dates("daily_clean")
 
 
 async def mcp_calls(

@@ -32,10 +32,10 @@ from collector.ib import IBSession, OptionContract
 from collector.ib.contracts import chain_params, list_expiry_options, reference_price
 from collector.ib.marketdata import snapshot_quotes
 from collector.pipeline.discovery import ContractCache, resolve_underlying, save_cache
-from collector.pipeline.universe import read_universe
 from shared.calendar import ET
 from shared.config import AppConfig, load_config
 from shared.storage import Layout
+from shared.universe import read_universe
 
 DAY = "2026-11-18"
 SLOT = "11:00"

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -24,9 +23,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from shared.calendar import latest_session, previous_session, session_slots, slot_datetime
+from shared.calendar import previous_session, session_slots, slot_datetime
 from shared.config import load_config
-from shared.ledger import Ledger
+from shared.ledger import PARTITION_COLUMNS, RUN_COLUMNS, Ledger, LedgerReader
 from shared.schema import DAILY_CLEAN_SCHEMA, SNAPSHOT_SCHEMA
 from shared.storage import Layout
 
@@ -190,12 +189,12 @@ class StoreWriter:
             encoding="utf-8",
         )
         self.layout = Layout.from_config(load_config(self.config_path))
-        Ledger(self.layout.ledger)  # creates the schema exactly as the collector does
+        self.ledger = Ledger(self.layout.ledger)  # creates the schema as the collector does
         self.market = Market(symbols, shape)
         self.shape = shape
         self.symbols = symbols
-        self.partitions: list[tuple[object, ...]] = []
-        self.runs: list[tuple[object, ...]] = []
+        self.partitions: list[dict[str, object]] = []
+        self.runs: list[dict[str, object]] = []
 
     def write(self, view: str, day: date, sym: str, slot: str, table: pa.Table) -> None:
         path = self.layout.chain_file(view, day, sym, slot or None)
@@ -205,8 +204,9 @@ class StoreWriter:
             pa.compute.sum(table.column("delayed_fallback").cast(pa.int64())).as_py() or 0
         )
         fill = 1.0 - table.column("iv").null_count / max(1, table.num_rows)
-        self.partitions.append((view, day.isoformat(), sym, slot, str(path), table.num_rows,
-                                path.stat().st_size, 1.0, fill, delayed, f"syn-{view}-{day}", _ts(day)))  # fmt: skip
+        self.partitions.append(dict(zip(PARTITION_COLUMNS, (view, day.isoformat(), sym, slot, str(path),
+                               table.num_rows, path.stat().st_size, 1.0, fill, delayed,
+                               f"syn-{view}-{day}", _ts(day)), strict=True)))  # fmt: skip
 
     def session(self, day: date) -> None:
         from shared.calendar import get_session
@@ -232,23 +232,12 @@ class StoreWriter:
             ("close-snapshot", last),
             ("rollup", None),
         ]:
-            self.runs.append((f"syn-{task}-{day}-{slot}", task, day.isoformat(), slot, "ok", _ts(day), _ts(day),
-                              1.0, len(self.symbols), len(self.symbols), len(self.symbols), 0, None))  # fmt: skip
+            n = len(self.symbols)
+            self.runs.append(dict(zip(RUN_COLUMNS, (f"syn-{task}-{day}-{slot}", task, day.isoformat(), slot,
+                              "ok", _ts(day), _ts(day), 1.0, n, n, n, 0, None, None), strict=True)))  # fmt: skip
 
     def flush(self) -> None:
-        con = sqlite3.connect(self.layout.ledger)
-        with con:
-            con.executemany(
-                "INSERT OR REPLACE INTO partitions (view, trade_date, underlying, slot, path, rows, bytes, "
-                "quote_fill, greeks_fill, delayed_rows, run_id, written_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                self.partitions,
-            )
-            con.executemany(
-                "INSERT OR REPLACE INTO runs (run_id, task, trade_date, slot, status, started_at, finished_at, "
-                "duration_s, rows_written, total, succeeded, failed, error_summary) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                self.runs,
-            )
-        con.close()
+        self.ledger.bulk_load(self.partitions, self.runs)
         self.partitions.clear()
         self.runs.clear()
 
@@ -291,12 +280,16 @@ def _ts(day: date) -> str:
     )
 
 
-def build_store(root: Path, sessions: int, symbols: int | list[str], shape: Shape = Shape(),
-                end: date | None = None, faults: bool = False) -> Path:  # fmt: skip
-    """Write the store under `root`; returns the config file that points at it."""
+def build_store(root: Path, sessions: int, symbols: int | list[str], *, end: date,
+                shape: Shape = Shape(), faults: bool = False) -> Path:  # fmt: skip
+    """Write the store under `root`, its newest session `end`; returns the config file.
+
+    `end` is explicit so that a store (and every answer computed over it) is the same
+    whatever day it is built on.
+    """
     names = symbols_for(symbols) if isinstance(symbols, int) else list(symbols)
     writer = StoreWriter(root, names, shape)
-    days = sessions_ending(end or latest_session().trade_date, sessions)
+    days = sessions_ending(end, sessions)
     for i, day in enumerate(days):
         writer.session(day)
         if i % 10 == 9:
@@ -311,72 +304,70 @@ def build_store(root: Path, sessions: int, symbols: int | list[str], shape: Shap
 def plant_faults(layout: Layout, day: date, symbols: list[str]) -> dict[str, str]:
     """One of each problem on `day` (needs 4 symbols): what get_partition_issues must find."""
     a, b, c, d = symbols[:4]
-    con = sqlite3.connect(layout.ledger)
+    ledger = Ledger(layout.ledger)
+    reader = LedgerReader(layout.ledger)
+
+    def update(view: str, sym: str, slot: str, **changes: object) -> None:
+        row = reader.partition(view, day, sym, slot)
+        assert row is not None, (view, day, sym, slot)
+        ledger.bulk_load(partitions=[{**row, **changes}])
 
     def rewrite(view: str, sym: str, slot: str, table: pa.Table) -> None:
         path = layout.chain_file(view, day, sym, slot or None)
         pq.write_table(table, path, compression="zstd")
-        con.execute(
-            "UPDATE partitions SET rows=?, bytes=?, delayed_rows=? WHERE view=? AND trade_date=? AND underlying=? "
-            "AND slot=?",
-            (table.num_rows, path.stat().st_size,
-             int(pa.compute.sum(table.column("delayed_fallback").cast(pa.int64())).as_py() or 0),
-             view, day.isoformat(), sym, slot),
-        )  # fmt: skip
+        delayed = int(
+            pa.compute.sum(table.column("delayed_fallback").cast(pa.int64())).as_py() or 0
+        )
+        update(
+            view, sym, slot, rows=table.num_rows, bytes=path.stat().st_size, delayed_rows=delayed
+        )
 
     def read(view: str, sym: str, slot: str) -> pa.Table:
         return pq.read_table(layout.chain_file(view, day, sym, slot or None))
 
-    with con:
-        # missing: an expected intraday slot that was never written
-        layout.chain_file("intraday", day, a, "10:00").unlink()
-        con.execute("DELETE FROM partitions WHERE view='intraday' AND trade_date=? AND underlying=? AND slot='10:00'",
-                    (day.isoformat(), a))  # fmt: skip
-        # empty: a file with no rows
-        rewrite("intraday", b, "10:30", read("intraday", b, "10:30").slice(0, 0))
-        # corrupt: the bytes of a Parquet file are not Parquet
-        layout.chain_file("intraday", day, c, "11:00").write_bytes(
-            b"PAR1 this is not a parquet file"
-        )
-        # leftover tmp of a crashed writer
-        (layout.underlying_dir("intraday", day, a) / ".slot=1130.parquet.x1y2.tmp").write_bytes(
-            b"partial"
-        )
-        # delayed rows
-        t = read("intraday", b, "11:30")
-        flags = np.arange(t.num_rows) < 5
-        t = t.set_column(
-            t.schema.get_field_index("delayed_fallback"), "delayed_fallback", pa.array(flags)
-        )
-        rewrite("intraday", b, "11:30", t)
-        # low greeks fill recorded by the collector
-        con.execute("UPDATE partitions SET greeks_fill=0.5 WHERE view='intraday' AND trade_date=? AND underlying=? "
-                    "AND slot='12:00'", (day.isoformat(), a))  # fmt: skip
-        # duplicates in daily_clean
-        t = read("daily_clean", b, "")
-        rewrite("daily_clean", b, "", pa.concat_tables([t, t.slice(0, 3)]))
-        # rollup fallback rows
-        t = read("daily_clean", c, "")
-        strat = ["intraday_fallback" if i < 4 else "close" for i in range(t.num_rows)]
-        t = t.set_column(
-            t.schema.get_field_index("rollup_strategy"), "rollup_strategy", pa.array(strat)
-        )
-        rewrite("daily_clean", c, "", t)
-        # missing open interest
-        t = read("daily_clean", d, "")
-        oi = [None if i < 6 else v for i, v in enumerate(t.column("open_interest").to_pylist())]
-        t = t.set_column(
-            t.schema.get_field_index("open_interest"), "open_interest", pa.array(oi, pa.int64())
-        )
-        rewrite("daily_clean", d, "", t)
-        # a failed run
-        con.execute(
-            "INSERT INTO runs (run_id, task, trade_date, slot, status, started_at, finished_at, error_summary) "
-            "VALUES (?,?,?,?,?,?,?,?)",
-            (f"syn-failed-{day}", "enrichment", day.isoformat(), None, "failed", _ts(day), _ts(day),
-             "open_interest: 3 consecutive failures (oi_enrichment_failed)"),
-        )  # fmt: skip
-    con.close()
+    # missing: an expected intraday slot that was never written
+    layout.chain_file("intraday", day, a, "10:00").unlink()
+    ledger.forget_partition("intraday", day, a, "10:00")
+    # empty: a file with no rows
+    rewrite("intraday", b, "10:30", read("intraday", b, "10:30").slice(0, 0))
+    # corrupt: the bytes of a Parquet file are not Parquet
+    layout.chain_file("intraday", day, c, "11:00").write_bytes(b"PAR1 this is not a parquet file")
+    # leftover tmp of a crashed writer
+    (layout.underlying_dir("intraday", day, a) / ".slot=1130.parquet.x1y2.tmp").write_bytes(
+        b"partial"
+    )
+    # delayed rows
+    t = read("intraday", b, "11:30")
+    flags = np.arange(t.num_rows) < 5
+    t = t.set_column(
+        t.schema.get_field_index("delayed_fallback"), "delayed_fallback", pa.array(flags)
+    )
+    rewrite("intraday", b, "11:30", t)
+    # low greeks fill recorded by the collector
+    update("intraday", a, "12:00", greeks_fill=0.5)
+    # duplicates in daily_clean
+    t = read("daily_clean", b, "")
+    rewrite("daily_clean", b, "", pa.concat_tables([t, t.slice(0, 3)]))
+    # rollup fallback rows
+    t = read("daily_clean", c, "")
+    strat = ["intraday_fallback" if i < 4 else "close" for i in range(t.num_rows)]
+    t = t.set_column(
+        t.schema.get_field_index("rollup_strategy"), "rollup_strategy", pa.array(strat)
+    )
+    rewrite("daily_clean", c, "", t)
+    # missing open interest
+    t = read("daily_clean", d, "")
+    oi = [None if i < 6 else v for i, v in enumerate(t.column("open_interest").to_pylist())]
+    t = t.set_column(
+        t.schema.get_field_index("open_interest"), "open_interest", pa.array(oi, pa.int64())
+    )
+    rewrite("daily_clean", d, "", t)
+    # a failed run
+    ledger.bulk_load(runs=[{
+        "run_id": f"syn-failed-{day}", "task": "enrichment", "trade_date": day.isoformat(),
+        "slot": None, "status": "failed", "started_at": _ts(day), "finished_at": _ts(day),
+        "error_summary": "open_interest: 3 consecutive failures (oi_enrichment_failed)",
+    }])  # fmt: skip
     return {kind: symbols[i] for kind, i in FAULTS.items()}
 
 
@@ -386,8 +377,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sessions", type=int, default=3)
     p.add_argument("--symbols", type=int, default=4)
     p.add_argument("--faults", action="store_true")
+    p.add_argument("--end", type=date.fromisoformat, default=date(2026, 11, 20),
+                   help="the newest session (YYYY-MM-DD)")  # fmt: skip
     args = p.parse_args(argv)
-    print(build_store(args.out, args.sessions, args.symbols, faults=args.faults))
+    print(build_store(args.out, args.sessions, args.symbols, end=args.end, faults=args.faults))
     return 0
 
 

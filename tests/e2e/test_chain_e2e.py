@@ -15,7 +15,7 @@ from shared import schema as S
 from shared.calendar import ET, get_session, next_session, slot_datetime
 from shared.ledger import LedgerReader
 from shared.storage import Layout
-from tests.pipeline_support import SIM_DAY, read_view, running_sim, sim_config, write_config
+from tests.support.pipeline import SIM_DAY, read_view, running_sim, sim_config, write_config
 
 pytestmark = pytest.mark.slow
 

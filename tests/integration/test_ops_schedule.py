@@ -24,7 +24,7 @@ from shared.calendar import ET
 from shared.config import load_config
 from shared.ledger import LedgerReader
 from shared.storage import Layout
-from tests.unit.test_ops_qa import tmp_config
+from tests.support.config import tmp_config
 
 DAY = date(2026, 11, 18)  # a Wednesday: no expiry of the test universe that day
 FAST = """
@@ -105,7 +105,7 @@ def test_simulate_runs_the_whole_day_and_selfcheck_passes(
     ran = _ran(output)
     assert ran[0] == "precheck" and ran[1] == "snapshot@09:30" and ran[14] == "snapshot@16:00"
     assert ran[15:] == [
-        "close_snapshot@16:00",
+        "close-snapshot@16:00",
         "rollup",
         "qa",
         "enrichment",
@@ -205,7 +205,7 @@ def test_live_started_after_the_day_records_every_slot_missed_and_runs_the_rest(
         f"snapshot@{s}" for s in _slots()
     )
     assert ran[-6:] == [
-        "close_snapshot@16:00",
+        "close-snapshot@16:00",
         "rollup",
         "qa",
         "enrichment",

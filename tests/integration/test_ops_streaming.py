@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import polars as pl
+import time_machine
 from typer.testing import CliRunner
 
 from collector.cli.main import app
 from collector.gateway_sim import SimConfig, SimThread
-from shared.calendar import ET, latest_session
+from shared.calendar import ET
 from shared.config import load_config
 from shared.schema import STREAMING_SCHEMA
 from shared.storage import Layout
-from tests.unit.test_ops_qa import tmp_config
+from tests.support.config import tmp_config
+
+MID_SESSION = datetime(2026, 11, 18, 11, 0, tzinfo=ET)  # a Wednesday, a full session
 
 
 def test_streaming_writes_parts_and_exits_at_the_duration(tmp_path: Path) -> None:
-    # the simulated market is open (mid-session of the latest session) while we stream
-    session = latest_session()
-    with SimThread(SimConfig.fast(clock_start=session.open.replace(hour=11))) as sim:
+    # the market is open (Wednesday 11:00 ET) for the collector's clock and the simulator's
+    with (
+        time_machine.travel(MID_SESSION, tick=True),
+        SimThread(SimConfig.fast(clock_start=MID_SESSION)) as sim,
+    ):
         cfg_path = tmp_config(tmp_path)
         text = cfg_path.read_text().replace("port = 4002", f"port = {sim.port}")
         text = text.replace('underlyings = ["SPY", "QQQ"]', 'underlyings = ["SPY"]')
@@ -32,8 +37,7 @@ def test_streaming_writes_parts_and_exits_at_the_duration(tmp_path: Path) -> Non
     assert result.exit_code == 0, result.output
     assert "streaming " in result.output and "error" not in result.output
     layout = Layout.from_config(load_config(cfg_path, env={}))
-    today = datetime.now(UTC).astimezone(ET).date()
-    parts = sorted(layout.streaming_dir(today, "SPY").glob("part-*.parquet"))
+    parts = sorted(layout.streaming_dir(MID_SESSION.date(), "SPY").glob("part-*.parquet"))
     assert len(parts) >= 2
     frame = pl.read_parquet(parts, hive_partitioning=False)
     assert frame.height > 0 and set(frame.columns) == set(STREAMING_SCHEMA.names)

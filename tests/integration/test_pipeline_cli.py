@@ -17,7 +17,7 @@ from collector.gateway_sim import DwellConfig, SimThread
 from shared.config import AppConfig
 from shared.ledger import LedgerReader
 from shared.storage import Layout
-from tests.pipeline_support import SIM_DAY, all_files, sim_config, write_config
+from tests.support.pipeline import SIM_DAY, all_files, sim_config, write_config
 
 OPT_DATA = [sys.executable, "-m", "collector.cli.main"]
 
@@ -133,9 +133,9 @@ def test_sigkill_mid_snapshot_then_rerun_resumes(
     assert len(conids) == len(set(conids)) == _expected_contracts(cfg, symbols)
     ingest_ids = {i for t in tables for i in t.column("ingest_id").to_pylist()}
     assert len(ingest_ids) == 1
-    runs = LedgerReader(layout.ledger).query(
-        "SELECT status, error_summary FROM runs WHERE task='snapshot'"
-    )
+    runs = [
+        r for r in LedgerReader(layout.ledger).runs_for_dates([SIM_DAY]) if r["task"] == "snapshot"
+    ]
     statuses = sorted(r["status"] for r in runs)
     assert statuses == ["failed", "ok"]
     assert any((r["error_summary"] or "").startswith("interrupted") for r in runs)

@@ -11,7 +11,7 @@ from collector.pipeline import jobs
 from collector.pipeline.errors import CacheMissing, InputError
 from shared.ledger import LedgerReader
 from shared.storage import Layout
-from tests.pipeline_support import SIM_DAY, all_files, running_sim, sim_config, write_config
+from tests.support.pipeline import SIM_DAY, all_files, running_sim, sim_config, write_config
 
 EARLY_CLOSE = date(2026, 11, 27)  # the day after Thanksgiving: 13:00 close
 

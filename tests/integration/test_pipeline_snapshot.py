@@ -13,7 +13,7 @@ from collector.pipeline.retry import missed_slots
 from shared import schema as S
 from shared.ledger import LedgerReader
 from shared.storage import Layout
-from tests.pipeline_support import (
+from tests.support.pipeline import (
     SIM_DAY,
     prime_sim,
     read_view,

@@ -9,7 +9,7 @@ from datetime import UTC, date
 from ib_async import IB, Index, Option, Stock
 
 from collector.gateway_sim import GatewaySim
-from tests.integration.conftest import SimErrors, sim_connect, sim_wait
+from tests.support.sim import SimErrors, sim_connect, sim_wait
 
 
 async def test_connect_readonly_answers_the_startup_requests(sim_gateway: GatewaySim) -> None:

@@ -10,7 +10,7 @@ from ib_async import IB, Option, Stock
 
 from collector.gateway_sim import GatewaySim, SimConfig
 from shared.calendar import ET
-from tests.integration.conftest import SimErrors, sim_wait
+from tests.support.sim import SimErrors, sim_wait
 
 SATURDAY_NOON = datetime(2026, 11, 21, 12, 0, tzinfo=ET)
 HALF_DAY_AFTER_CLOSE = datetime(2026, 11, 27, 13, 30, tzinfo=ET)  # closed at 13:00

@@ -10,7 +10,7 @@ from ib_async import IB, Option, Stock
 
 from collector.gateway_sim import FaultConfig, GatewaySim, SimConfig
 from shared.calendar import ET
-from tests.integration.conftest import SIM_SESSION_TIME, SimErrors, sim_connect, sim_wait
+from tests.support.sim import SIM_SESSION_TIME, SimErrors, sim_connect, sim_wait
 
 
 def with_faults(**faults: object) -> SimConfig:

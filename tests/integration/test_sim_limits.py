@@ -10,7 +10,7 @@ import pytest
 from ib_async import IB, Option, Stock
 
 from collector.gateway_sim import DwellConfig, GatewaySim, Leniency, SimConfig
-from tests.integration.conftest import SIM_SESSION_TIME, SimErrors, sim_connect, sim_wait
+from tests.support.sim import SIM_SESSION_TIME, SimErrors, sim_connect, sim_wait
 
 
 async def _options(ib: IB, symbol: str, count: int) -> list[Option]:

@@ -12,7 +12,7 @@ from ib_async import IB, Watchdog
 
 from collector.gateway_sim import FaultConfig, GatewaySim, SimConfig
 from shared.calendar import ET
-from tests.integration.conftest import sim_connect, sim_wait
+from tests.support.sim import sim_connect, sim_wait
 
 TUESDAY_BEFORE_RESTART = datetime(2026, 11, 17, 23, 44, 58, tzinfo=ET)
 SUNDAY_BEFORE_RESTART = datetime(2026, 11, 22, 23, 40, tzinfo=ET)

@@ -11,7 +11,7 @@ from ib_async import IB, Forex, Index, Option, Stock
 
 from collector.gateway_sim import GatewaySim
 from collector.gateway_sim.protocol import decode_body, encode, read_frame
-from tests.integration.conftest import SimErrors
+from tests.support.sim import SimErrors
 
 
 class RawClient:

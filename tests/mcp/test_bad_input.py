@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.mcp.conftest import McpSession, audit_rows, server_params
+from tests.support.mcp_client import McpSession, audit_rows, server_params
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -11,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.mcp.conftest import BIN, McpSession, audit_rows
+from tests.support.clock import pinned_env
+from tests.support.mcp_client import BIN, McpSession, audit_rows
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -84,7 +86,7 @@ def test_streamable_http_transport(store: Path, tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [str(BIN / "opt-data-mcp"), "--config", str(store), "--audit-db", str(audit),
          "--transport", "streamable-http", "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **pinned_env()},
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 30

@@ -20,8 +20,8 @@ from collector.gateway_sim import SimThread
 from collector.pipeline import jobs
 from shared.config import AppConfig
 from shared.storage import Layout
-from tests.mcp.conftest import McpSession, audit_rows, server_params
-from tests.pipeline_support import SIM_DAY, prime_sim, sim_config, write_config
+from tests.support.mcp_client import McpSession, audit_rows, server_params
+from tests.support.pipeline import SIM_DAY, prime_sim, sim_config, write_config
 
 SYMBOLS = ["AAPL", "MSFT"]
 SLOTS = ("10:30", "11:00")

@@ -21,7 +21,8 @@ from scripts.bench.synthetic_store import Shape, build_store
 from shared.calendar import get_session, session_slots
 from shared.config import load_config
 from shared.storage import COMPACTED_FILE, Layout
-from tests.mcp.conftest import McpSession, server_params
+from tests.support.clock import STORE_END
+from tests.support.mcp_client import McpSession, server_params
 
 SYMBOLS = ["AAPL", "MSFT", "SPY"]
 UNRECORDED = "MSFT"  # newest day: ledger rows removed, only the compacted file knows its slots
@@ -51,7 +52,9 @@ def ledger_days(layout: Layout) -> list[date]:
 @pytest.fixture(scope="module")
 def compacted(tmp_path_factory: pytest.TempPathFactory) -> Compacted:
     root = tmp_path_factory.mktemp("compacted")
-    config = build_store(root, sessions=2, symbols=SYMBOLS, shape=Shape(expiries=2, strikes=4))
+    config = build_store(
+        root, sessions=2, symbols=SYMBOLS, shape=Shape(expiries=2, strikes=4), end=STORE_END
+    )
     cfg = load_config(config)
     layout = Layout.from_config(cfg)
     days = ledger_days(layout)

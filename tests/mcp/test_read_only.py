@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from scripts.bench.synthetic_store import Shape, build_store
-from tests.mcp.conftest import McpSession, audit_rows, server_params
+from tests.support.clock import STORE_END
+from tests.support.mcp_client import McpSession, audit_rows, server_params
 
 AUDIT_NAMES = {"mcp_audit.db", "mcp_audit.db-wal", "mcp_audit.db-shm", "mcp_audit.db-journal"}
 WAL_INDEX = {"ledger.sqlite-shm", "ledger.sqlite-wal"}
@@ -54,7 +55,9 @@ def tree_digest(root: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def own_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("ro-store")
-    return build_store(root, sessions=2, symbols=4, shape=Shape(expiries=3, strikes=6), faults=True)
+    return build_store(
+        root, sessions=2, symbols=4, shape=Shape(expiries=3, strikes=6), faults=True, end=STORE_END
+    )
 
 
 def test_a_session_that_tries_everything_changes_nothing(

@@ -15,7 +15,7 @@ from scripts.bench.synthetic_store import FAULTS
 from shared.calendar import previous_session
 from shared.config import load_config
 from shared.storage import Layout
-from tests.mcp.conftest import SYMBOLS, McpSession, audit_rows, server_params
+from tests.support.mcp_client import SYMBOLS, McpSession, audit_rows, server_params
 
 TOOLS = {
     "health_overview", "run_status_overview", "list_recent_runs", "get_partition_issues", "get_chain_sample",

@@ -10,9 +10,9 @@ import pytest
 
 from mcp_server.limits import Cap, Meta, clamp, take
 from mcp_server.paths import DataAccess, QueryError
-from mcp_server.queries.expect import due_slots, recent_sessions
 from shared.calendar import ET, get_session
 from shared.config import load_config
+from shared.due import due_slots, recent_sessions
 from shared.storage import Layout
 
 CAP = Cap("limit", 200, 2000)

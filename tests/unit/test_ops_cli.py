@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
+import time_machine
 from typer.testing import CliRunner
 
 from collector.cli.main import app
 from shared.calendar import ET
 from shared.config import load_config
 from shared.storage import Layout, atomic_write_parquet
-from tests.unit.test_ops_qa import daily_rows, snapshot_rows, tmp_config
+from tests.support.config import tmp_config
+from tests.support.tables import daily_rows, snapshot_rows
 
 DAY = date(2026, 11, 18)
 
@@ -50,9 +52,10 @@ def test_qa_and_selfcheck_on_a_healthy_day(tmp_path: Path) -> None:
     assert "selfcheck 2026-11-18: PASS" in check.output
 
 
+@time_machine.travel(datetime(2026, 11, 18, 18, 0, tzinfo=ET), tick=False)
 def test_today_is_accepted_and_an_empty_day_fails(tmp_path: Path) -> None:
     cfg = tmp_config(tmp_path)
-    today = datetime.now(UTC).astimezone(ET).date()
+    today = date(2026, 11, 18)  # a Wednesday evening: every slot of the day is due
     result = CliRunner().invoke(
         app, ["selfcheck", "--config", str(cfg), "--date", "today", "--symbols", "AAPL"]
     )
@@ -63,8 +66,8 @@ def test_today_is_accepted_and_an_empty_day_fails(tmp_path: Path) -> None:
     assert report.is_file()
     doc = json.loads(report.read_text())
     assert doc["trade_date"] == today.isoformat()
-    # nothing collected: every measurable gate is a breach (or no slot is due yet)
-    assert result.exit_code == (1 if doc["breaches"] else 0), result.output
+    # nothing collected: every measurable gate is a breach
+    assert doc["breaches"] and result.exit_code == 1, result.output
     qa = CliRunner().invoke(app, ["qa", "--config", str(cfg), "--date", "today"])
     assert qa.exit_code == 0 and "metrics written to" in qa.output
 

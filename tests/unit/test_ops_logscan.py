@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from collector.cli.main import app
 from collector.ops.logscan import scan_lines
-from tests.unit.test_ops_qa import tmp_config
+from tests.support.config import tmp_config
 
 DAY = date(2026, 11, 20)
 LINES = [

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
+import time_machine
 from typer.testing import CliRunner
 
 from collector.cli.main import app
@@ -22,7 +23,8 @@ from shared.calendar import ET
 from shared.config import load_config
 from shared.ledger import Ledger, LedgerReader, PartitionRecord
 from shared.storage import Layout, atomic_write_parquet
-from tests.unit.test_ops_qa import snapshot_rows, tmp_config
+from tests.support.config import tmp_config
+from tests.support.tables import snapshot_rows
 
 WEEK = date(2026, 11, 16)  # Monday
 SLOTS = ["09:30", "10:00", "10:30"]
@@ -118,11 +120,12 @@ def test_compact_cli_reports_counts(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "ISO week" in bad.output
 
 
+@time_machine.travel(datetime(2026, 11, 30, 8, 0, tzinfo=ET), tick=False)
 def test_retention_removes_old_dates_and_their_ledger_rows(tmp_path: Path) -> None:
     cfg_path = tmp_config(tmp_path)
     layout = Layout.from_config(load_config(cfg_path, env={}))
     ledger = Ledger(layout.ledger)
-    today = datetime.now(UTC).astimezone(ET).date()
+    today = date(2026, 11, 30)  # the CLI's "today" below comes from the same frozen clock
     old, recent = today - timedelta(days=70), today - timedelta(days=5)
     for day in (old, recent):
         _write_slot(layout, ledger, day, "AAPL", "09:30")

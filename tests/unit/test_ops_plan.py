@@ -13,6 +13,7 @@ from collector.ops.plan import build_plan, plan_groups
 from shared import calendar
 from shared.calendar import ET, get_session
 from shared.config import AppConfig, ScheduleConfig
+from shared.tasks import Task
 
 
 def _cfg(**schedule: object) -> AppConfig:
@@ -24,7 +25,7 @@ def _plan(day: date, cfg: AppConfig | None = None) -> list[plan_mod.PlannedTask]
 
 
 def _snapshot_slots(plan: list[plan_mod.PlannedTask]) -> list[str]:
-    return [p.slot or "" for p in plan if p.task == plan_mod.SNAPSHOT]
+    return [p.slot or "" for p in plan if p.task == Task.SNAPSHOT]
 
 
 def test_normal_day_has_14_slots_then_close_chain_and_next_day_enrichment() -> None:
@@ -33,8 +34,8 @@ def test_normal_day_has_14_slots_then_close_chain_and_next_day_enrichment() -> N
     assert slots[0] == "09:30" and slots[-1] == "16:00" and len(slots) == 14
     tasks = [p.task for p in plan]
     assert tasks[0] == "precheck" and plan[0].when == datetime(2026, 11, 20, 9, 25, tzinfo=ET)
-    assert tasks[-6:] == ["close_snapshot", "rollup", "qa", "enrichment", "selfcheck", "logscan"]
-    close = plan[tasks.index("close_snapshot")]
+    assert tasks[-6:] == ["close-snapshot", "rollup", "qa", "enrichment", "selfcheck", "logscan"]
+    close = plan[tasks.index("close-snapshot")]
     assert close.when == datetime(2026, 11, 20, 17, 30, tzinfo=ET) and close.slot == "16:00"
     enrichment = plan[tasks.index("enrichment")]
     # next session after Friday is Monday 2026-11-23; OI is as of the Friday trade date
@@ -47,7 +48,7 @@ def test_half_day_last_slot_is_the_real_close() -> None:
     plan = _plan(date(2026, 11, 27))  # day after Thanksgiving, 13:00 close
     slots = _snapshot_slots(plan)
     assert slots[-1] == "13:00" and len(slots) == 8
-    close = next(p for p in plan if p.task == "close_snapshot")
+    close = next(p for p in plan if p.task == "close-snapshot")
     assert close.slot == "13:00"
 
 
@@ -100,7 +101,7 @@ def test_fail_on_missing_cache_reaches_precheck_and_close_snapshot() -> None:
     day = date(2026, 11, 20)
     plan = build_plan(day, get_session(day), _cfg(), symbols=("AAPL",), fail_on_missing_cache=True)
     assert plan[0].args == {"symbols": ("AAPL",), "rebuild": False}
-    close = next(p for p in plan if p.task == "close_snapshot")
+    close = next(p for p in plan if p.task == "close-snapshot")
     assert close.args["fail_on_missing_cache"] is True
 
 
@@ -108,7 +109,7 @@ def test_groups_chain_post_close_tasks_but_keep_slots_apart() -> None:
     groups = plan_groups(_plan(date(2026, 11, 20)))
     names = [[p.task for p in g] for g in groups]
     assert names[1] == ["snapshot"] and names[2] == ["snapshot"]
-    assert ["close_snapshot", "rollup", "qa"] in names
+    assert ["close-snapshot", "rollup", "qa"] in names
     assert ["enrichment", "selfcheck", "logscan"] in names
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -17,42 +16,8 @@ from collector.ops.qa import (
 )
 from collector.ops.selfcheck import judge
 from shared.config import QAConfig, load_config
-from shared.schema import DAILY_CLEAN_SCHEMA, SNAPSHOT_SCHEMA, conform
-
-DAY = date(2026, 11, 20)
-
-
-def snapshot_rows(
-    symbol: str, slot: str, n: int = 4, *, delayed: int = 0, day: date = DAY, conid_base: int = 1000
-) -> pa.Table:
-    """n option rows of one (symbol, slot); the first `delayed` rows are delayed fallbacks."""
-    hh, mm = (int(x) for x in slot.split(":"))
-    sample = datetime(day.year, day.month, day.day, hh + 5, mm, tzinfo=UTC)
-    rows = {
-        "trade_date": [day] * n,
-        "slot": [slot] * n,
-        "sample_time": [sample] * n,
-        "ingest_id": ["test"] * n,
-        "underlying": [symbol] * n,
-        "conid": [conid_base + i for i in range(n)],
-        "expiry": [day + timedelta(days=7)] * n,
-        "strike": [100.0 + 5 * (i // 2) for i in range(n)],
-        "right": ["C" if i % 2 == 0 else "P" for i in range(n)],
-        "bid": [1.0] * n,
-        "ask": [1.2] * n,
-        "market_data_type": [3 if i < delayed else 1 for i in range(n)],
-        "delayed_fallback": [i < delayed for i in range(n)],
-        "data_quality_flags": [["delayed"] if i < delayed else [] for i in range(n)],
-    }
-    return conform(pa.table(rows), SNAPSHOT_SCHEMA)
-
-
-def daily_rows(symbol: str, n: int = 4, *, fallback: int = 0, missing_oi: int = 0) -> pa.Table:
-    base = snapshot_rows(symbol, "16:00", n).to_pylist()
-    for i, row in enumerate(base):
-        row["rollup_strategy"] = "last_good" if i < fallback else "close"
-        row["open_interest"] = None if i < missing_oi else 100 + i
-    return conform(pa.Table.from_pylist(base), DAILY_CLEAN_SCHEMA)
+from shared.schema import DAILY_CLEAN_SCHEMA, SNAPSHOT_SCHEMA
+from tests.support.tables import DAY, daily_rows, snapshot_rows
 
 
 def frame(table: pa.Table) -> pl.DataFrame:
@@ -164,18 +129,6 @@ def test_thresholds_come_from_config_section_qa(tmp_path: Path) -> None:
     intraday = snapshot_rows("AAPL", "09:30")
     checks = judge(_metrics(intraday, daily_rows("AAPL")), cfg.qa, None, None)
     assert next(c for c in checks if c.name == "slot_coverage").passed  # 50% >= 40%
-
-
-def tmp_config(tmp_path: Path, extra: str = "") -> Path:
-    """The test config with data/state under tmp_path (shared by the ops tests)."""
-    text = Path("config/opt-data.test.toml").read_text(encoding="utf-8")
-    text = text.replace('data = "data_test"', f'data = "{tmp_path / "data"}"')
-    text = text.replace('state = "state_test"', f'state = "{tmp_path / "state"}"')
-    universe = Path("config/universe.test.csv").resolve()
-    text = text.replace('file = "config/universe.test.csv"', f'file = "{universe}"')
-    path = tmp_path / "opt-data.toml"
-    path.write_text(text + extra, encoding="utf-8")
-    return path
 
 
 def test_contracts_expiring_on_the_trade_date_are_left_out_of_rollup_and_oi() -> None:

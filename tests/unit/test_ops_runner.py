@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+
+import pytest
+import time_machine
 
 from collector.ops.logscan import scan_day
 from collector.ops.plan import PlannedTask, build_plan
 from collector.ops.runner import LiveScheduler, PlanRunner, TaskOutcome
-from shared.calendar import ET, get_session
+from shared.calendar import ET, get_session, now_et
 from shared.config import load_config
 from shared.ledger import Ledger, LedgerReader
 from shared.storage import Layout
-from tests.unit.test_ops_qa import tmp_config
+from tests.support.config import tmp_config
 
 DAY = date(2026, 11, 20)
 
@@ -70,17 +74,26 @@ async def test_a_crashing_task_is_logged_with_its_stack_and_the_day_goes_on(tmp_
     assert scan_day(layout, DAY, ("ERROR",)).total == 1
 
 
+@pytest.fixture
+def scheduler_clock() -> Iterator[None]:
+    """The scheduler's clock (APScheduler's and ours) runs from Friday 09:45 ET, ticking."""
+    with time_machine.travel(datetime(2026, 11, 20, 9, 45, tzinfo=ET), tick=True):
+        yield
+
+
 def _at(now: datetime, seconds: float, task: str, slot: str | None = None) -> PlannedTask:
     return PlannedTask(now + timedelta(seconds=seconds), task, DAY, slot)
 
 
-async def test_live_runs_on_time_and_records_late_slots_as_missed(tmp_path: Path) -> None:
+async def test_live_runs_on_time_and_records_late_slots_as_missed(
+    tmp_path: Path, scheduler_clock: None
+) -> None:
     layout = _layout(tmp_path)
-    now = datetime.now(UTC).astimezone(ET)
+    now = now_et()
     plan = [
         _at(now, -600, "snapshot", "09:30"),  # 10 min late, grace 120 s: missed at once
         _at(now, 0.3, "snapshot", "10:00"),
-        _at(now, 0.6, "close_snapshot", "16:00"),
+        _at(now, 0.6, "close-snapshot", "16:00"),
         _at(now, 0.6, "rollup"),
         _at(now, -3600, "enrichment"),  # late, but post-close tasks still run
     ]
@@ -94,7 +107,7 @@ async def test_live_runs_on_time_and_records_late_slots_as_missed(tmp_path: Path
         await asyncio.wait_for(live.idle.wait(), 10)
     finally:
         live.stop()
-    assert rec.calls == ["enrichment", "snapshot@10:00", "close_snapshot@16:00", "rollup"]
+    assert rec.calls == ["enrichment", "snapshot@10:00", "close-snapshot@16:00", "rollup"]
     missed = [
         r for r in LedgerReader(layout.ledger).runs_for_dates([DAY]) if r["status"] == "missed"
     ]
@@ -105,9 +118,11 @@ async def test_live_runs_on_time_and_records_late_slots_as_missed(tmp_path: Path
     )
 
 
-async def test_an_overrunning_task_makes_the_next_slot_missed(tmp_path: Path) -> None:
+async def test_an_overrunning_task_makes_the_next_slot_missed(
+    tmp_path: Path, scheduler_clock: None
+) -> None:
     layout = _layout(tmp_path)
-    now = datetime.now(UTC).astimezone(ET)
+    now = now_et()
 
     class Slow(Recorder):
         async def __call__(self, item: PlannedTask) -> TaskOutcome:
@@ -132,12 +147,14 @@ async def test_an_overrunning_task_makes_the_next_slot_missed(tmp_path: Path) ->
     ]
 
 
-async def test_restart_skips_what_the_ledger_shows_done(tmp_path: Path) -> None:
+async def test_restart_skips_what_the_ledger_shows_done(
+    tmp_path: Path, scheduler_clock: None
+) -> None:
     layout = _layout(tmp_path)
     ledger = Ledger(layout.ledger)
     rid = ledger.start_run("snapshot", DAY, "10:00")
     ledger.finish_run(rid, "ok")
-    now = datetime.now(UTC).astimezone(ET)
+    now = now_et()
     plan = [_at(now, -30, "snapshot", "10:00"), _at(now, 0.2, "snapshot", "10:30")]
     rec = Recorder()
     live = LiveScheduler(PlanRunner(layout, rec, grace_seconds=120), lambda d: plan)

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from collector.cli.main import app
-from tests.unit.test_ops_qa import tmp_config
+from tests.support.config import tmp_config
 
 
 @pytest.mark.parametrize(

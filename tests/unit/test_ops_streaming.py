@@ -24,7 +24,7 @@ from shared.calendar import ET
 from shared.config import load_config
 from shared.schema import STREAMING_SCHEMA
 from shared.storage import Layout
-from tests.unit.test_ops_qa import tmp_config
+from tests.support.config import tmp_config
 
 
 def test_near_the_money_picks_nearest_expiries_and_strikes() -> None:

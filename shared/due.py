@@ -1,0 +1,85 @@
+"""What the calendar says should exist by a given time: the one due-slot rule.
+
+The collector's checks (qa, selfcheck) and the read side (health, partition issues) ask
+the same question - "which partitions of this session should be written by now?" - and
+must give the same answer, so both call this module. A slot is due once its time plus
+`acquisition.slot_grace_seconds` has passed: the grace is what the scheduler allows a
+slot to start late, so a slot inside its grace is not yet missing.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from shared.calendar import (
+    Session,
+    get_session,
+    next_session,
+    previous_session,
+    session_slots,
+    slot_datetime,
+    today_et,
+)
+from shared.config import AppConfig
+
+
+def slots_of(cfg: AppConfig, session: Session) -> list[str]:
+    """Every slot label of the session under the configured interval and extra slots."""
+    return session_slots(session, cfg.schedule.slot_interval_minutes, cfg.schedule.extra_slots)
+
+
+def grace(cfg: AppConfig) -> timedelta:
+    return timedelta(seconds=cfg.acquisition.slot_grace_seconds)
+
+
+def intraday_due(cfg: AppConfig, session: Session, now: datetime) -> list[str]:
+    """Intraday slots whose time plus the grace has passed by `now`."""
+    g = grace(cfg)
+    return [s for s in slots_of(cfg, session) if slot_datetime(session.trade_date, s) + g <= now]
+
+
+def close_due(cfg: AppConfig, session: Session, now: datetime) -> bool:
+    """The close snapshot (and so the rollup) is due once its time plus the grace has passed."""
+    return now >= slot_datetime(session.trade_date, cfg.schedule.close_snapshot_time) + grace(cfg)
+
+
+def due_slots(cfg: AppConfig, session: Session, now: datetime) -> dict[str, list[str]]:
+    """Per view, the partitions' slots of `session` that should be written by `now`.
+
+    intraday: every slot whose time plus the grace has passed; close: the session's last
+    slot once the close-snapshot time plus the grace has passed; daily_clean: "" (one file)
+    likewise.
+    """
+    closed = close_due(cfg, session, now)
+    return {
+        "intraday": intraday_due(cfg, session, now),
+        "close": [slots_of(cfg, session)[-1]] if closed else [],
+        "daily_clean": [""] if closed else [],
+    }
+
+
+def enrichment_due(cfg: AppConfig, trade_date: date, now: datetime) -> bool:
+    """Open interest of `trade_date` is due at the next session's enrichment time."""
+    nxt = next_session(trade_date)
+    return now >= slot_datetime(nxt.trade_date, cfg.schedule.enrichment_time)
+
+
+def expected_slots(view: str, slots: list[str]) -> list[str]:
+    """Slots a view holds per session: every slot for intraday, the close slot otherwise."""
+    if view == "intraday":
+        return slots
+    if view == "close":
+        return [slots[-1]]
+    return [""]
+
+
+def recent_sessions(count: int, today: date | None = None) -> list[date]:
+    """The last `count` XNYS sessions up to and including today (ET), newest first."""
+    day = today or today_et()
+    out: list[date] = []
+    if get_session(day) is not None:
+        out.append(day)
+    while len(out) < count:
+        day = previous_session(day).trade_date
+        out.append(day)
+    return out

@@ -1,0 +1,100 @@
+"""Universe files: the one reader of `symbol,conid,sec_type,exchange,currency` CSVs.
+
+The collector (what to collect), the checks (who is expected) and the read side (what a
+view should hold) all read the same files the same way: blank symbols and lines whose
+symbol starts with `#` (a symbol switched off) are skipped; anything else malformed is a
+UniverseError naming the file and line.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+from shared.config import AppConfig
+from shared.storage import check_symbol
+
+# Cash-settled indexes: their options trade on CBOE and the underlying is an IND contract.
+INDEX_SYMBOLS = frozenset({"SPX", "NDX", "VIX", "RUT", "XSP", "DJX", "OEX"})
+
+
+class UniverseError(ValueError):
+    """A universe file that cannot be used; the message names the file (and line)."""
+
+
+@dataclass(frozen=True)
+class UniverseEntry:
+    symbol: str
+    conid: int | None
+    sec_type: str  # STK | IND
+    exchange: str
+    currency: str
+
+
+def default_entry(symbol: str) -> UniverseEntry:
+    """The entry of a symbol not listed in a universe file (qualified at discovery)."""
+    if symbol in INDEX_SYMBOLS:
+        return UniverseEntry(symbol, None, "IND", "CBOE", "USD")
+    return UniverseEntry(symbol, None, "STK", "SMART", "USD")
+
+
+def universe_file(cfg: AppConfig, view: str) -> Path:
+    """The file listing a view's symbols: close_file / intraday_file when set, else file."""
+    u = cfg.universe
+    if view == "close" and u.close_file:
+        return u.close_file
+    if view == "intraday" and u.intraday_file:
+        return u.intraday_file
+    return u.file
+
+
+def read_universe(path: Path) -> list[UniverseEntry]:
+    if not path.is_file():
+        raise UniverseError(f"universe file not found: {path}")
+    entries: list[UniverseEntry] = []
+    seen: set[str] = set()
+    with path.open(newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        if not reader.fieldnames or "symbol" not in reader.fieldnames:
+            raise UniverseError(f"universe file {path} has no 'symbol' column")
+        for lineno, row in enumerate(reader, start=2):
+            raw = (row.get("symbol") or "").strip()
+            if not raw or raw.startswith("#"):
+                continue
+            entry = _entry(path, lineno, raw, row)
+            if entry.symbol not in seen:
+                seen.add(entry.symbol)
+                entries.append(entry)
+    if not entries:
+        raise UniverseError(f"universe file {path} lists no symbols")
+    return entries
+
+
+def _entry(path: Path, lineno: int, raw: str, row: dict[str, str | None]) -> UniverseEntry:
+    where = f"universe file {path} line {lineno}"
+    try:
+        symbol = check_symbol(raw)
+    except ValueError as exc:
+        raise UniverseError(f"{where}: {exc}") from None
+    conid_text = (row.get("conid") or "").strip()
+    try:
+        conid = int(conid_text) if conid_text else None
+    except ValueError:
+        raise UniverseError(f"{where}: bad conid {conid_text!r}") from None
+    sec_type = (row.get("sec_type") or "").strip().upper() or "STK"
+    if sec_type not in ("STK", "IND"):
+        raise UniverseError(f"{where}: sec_type must be STK or IND")
+    default_exchange = "CBOE" if sec_type == "IND" else "SMART"
+    return UniverseEntry(
+        symbol,
+        conid,
+        sec_type,
+        (row.get("exchange") or "").strip().upper() or default_exchange,
+        (row.get("currency") or "").strip().upper() or "USD",
+    )
+
+
+def universe_symbols(cfg: AppConfig, view: str) -> list[str]:
+    """The symbols a view's universe file lists, in file order."""
+    return [e.symbol for e in read_universe(universe_file(cfg, view))]

@@ -135,11 +135,13 @@ def main(lib_name: str, open_port: int, closed_port: int) -> dict:
     errors.clear()
     ib.reqMarketDataType(3)
     d = ib.reqMktData(tsla)
-    wait(lambda: d.bid > 0 and d.marketDataType == 3)
+    tick_ids: set[int] = set()  # a ticker's .ticks holds only the latest batch: collect
+    d.updateEvent += lambda t: tick_ids.update(tick.tickType for tick in t.ticks)
+    wait(lambda: d.bid > 0 and d.marketDataType == 3 and {66, 67, 68} <= tick_ids)
     out["no_permission_delayed"] = {
         "md_type": d.marketDataType,
         "codes": codes(),
-        "tick_ids": sorted({tick.tickType for tick in d.ticks} & {66, 67, 68}),
+        "tick_ids": sorted(tick_ids & {66, 67, 68}),
     }
     ib.cancelMktData(tsla)
     ib.reqMarketDataType(1)

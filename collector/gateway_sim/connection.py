@@ -398,18 +398,11 @@ class ClientConnection:
                 parse_end(f[15], now), bar_seconds, f[17], f[19].upper(), to_int(f[20], 1)
             )
             bars = sim.bars.bars(inst, profile, req)
+            start = edge_label(sessions_in(req.duration, req.end)[0].open) if bars else ""
         except HistoryError as exc:
-            self.error(req_id, 162, f"Historical Market Data Service error message:{exc}")
+            self._hmds_error(req_id, str(exc))
             return
-        if not bars:
-            self.error(
-                req_id,
-                162,
-                "Historical Market Data Service error message:HMDS query returned no data",
-            )
-            return
-        start = sessions_in(req.duration, req.end)[0].open
-        self.send(msg.historical_data(req_id, edge_label(start), edge_label(req.end), bars))
+        self._send_bars(req_id, start, edge_label(req.end), bars)
 
     def _fx_history(self, req_id: int, f: list[str], bar_seconds: int, now: datetime) -> None:
         try:
@@ -418,13 +411,15 @@ class ClientConnection:
                 self.sim.config.seed, end, f[17], bar_seconds, f[19].upper(), to_int(f[20], 1)
             )
         except HistoryError as exc:
-            self.error(req_id, 162, f"Historical Market Data Service error message:{exc}")
+            self._hmds_error(req_id, str(exc))
             return
+        self._send_bars(req_id, bars[0][0] if bars else "", edge_label(end), bars)
+
+    def _send_bars(self, req_id: int, start: str, end: str, bars: list[list]) -> None:
         if not bars:
-            self.error(
-                req_id,
-                162,
-                "Historical Market Data Service error message:HMDS query returned no data",
-            )
+            self._hmds_error(req_id, "HMDS query returned no data")
             return
-        self.send(msg.historical_data(req_id, bars[0][0], edge_label(end), bars))
+        self.send(msg.historical_data(req_id, start, end, bars))
+
+    def _hmds_error(self, req_id: int, text: str) -> None:
+        self.error(req_id, 162, f"Historical Market Data Service error message:{text}")

@@ -11,7 +11,6 @@ to poll (every 20 ms) instead of sleeping the whole simulated wait.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
@@ -28,28 +27,12 @@ from shared.calendar import ET
 from shared.config import load_config
 from shared.ledger import LedgerReader
 from shared.storage import Layout
-from tests.support.config import tmp_config
+from tests.integration.test_ops_schedule import _config  # the same fast collector config
 
 DAY = date(2026, 11, 18)  # a Wednesday; enrichment runs Thursday 04:30
 START = datetime(2026, 11, 18, 9, 25, tzinfo=ET)
 STEP = timedelta(minutes=5)  # the largest jump: below the 120 s grace is not needed, the
 # jump ends exactly at the next job; steps only let the simulator see each instant pass
-FAST = """
-[discovery]
-strikes_per_side = 2
-max_strikes_per_expiry = 4
-near_weeklies = 1
-monthlies = 1
-quarterlies = 0
-max_days_to_expiry = 45
-
-[snapshot]
-subscription_timeout_sec = 2.0
-subscription_poll_interval = 0.05
-
-[enrichment]
-timeout_sec = 3.0
-"""
 SLOTS = [f"{h:02d}:{m:02d}" for h in range(9, 17) for m in (0, 30) if (9, 30) <= (h, m) <= (16, 0)]
 
 pytestmark = pytest.mark.slow
@@ -97,15 +80,6 @@ class FastClock:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join(5)
-
-
-def _config(tmp_path: Path, port: int) -> Path:
-    path = tmp_config(tmp_path)
-    text = path.read_text(encoding="utf-8").replace("port = 4002", f"port = {port}")
-    for section in ("discovery", "snapshot", "enrichment"):
-        text = re.sub(rf"\n\[{section}\]\n.*?(?=\n\[)", "\n", text, flags=re.S)
-    path.write_text(text + FAST, encoding="utf-8")
-    return path
 
 
 @pytest.fixture

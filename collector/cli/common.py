@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import date
 from pathlib import Path
 from typing import NoReturn
 
 import typer
 
+from shared.calendar import RELATIVE_DATES, parse_trade_date
 from shared.config import AppConfig, ConfigError, load_config
+from shared.storage import check_symbol
 
 EXIT_FAILURE = 1  # the task ran and failed (selfcheck FAIL, logscan over threshold, ...)
 EXIT_USAGE = 2  # bad input: config, arguments, dates, symbols
 
 DEFAULT_CONFIG = Path("config/opt-data.toml")
 ConfigOption = typer.Option(DEFAULT_CONFIG, "--config", "-c", help="Config TOML file.")
+DateOption = typer.Option(
+    "today", "--date", help=f"Trade date (ET): YYYY-MM-DD or {RELATIVE_DATES}."
+)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -37,3 +43,19 @@ def setup_logging(level: str = "INFO") -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+
+
+def parse_date_arg(text: str) -> date:
+    try:
+        return parse_trade_date(text)
+    except ValueError as exc:
+        fail(str(exc))
+
+
+def parse_symbols_arg(text: str | None) -> tuple[str, ...] | None:
+    if not text:
+        return None
+    try:
+        return tuple(dict.fromkeys(check_symbol(s) for s in text.split(",") if s.strip()))
+    except ValueError as exc:
+        fail(str(exc))

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from collector.cli import ops_cmds, pipeline_cmds, shared_cmds, sim_cmds
+from collector.cli import (
+    capacity,
+    checks,
+    collect,
+    demo,
+    gateway_sim,
+    inspect,
+    maintenance,
+    schedule,
+    streaming,
+)
 
 app = typer.Typer(
     name="opt-data",
@@ -14,7 +24,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (shared_cmds, sim_cmds, pipeline_cmds, ops_cmds):
+for module in (
+    inspect,
+    gateway_sim,
+    collect,
+    streaming,
+    schedule,
+    checks,
+    maintenance,
+    capacity,
+    demo,
+):
     module.register(app)
 
 

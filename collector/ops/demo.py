@@ -20,11 +20,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from collector.ops.plan import PlannedTask, build_plan
-from collector.ops.runner import PlanRunner, TaskOutcome
-from collector.ops.selfcheck import compute_metrics
-from collector.ops.tasks import TaskExecutor
-from shared.calendar import ET, get_session, latest_session
+from collector.ops.checks.selfcheck import compute_metrics
+from collector.ops.schedule.plan import PlannedTask, build_plan
+from collector.ops.schedule.runner import PlanRunner, TaskOutcome
+from collector.ops.schedule.tasks import TaskExecutor
+from shared.calendar import ET, Session, get_session, latest_session
 from shared.config import AppConfig, load_config
 from shared.storage import Layout
 from shared.universe import default_entry
@@ -224,6 +224,15 @@ def _log_to_file(layout: Layout) -> Path:
     return path
 
 
+def demo_session(trade_date: date | None) -> Session | None:
+    """The session the demo simulates: the one asked for, else the latest that has closed.
+
+    "Latest closed" matters before the open and on half days: at 06:00 ET on a Monday the
+    demo runs Friday, on Christmas Eve at 14:00 it runs that day's 13:00 close.
+    """
+    return get_session(trade_date) if trade_date else latest_session()
+
+
 def run_demo(opts: DemoOptions) -> int:
     from collector.gateway_sim import SimThread
 
@@ -232,7 +241,7 @@ def run_demo(opts: DemoOptions) -> int:
         console = Console(
             width=max(console.width, 140)
         )  # CI logs: keep the table on one line a row
-    session = get_session(opts.trade_date) if opts.trade_date else latest_session()
+    session = demo_session(opts.trade_date)
     if session is None:
         Console(stderr=True).print(
             f"opt-data: error: {opts.trade_date} is not an XNYS session", markup=False

@@ -6,8 +6,9 @@ from datetime import date
 
 from shared.ledger import LedgerReader
 from shared.storage import Layout
+from shared.tasks import Task
 
 
-def missed_slots(layout: Layout, trade_date: date, task: str = "snapshot") -> list[str]:
+def missed_slots(layout: Layout, trade_date: date, task: str = Task.SNAPSHOT) -> list[str]:
     """Slots of `task` on `trade_date` whose latest missed record has no later ok run."""
     return LedgerReader(layout.ledger).missed_slots(task, trade_date)

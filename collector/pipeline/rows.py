@@ -1,15 +1,11 @@
 """Pure transforms: a released quote + its contract -> one snapshot row with flags.
 
-IB's "not computed" sentinels never reach storage as numbers. ib_async maps only some of
-them to None (iv only when exactly -1; vega/theta -2 pass through as -2.0), so every
-value is cleaned here: NaN, +-inf, DBL_MAX (1.7976931348623157e308), the field's sentinel
-(-1 for iv and prices, -2 for delta/gamma/vega/theta) and values outside the field's
-possible range become null, and the row is flagged `greeks_sentinel`.
+Every number goes through collector.pipeline.sentinels, so IB's "not computed" sentinels
+never reach storage; a row whose model values were sentinels is flagged `greeks_sentinel`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -17,78 +13,16 @@ from typing import Any
 
 import pyarrow as pa
 
-from collector.ib.types import Greeks, OptionContract, QuoteSnapshot
+from collector.ib.types import OptionContract, QuoteSnapshot
+from collector.pipeline.sentinels import (
+    GREEK_FIELDS,
+    MODEL_FIELDS,
+    clean_greeks,
+    clean_price,
+    clean_size,
+    open_interest_of,
+)
 from shared import schema as S
-
-DBL_MAX_THRESHOLD = 1e300
-GREEK_FIELDS = ("iv", "delta", "gamma", "vega", "theta")
-MODEL_FIELDS = (*GREEK_FIELDS, "model_price", "pv_dividend", "und_price")
-
-
-def finite(x: float | None) -> float | None:
-    """None for None, NaN, infinities and DBL_MAX-like 'unset' values."""
-    if x is None:
-        return None
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    if math.isnan(v) or math.isinf(v) or abs(v) >= DBL_MAX_THRESHOLD:
-        return None
-    return v
-
-
-def clean_model_value(name: str, x: float | None) -> float | None:
-    """One option-computation field, or None when it is a sentinel or impossible."""
-    v = finite(x)
-    if v is None:
-        return None
-    if name == "delta":
-        return v if -1.0 <= v <= 1.0 else None  # -2 is the sentinel
-    if name == "theta":
-        return None if v == -2.0 else v  # theta is legitimately negative
-    if name in ("gamma", "vega"):
-        return v if v >= 0.0 else None  # -2 sentinel; never negative
-    if name == "iv":
-        return v if v >= 0.0 else None  # -1 sentinel
-    # model_price, pv_dividend, und_price: -1 sentinel; never negative
-    return v if v >= 0.0 else None
-
-
-def clean_price(x: float | None) -> float | None:
-    """Quote prices: IB's -1 'no bid/ask' and non-finite values become None."""
-    v = finite(x)
-    if v is None or v < 0:
-        return None
-    return v
-
-
-def clean_size(x: float | None) -> float | None:
-    v = finite(x)
-    if v is None or v < 0:
-        return None
-    return v
-
-
-def clean_greeks(g: Greeks | None) -> tuple[dict[str, float | None], bool]:
-    """(cleaned values, whether any received value was a sentinel)."""
-    if g is None:
-        return {name: None for name in MODEL_FIELDS}, False
-    out: dict[str, float | None] = {}
-    sentinel = False
-    for name in MODEL_FIELDS:
-        raw = getattr(g, name)
-        value = clean_model_value(name, raw)
-        out[name] = value
-        # A field the library already mapped to None came from a sentinel too.
-        if value is None:
-            sentinel = True
-    return out, sentinel
-
-
-def open_interest_of(quote: QuoteSnapshot, right: str) -> int | None:
-    v = finite(quote.call_open_interest if right == "C" else quote.put_open_interest)
-    return None if v is None or v < 0 else round(v)
 
 
 @dataclass(frozen=True)

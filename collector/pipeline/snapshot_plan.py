@@ -1,5 +1,4 @@
-"""Snapshot planning: CLI overrides, engine parameters, the day's caches, the contracts,
-and the contract-cache precheck.
+"""Snapshot planning: CLI overrides, engine parameters, the day's caches and the contracts.
 
 prepare_caches rebuilds missing caches in memory only; the snapshot job saves them once
 every symbol checked out, so bad input writes nothing.
@@ -12,19 +11,17 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from collector.ib import IBError, IBSession, OptionContract
-from collector.pipeline.common import as_date, connected, session_for
+from collector.ib import IBSession, OptionContract
 from collector.pipeline.discovery import (
     CacheError,
     ContractCache,
     discover_symbol,
     load_cache,
-    save_cache,
 )
 from collector.pipeline.engine import EngineParams
-from collector.pipeline.errors import CacheMissing, InputError, JobFailed
+from collector.pipeline.errors import CacheMissing, InputError
 from collector.pipeline.selection import nearest_strikes
-from collector.pipeline.universe import UniverseEntry, resolve_symbols
+from collector.pipeline.universe import UniverseEntry
 from shared.config import AppConfig
 from shared.storage import Layout
 
@@ -117,38 +114,3 @@ def pick_contracts(
         keep = nearest_strikes([c.strike for c in group], price, strikes)
         out.extend(c for c in group if c.strike in keep)
     return out
-
-
-async def precheck(
-    cfg: AppConfig,
-    trade_date: date | str,
-    symbols: str | list[str] | None,
-    *,
-    rebuild: bool = True,
-    view: str = "intraday",
-    session: IBSession | None = None,
-) -> dict[str, str]:
-    """Check (and unless told not to, rebuild) each symbol's cache for the date."""
-    d = as_date(trade_date)
-    session_for(d)
-    entries = resolve_symbols(cfg, symbols, view)
-    layout = Layout.from_config(cfg)
-    missing = []
-    for e in entries:
-        try:
-            load_cache(layout, e.symbol, d)
-        except CacheError as exc:
-            missing.append(str(exc))
-    if not missing:
-        return {e.symbol: "ok" for e in entries}
-    if not rebuild:
-        raise CacheMissing(f"{missing[0]} and rebuilding is disabled (--fail-on-missing-cache)")
-    try:
-        async with connected(cfg, session) as ib:
-            caches, status = await prepare_caches(ib, cfg, layout, entries, d, rebuild=True)
-    except IBError as exc:
-        raise JobFailed(f"contract cache rebuild failed: {exc}") from None
-    for sym, st in status.items():
-        if st != "ok":
-            save_cache(layout, caches[sym])
-    return status

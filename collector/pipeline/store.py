@@ -1,4 +1,4 @@
-"""Chain partitions: atomic Parquet writes + one ledger partitions row per file."""
+"""The only data writer: atomic Parquet writes + one ledger partitions row per file."""
 
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from shared.config import AppConfig
 from shared.ledger import Ledger, PartitionRecord
 from shared.schema import schema_for_view
 from shared.storage import Layout, atomic_write_parquet
+
+HISTORY_VIEW = "history_1d"  # the ledger view name of clean/ib/history/bar=1d files
 
 
 def write_chain(
@@ -33,6 +35,27 @@ def write_chain(
     path = layout.chain_file(view, trade_date, symbol, slot)
     atomic_write_parquet(path, table, cfg.storage.compression, cfg.storage.compression_level)
     rec = write_chain_record(layout, view, trade_date, symbol, slot, table)
+    ledger.record_partition(rec, run_id)
+    return rec
+
+
+def write_history(
+    cfg: AppConfig,
+    layout: Layout,
+    ledger: Ledger,
+    symbol: str,
+    table: pa.Table,
+    run_id: str,
+    trade_date: date,
+) -> PartitionRecord:
+    """Replace an underlying's daily-bar file atomically, then record it under `trade_date`.
+
+    History files are not per trade date; the ledger row is dated by the ET trade date of
+    the run that wrote it, like every other row, so a day's runs and files line up.
+    """
+    path = layout.history_file(symbol)
+    size = atomic_write_parquet(path, table, cfg.storage.compression, cfg.storage.compression_level)
+    rec = PartitionRecord(HISTORY_VIEW, trade_date, symbol, "", str(path), table.num_rows, size)
     ledger.record_partition(rec, run_id)
     return rec
 

@@ -20,7 +20,7 @@ from _bootstrap import ensure_project_python
 
 ensure_project_python()
 
-from collector.ops.session_window import duration_now  # noqa: E402
+from collector.streaming.window import duration_now  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,7 @@ from _bootstrap import ROOT, ensure_project_python
 
 ensure_project_python()
 
-from collector.ops.session_window import next_window  # noqa: E402
+from collector.streaming.window import next_window  # noqa: E402
 from shared.config import ConfigError, load_config  # noqa: E402
 
 RESTART_PAUSE_SEC = 60

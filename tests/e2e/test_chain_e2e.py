@@ -10,7 +10,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from collector.gateway_sim import FaultConfig
-from collector.pipeline import jobs
+from collector.pipeline.jobs.close import run_close_snapshot
+from collector.pipeline.jobs.enrichment import run_enrichment
+from collector.pipeline.jobs.history import run_history
+from collector.pipeline.jobs.precheck import precheck_contract_cache
+from collector.pipeline.jobs.rollup import run_rollup
+from collector.pipeline.jobs.snapshot import run_snapshot
+from collector.pipeline.store import HISTORY_VIEW
 from shared import schema as S
 from shared.calendar import ET, get_session, next_session, slot_datetime
 from shared.ledger import LedgerReader
@@ -37,22 +43,22 @@ async def test_one_session_end_to_end(tmp_path: Path) -> None:
         layout = Layout.from_config(cfg)
 
         # Discovery before the open.
-        status = await jobs.precheck_contract_cache(cfg, SIM_DAY, None)
+        status = await precheck_contract_cache(cfg, SIM_DAY, None)
         assert status == {"AAPL": "rebuilt (missing)", "MSFT": "rebuilt (missing)"}
 
         # Every slot; MSFT's 15:30 slot goes missing.
         for slot in slots:
             sim.clock.set(slot_datetime(SIM_DAY, slot))
             symbols = "AAPL" if slot == "15:30" else None
-            result = await jobs.run_snapshot(cfg, SIM_DAY, slot, symbols, progress=False)
+            result = await run_snapshot(cfg, SIM_DAY, slot, symbols, progress=False)
             assert result.status == "ok", (slot, result.message)
 
         # Close snapshot after the close (AAPL only: MSFT's close view goes missing).
         sim.clock.set(datetime(2026, 11, 18, 17, 30, tzinfo=ET))
-        close = await jobs.run_close_snapshot(cfg, SIM_DAY, "AAPL")
+        close = await run_close_snapshot(cfg, SIM_DAY, "AAPL")
         assert close.status == "ok", close.message
 
-        rollup = jobs.run_rollup(cfg, SIM_DAY)
+        rollup = run_rollup(cfg, SIM_DAY)
         assert rollup.status == "partial" and rollup.details["missing_close"] == ["MSFT"]
 
         # Next session day: open interest as of the trade date.
@@ -62,12 +68,12 @@ async def test_one_session_end_to_end(tmp_path: Path) -> None:
         )
         # MSFT has no live permission: its OI stays missing (enrichment needs live data),
         # and after three consecutive failed runs its rows are flagged.
-        runs = [await jobs.run_enrichment(cfg, SIM_DAY) for _ in range(3)]
+        runs = [await run_enrichment(cfg, SIM_DAY) for _ in range(3)]
         assert [r.status for r in runs] == ["partial", "failed", "failed"]
         assert runs[0].succeeded == runs[0].total - runs[1].total  # AAPL filled once, not again
         assert runs[1].succeeded == runs[2].succeeded == 0
 
-        history = await jobs.run_history(cfg, "AAPL", 10)
+        history = await run_history(cfg, "AAPL", 10)
         assert history.status == "ok", history.message
 
     # --- intraday: one file per symbol and slot, keys unique, greeks or flags ---------------
@@ -151,5 +157,5 @@ async def test_one_session_end_to_end(tmp_path: Path) -> None:
     parts = reader.partitions_for_date(SIM_DAY)
     files = [p for p in layout.data.rglob("*.parquet") if "history" not in p.parts[-4]]
     chain_files = [p for p in files if "chain" in p.parts]
-    assert len([p for p in parts if p["view"] != "history_1d"]) == len(chain_files)
+    assert len([p for p in parts if p["view"] != HISTORY_VIEW]) == len(chain_files)
     assert not [p for p in layout.data.rglob("*") if p.name.endswith(".tmp")]

@@ -8,7 +8,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from typer.testing import CliRunner
 
 from collector.cli.main import app
 from collector.gateway_sim import FaultConfig, SimConfig, SimThread
+from collector.lock import RunLock
 from shared.calendar import ET
 from shared.config import load_config
 from shared.ledger import LedgerReader
@@ -137,17 +137,13 @@ def test_simulate_runs_the_whole_day_and_selfcheck_passes(
     assert report["metrics"]["slot_coverage"] == 1.0 and report["metrics"]["oi_fill_rate"] >= 0.95
 
     # a second scheduler on the same state directory is refused while the first runs
-    lock = layout.run_locks() / "scheduler.lock"
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    lock.write_text(
-        json.dumps({"pid": os.getppid(), "host": socket.gethostname(), "started_at": "now"})
-    )
-    code, output = _simulate(cfg)
+    with RunLock(layout.run_locks(), "scheduler", command="schedule --live"):
+        code, output = _simulate(cfg)
     assert code == 1 and "lock exists" in output and "scheduler.lock" in output
 
 
 async def _build_cache(cfg: Path) -> None:
-    from collector.pipeline.jobs import precheck_contract_cache
+    from collector.pipeline.jobs.precheck import precheck_contract_cache
 
     await precheck_contract_cache(load_config(cfg, env={}), DAY, ["AAPL"], rebuild=True)
 

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from collector.pipeline import jobs
 from collector.pipeline.errors import CacheMissing, InputError
+from collector.pipeline.jobs.close import run_close_snapshot
+from collector.pipeline.jobs.precheck import precheck_contract_cache
+from collector.pipeline.jobs.rollup import run_rollup
+from collector.pipeline.jobs.snapshot import run_snapshot
 from shared.ledger import LedgerReader
 from shared.storage import Layout
 from tests.support.pipeline import SIM_DAY, all_files, running_sim, sim_config, write_config
@@ -20,10 +23,10 @@ async def test_dry_run_plans_and_writes_nothing(tmp_path: Path) -> None:
     async with running_sim(sim_config()) as sim:
         cfg = write_config(tmp_path, sim.port, ["AAPL", "SPX"])
         before = all_files(tmp_path)
-        result = await jobs.run_snapshot(
+        result = await run_snapshot(
             cfg, SIM_DAY, "10:30", overrides={"dry_run": True, "strikes": 1}
         )
-        early = await jobs.run_close_snapshot(cfg, EARLY_CLOSE, "AAPL", overrides={"dry_run": True})
+        early = await run_close_snapshot(cfg, EARLY_CLOSE, "AAPL", overrides={"dry_run": True})
     assert all_files(tmp_path) == before
     assert result.status == "ok" and result.details["slot"] == "10:30"
     assert set(result.details["contracts"]) == {"AAPL", "SPX"}
@@ -35,23 +38,15 @@ async def test_cache_precheck_rebuild_and_strict_mode(tmp_path: Path) -> None:
     async with running_sim(sim_config()) as sim:
         cfg = write_config(tmp_path, sim.port, ["AAPL"])
         with pytest.raises(CacheMissing, match=r"AAPL_2026-11-18\.json is missing"):
-            await jobs.precheck_contract_cache(cfg, SIM_DAY, None, rebuild=False)
-        strict = await jobs.run_close_snapshot(cfg, SIM_DAY, fail_on_missing_cache=True)
+            await precheck_contract_cache(cfg, SIM_DAY, None, rebuild=False)
+        strict = await run_close_snapshot(cfg, SIM_DAY, fail_on_missing_cache=True)
         assert strict.status == "failed" and "--fail-on-missing-cache" in strict.message
-        assert await jobs.precheck_contract_cache(cfg, SIM_DAY, None) == {
-            "AAPL": "rebuilt (missing)"
-        }
+        assert await precheck_contract_cache(cfg, SIM_DAY, None) == {"AAPL": "rebuilt (missing)"}
         cache = Layout.from_config(cfg).contract_cache_file("AAPL", SIM_DAY)
         cache.write_text("{not json")
-        assert await jobs.precheck_contract_cache(cfg, SIM_DAY, None) == {
-            "AAPL": "rebuilt (corrupt)"
-        }
-        assert await jobs.precheck_contract_cache(cfg, SIM_DAY, "AAPL", rebuild=False) == {
-            "AAPL": "ok"
-        }
-        close = await jobs.run_close_snapshot(
-            cfg, SIM_DAY, fail_on_missing_cache=True, progress=False
-        )
+        assert await precheck_contract_cache(cfg, SIM_DAY, None) == {"AAPL": "rebuilt (corrupt)"}
+        assert await precheck_contract_cache(cfg, SIM_DAY, "AAPL", rebuild=False) == {"AAPL": "ok"}
+        close = await run_close_snapshot(cfg, SIM_DAY, fail_on_missing_cache=True, progress=False)
     assert close.status == "ok", close.message
     assert close.details["slot"] == "16:00"
 
@@ -59,14 +54,14 @@ async def test_cache_precheck_rebuild_and_strict_mode(tmp_path: Path) -> None:
 def test_rollup_bad_input_and_crash_goes_to_the_error_log(tmp_path: Path) -> None:
     cfg = write_config(tmp_path, 1, ["AAPL"])
     with pytest.raises(InputError, match="no raw chain data for 2026-11-18"):
-        jobs.run_rollup(cfg, SIM_DAY)
+        run_rollup(cfg, SIM_DAY)
     with pytest.raises(InputError, match="not an XNYS session"):
-        jobs.run_rollup(cfg, "2026-11-21")
+        run_rollup(cfg, "2026-11-21")
     layout = Layout.from_config(cfg)
     bad = layout.chain_file("intraday", SIM_DAY, "AAPL", "10:00")
     bad.parent.mkdir(parents=True)
     bad.write_bytes(b"PAR1 this is not parquet")
-    result = jobs.run_rollup(cfg, SIM_DAY)
+    result = run_rollup(cfg, SIM_DAY)
     assert result.status == "failed"
     logs = list((layout.run_logs / "errors").glob("errors_*.log"))
     assert logs == [layout.errors_log(SIM_DAY)]  # dated by the trade date, not the clock

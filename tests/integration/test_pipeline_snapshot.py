@@ -8,7 +8,8 @@ from pathlib import Path
 import pyarrow.compute as pc
 
 from collector.gateway_sim import FaultConfig
-from collector.pipeline import jobs
+from collector.pipeline.jobs.precheck import precheck_contract_cache
+from collector.pipeline.jobs.snapshot import run_snapshot
 from collector.pipeline.retry import missed_slots
 from shared import schema as S
 from shared.ledger import LedgerReader
@@ -39,7 +40,7 @@ async def test_snapshot_greeks_sentinels_ledger_and_logs(tmp_path: Path) -> None
     faults = FaultConfig(missing_greeks_fraction=0.3)
     async with running_sim(sim_config(faults=faults)) as sim:
         cfg = write_config(tmp_path, sim.port, ["AAPL", "SPX"], timeout=0.5)
-        result = await jobs.run_snapshot(cfg, SIM_DAY, "11:00", progress=False)
+        result = await run_snapshot(cfg, SIM_DAY, "11:00", progress=False)
         stats = sim.stats.as_dict()
     assert result.status in ("ok", "partial"), result.message
     table = read_view(cfg, "intraday", SIM_DAY)
@@ -80,9 +81,9 @@ async def test_snapshot_greeks_sentinels_ledger_and_logs(tmp_path: Path) -> None
 async def test_same_slot_twice_gives_the_same_rows(tmp_path: Path) -> None:
     async with running_sim(sim_config()) as sim:
         cfg = write_config(tmp_path, sim.port, ["AAPL"])
-        first = await jobs.run_snapshot(cfg, SIM_DAY, "11:00", progress=False)
+        first = await run_snapshot(cfg, SIM_DAY, "11:00", progress=False)
         table1 = read_view(cfg, "intraday", SIM_DAY)
-        second = await jobs.run_snapshot(cfg, SIM_DAY, "11:00", progress=False)
+        second = await run_snapshot(cfg, SIM_DAY, "11:00", progress=False)
         table2 = read_view(cfg, "intraday", SIM_DAY)
     assert first.status == second.status == "ok"
     assert table1.num_rows == table2.num_rows
@@ -96,7 +97,7 @@ async def test_no_permission_falls_back_to_delayed(tmp_path: Path) -> None:
     faults = FaultConfig(no_permission_symbols=("MSFT",))
     async with running_sim(sim_config(faults=faults)) as sim:
         cfg = write_config(tmp_path, sim.port, ["AAPL", "MSFT"])
-        result = await jobs.run_snapshot(cfg, SIM_DAY, "11:00", progress=False)
+        result = await run_snapshot(cfg, SIM_DAY, "11:00", progress=False)
     assert result.status == "ok", result.message
     rows = read_view(cfg, "intraday", SIM_DAY).to_pylist()
     msft = [r for r in rows if r["underlying"] == "MSFT"]
@@ -114,18 +115,18 @@ async def test_no_permission_without_fallback_is_a_clear_failure(tmp_path: Path)
     async with running_sim(sim_config(faults=faults)) as sim:
         # Without a cache, discovery cannot even price the underlying: a clear failure.
         cfg = write_config(tmp_path, sim.port, ["MSFT"], allow_delayed="false")
-        no_cache = await jobs.run_snapshot(cfg, SIM_DAY, "11:00", progress=False)
+        no_cache = await run_snapshot(cfg, SIM_DAY, "11:00", progress=False)
         assert (
             no_cache.status == "failed" and "allow_fallback_to_delayed is off" in no_cache.message
         )
         assert read_view(cfg, "intraday", SIM_DAY).num_rows == 0
         # The day's cache built with delayed data allowed, then a snapshot with it off.
         allowed = write_config(tmp_path, sim.port, ["MSFT"], allow_delayed="true")
-        assert (await jobs.precheck_contract_cache(allowed, SIM_DAY, None)) == {
+        assert (await precheck_contract_cache(allowed, SIM_DAY, None)) == {
             "MSFT": "rebuilt (missing)"
         }
         cfg = write_config(tmp_path, sim.port, ["MSFT"], allow_delayed="false")
-        result = await jobs.run_snapshot(cfg, SIM_DAY, "11:00", progress=False)
+        result = await run_snapshot(cfg, SIM_DAY, "11:00", progress=False)
     assert result.status == "failed"
     assert "allow_fallback_to_delayed is off" in result.message
     rows = read_view(cfg, "intraday", SIM_DAY).to_pylist()
@@ -137,7 +138,7 @@ async def test_pacing_backoff_then_retry_queue_then_retry_missed(tmp_path: Path)
     faults = FaultConfig(pacing_error_rate=0.5)
     async with running_sim(sim_config(faults=faults)) as sim:
         cfg = write_config(tmp_path, sim.port, ["AAPL"], backoff="[0.1, 0.1]")
-        result = await jobs.run_snapshot(cfg, SIM_DAY, "11:00", progress=False)
+        result = await run_snapshot(cfg, SIM_DAY, "11:00", progress=False)
     assert result.status == "partial", result.message
     assert result.details["pacing_events"] == 3  # two backoffs, then the slot is given up
     table = read_view(cfg, "intraday", SIM_DAY)
@@ -151,7 +152,7 @@ async def test_pacing_backoff_then_retry_queue_then_retry_missed(tmp_path: Path)
     async with running_sim(sim_config()) as sim:
         prime_sim(sim, ["AAPL"])
         cfg = write_config(tmp_path, sim.port, ["AAPL"])
-        retry = await jobs.run_snapshot(
+        retry = await run_snapshot(
             cfg, SIM_DAY, "11:00", overrides={"retry_missed": True}, progress=False
         )
     assert retry.status == "ok", retry.message
@@ -171,7 +172,7 @@ async def test_disconnect_mid_slot_reconnects_and_resumes(tmp_path: Path) -> Non
     faults = FaultConfig(disconnect_after_messages=60)
     async with running_sim(sim_config(faults=faults)) as sim:
         cfg = write_config(tmp_path, sim.port, ["AAPL", "MSFT"])
-        result = await jobs.run_snapshot(cfg, SIM_DAY, "11:00", progress=False)
+        result = await run_snapshot(cfg, SIM_DAY, "11:00", progress=False)
         connections = sim.stats.connections
     assert result.status == "ok", result.message
     assert result.details["reconnects"] >= 1 and connections >= 2

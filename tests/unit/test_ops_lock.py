@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.ops.lock import LockHeld, RunLock, read_owner
+from collector.lock import LockHeld, RunLock, read_owner
 
 
 def test_second_holder_gets_a_clear_message(tmp_path: Path) -> None:

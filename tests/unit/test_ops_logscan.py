@@ -9,7 +9,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from collector.cli.main import app
-from collector.ops.logscan import scan_lines
+from collector.ops.checks.logscan import scan_lines
 from tests.support.config import tmp_config
 
 DAY = date(2026, 11, 20)

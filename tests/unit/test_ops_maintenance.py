@@ -12,8 +12,7 @@ import time_machine
 from typer.testing import CliRunner
 
 from collector.cli.main import app
-from collector.ops.compaction import (
-    COMPACTED_NAME,
+from collector.ops.maintenance.compaction import (
     compact_week,
     count_rows,
     merge_tables,
@@ -22,7 +21,7 @@ from collector.ops.compaction import (
 from shared.calendar import ET
 from shared.config import load_config
 from shared.ledger import Ledger, LedgerReader, PartitionRecord
-from shared.storage import Layout, atomic_write_parquet
+from shared.storage import COMPACTED_FILE, Layout, atomic_write_parquet
 from tests.support.config import tmp_config
 from tests.support.tables import snapshot_rows
 
@@ -68,8 +67,8 @@ def test_compaction_keeps_every_row_and_the_unique_key(tmp_path: Path) -> None:
     assert before == 3 * 2 * 3 * 3 == hive_before
     assert count_rows(layout, "intraday", days) == before == _hive_count(layout) == report.rows
     assert report.files_before == 18 and len(report.items) == 6
-    target = layout.underlying_dir("intraday", days[0], "AAPL") / COMPACTED_NAME
-    assert sorted(p.name for p in target.parent.iterdir()) == [COMPACTED_NAME]
+    target = layout.underlying_dir("intraday", days[0], "AAPL") / COMPACTED_FILE
+    assert sorted(p.name for p in target.parent.iterdir()) == [COMPACTED_FILE]
     meta = pq.ParquetFile(target).metadata
     assert meta.row_group(0).column(0).compression == "ZSTD"
     frame = pl.read_parquet(target)
@@ -90,7 +89,7 @@ def test_recollected_slot_after_compaction_replaces_its_copy(tmp_path: Path) -> 
     _write_slot(layout, ledger, day, "AAPL", "10:00", n=5)  # a re-run of one slot, now 5 rows
     again = compact_week(layout, WEEK, today=today, same_day=False, compression_level=3)
     assert [(i.underlying, i.rows_out) for i in again.items] == [("AAPL", 11)]
-    frame = pl.read_parquet(layout.underlying_dir("intraday", day, "AAPL") / COMPACTED_NAME)
+    frame = pl.read_parquet(layout.underlying_dir("intraday", day, "AAPL") / COMPACTED_FILE)
     assert frame.filter(pl.col("slot") == "10:00").height == 5
     assert frame.select("trade_date", "sample_time", "conid").is_duplicated().sum() == 0
 

@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from collector.ops import plan as plan_mod
-from collector.ops.plan import build_plan, plan_groups
+from collector.ops.schedule import plan as plan_mod
+from collector.ops.schedule.plan import build_plan, plan_groups
 from shared import calendar
 from shared.calendar import ET, get_session
 from shared.config import AppConfig, ScheduleConfig

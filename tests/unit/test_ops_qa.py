@@ -7,14 +7,14 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
-from collector.ops.qa import (
+from collector.ops.checks.qa import (
     day_metrics,
     delayed_ratio,
     oi_fill_rate,
     rollup_fallback_ratio,
     slot_coverage,
 )
-from collector.ops.selfcheck import judge
+from collector.ops.checks.selfcheck import judge
 from shared.config import QAConfig, load_config
 from shared.schema import DAILY_CLEAN_SCHEMA, SNAPSHOT_SCHEMA
 from tests.support.tables import DAY, daily_rows, snapshot_rows

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import time_machine
 
-from collector.ops.logscan import scan_day
-from collector.ops.plan import PlannedTask, build_plan
-from collector.ops.runner import LiveScheduler, PlanRunner, TaskOutcome
+from collector.ops.checks.logscan import scan_day
+from collector.ops.schedule.plan import PlannedTask, build_plan
+from collector.ops.schedule.runner import LiveScheduler, PlanRunner, TaskOutcome
 from shared.calendar import ET, get_session, now_et
 from shared.config import load_config
 from shared.ledger import Ledger, LedgerReader

@@ -11,15 +11,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from collector.ops.session_window import duration_now, next_window
-from collector.ops.streaming import (
-    ContractInfo,
-    PartWriter,
-    StreamingSummary,
-    clean,
-    near_the_money,
-    next_part,
-)
+from collector.pipeline.sentinels import clean_price as clean
+from collector.streaming.selection import near_the_money
+from collector.streaming.window import duration_now, next_window
+from collector.streaming.writer import ContractInfo, PartWriter, StreamingSummary, next_part
 from shared.calendar import ET
 from shared.config import load_config
 from shared.schema import STREAMING_SCHEMA

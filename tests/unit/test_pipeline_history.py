@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from collector.ib.types import Bar
-from collector.pipeline.history import HistoricalPacer, daily_from_bars, merge_history
+from collector.pipeline.daily_bars import HistoricalPacer, daily_from_bars, merge_history
 
 
 def bar(day: int, hour_utc: int, o: float, h: float, lo: float, c: float, v: float) -> Bar:

@@ -8,14 +8,8 @@ from datetime import UTC, date, datetime
 import pytest
 
 from collector.ib.types import Greeks, OptionContract, QuoteSnapshot
-from collector.pipeline.rows import (
-    RowContext,
-    build_row,
-    clean_model_value,
-    clean_price,
-    fill_stats,
-    rows_to_table,
-)
+from collector.pipeline.rows import RowContext, build_row, fill_stats, rows_to_table
+from collector.pipeline.sentinels import clean_model_value, clean_price
 from shared import schema as S
 
 DBL_MAX = 1.7976931348623157e308
@@ -59,7 +53,11 @@ def quote(model: Greeks | None, **kw: float) -> QuoteSnapshot:
     mdt = int(kw.pop("mdt", 1))
     base.update(kw)
     return QuoteSnapshot(
-        conid=501, received_at=datetime.now(UTC), market_data_type=mdt, model=model, **base
+        conid=501,
+        received_at=datetime(2026, 11, 20, 15, 0, tzinfo=UTC),
+        market_data_type=mdt,
+        model=model,
+        **base,
     )  # type: ignore[arg-type]
 
 

@@ -1,0 +1,119 @@
+"""Daily history per underlying, built from 8-hour bars within IB's historical pacing."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from collector.ib import IBError, IBSession
+from collector.ib.bars import historical_bars
+from collector.ib.types import Bar
+from collector.pipeline.daily_bars import HistoricalPacer, daily_from_bars, merge_history
+from collector.pipeline.discovery import resolve_underlying
+from collector.pipeline.errors import InputError
+from collector.pipeline.run import JobResult, RunContext, connected
+from collector.pipeline.store import read_table, write_history
+from collector.pipeline.universe import resolve_symbols
+from shared.calendar import today_et
+from shared.config import AppConfig
+from shared.storage import Layout
+from shared.tasks import Task
+
+log = logging.getLogger(__name__)
+MAX_DAYS = 3650
+
+
+async def run_history(
+    cfg: AppConfig,
+    symbols: str | list[str] | None,
+    days: int,
+    *,
+    force_refresh: bool = False,
+    session: IBSession | None = None,
+) -> JobResult:
+    if not 1 <= days <= MAX_DAYS:
+        raise InputError(f"--days must be between 1 and {MAX_DAYS}, got {days}")
+    entries = resolve_symbols(cfg, symbols, "intraday")
+    today = today_et()
+    layout = Layout.from_config(cfg)
+    h = cfg.history
+    pacer = HistoricalPacer()
+    ctx: RunContext | None = None
+    try:
+        async with connected(cfg, session) as ib:
+            refs = {}
+            for e in entries:
+                # --force-refresh re-qualifies the underlying instead of trusting the universe conid.
+                entry = replace(e, conid=None) if force_refresh else e
+                refs[e.symbol] = await resolve_underlying(ib, entry)
+            ctx = RunContext(cfg, Task.HISTORY, today)
+            rows_total, done = 0, []
+            for e in entries:
+                ref = refs[e.symbol]
+                existing = None if force_refresh else read_table(layout.history_file(e.symbol))
+                want = days
+                if existing is not None and existing.num_rows:
+                    last = max(existing.column("bar_date").to_pylist())
+                    want = min(days, max(1, (today - last).days + 1))
+                bars: list[Bar] = []
+                end: datetime | str = ""
+                remaining = want
+                while remaining > 0:
+                    chunk = min(remaining, h.max_days_per_request)
+                    await pacer.wait()
+                    got = await historical_bars(
+                        ib,
+                        ref,
+                        end=end,
+                        duration=f"{chunk} D",
+                        bar_size=h.bar_size,
+                        what_to_show=h.what_to_show,
+                        use_rth=h.use_rth,
+                        timeout=cfg.ib.request_timeout_sec * 2,
+                    )
+                    if not got:
+                        break
+                    bars.extend(got)
+                    first = (
+                        min(b.start for b in got if isinstance(b.start, datetime))
+                        if any(isinstance(b.start, datetime) for b in got)
+                        else None
+                    )
+                    if first is None:
+                        break
+                    end = first.astimezone(UTC) - timedelta(seconds=1)
+                    remaining -= chunk
+                new_rows = daily_from_bars(e.symbol, ref.conid, bars, h.bar_size, ctx.run_id)
+                table = merge_history(existing, new_rows)
+                write_history(cfg, layout, ctx.ledger, e.symbol, table, ctx.run_id, today)
+                ctx.runlog.event(
+                    "partition",
+                    underlying=e.symbol,
+                    rows=table.num_rows,
+                    new_days=len(new_rows),
+                    source_bars=len(bars),
+                )
+                rows_total += len(new_rows)
+                done.append(e.symbol)
+            status = "ok" if len(done) == len(entries) else "partial"
+            return ctx.finish(
+                JobResult(
+                    Task.HISTORY,
+                    status,
+                    rows=rows_total,
+                    total=len(entries),
+                    succeeded=len(done),
+                    failed=len(entries) - len(done),
+                    message=f"{rows_total} daily bars for {', '.join(done)}",
+                    details={"symbols": done, "days": days, "force_refresh": force_refresh},
+                )
+            )
+    except IBError as exc:
+        ctx = ctx or RunContext(cfg, Task.HISTORY, today)
+        return ctx.finish(JobResult(Task.HISTORY, "failed", message=str(exc)))
+    except InputError:
+        raise
+    except Exception as exc:
+        ctx = ctx or RunContext(cfg, Task.HISTORY, today)
+        return ctx.crashed(exc)

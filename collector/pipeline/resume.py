@@ -1,0 +1,69 @@
+"""Resuming a slot after a killed run, and --retry-missed: what to keep, what to collect.
+
+A run killed mid-slot leaves its ledger row `running`; the next run of the same slot
+(holding the slot lock, so the old one is dead) skips the underlyings that run already
+wrote and reuses its ingest_id, so one slot keeps one ingest id. A file the killed run wrote
+but could not record is complete (writes are atomic) and is recorded now.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from collector.ib import OptionContract
+from collector.pipeline.run import Run, RunContext
+from collector.pipeline.store import read_table, write_chain_record
+from shared import schema as S
+from shared.ledger import INTERRUPTED, LedgerReader
+
+# Rows with one of these flags are collected again by --retry-missed.
+RETRY_FLAGS = (S.FLAG_SLOT_RETRY_EXCEEDED, S.FLAG_MISSING_QUOTE, S.FLAG_TIMEOUT)
+
+
+@dataclass
+class Resume:
+    ingest_id: str
+    skip: set[str] = field(default_factory=set)  # underlyings a dead run already wrote
+    kept: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # --retry-missed rows
+
+    def todo(self, plan: dict[str, list[OptionContract]]) -> dict[str, list[OptionContract]]:
+        """The contracts still to collect: not in a skipped file, not among the kept rows."""
+        out: dict[str, list[OptionContract]] = {}
+        for sym, contracts in plan.items():
+            if sym in self.skip:
+                continue
+            have = {r["conid"] for r in self.kept.get(sym, [])}
+            out[sym] = [c for c in contracts if c.conid not in have]
+        return out
+
+
+def resume_slot(run: Run, ctx: RunContext, symbols: list[str], retry_missed: bool) -> Resume:
+    """Look at the ledger and the slot's files; mark the dead runs failed: interrupted."""
+    reader = LedgerReader(run.layout.ledger)
+    chain = [r for r in reader.resume_chain(run.task, run.trade_date, run.slot) if r != ctx.run_id]
+    done = reader.underlyings_written_by(run.view, run.trade_date, run.slot, chain)
+    resume = Resume(ingest_id=ctx.run_id)
+    for sym in symbols:
+        existing = read_table(run.chain_file(sym))
+        if existing is None:
+            continue
+        file_ingest = str(existing.column("ingest_id")[0].as_py()) if existing.num_rows else None
+        if chain and file_ingest in chain and sym not in done:
+            rec = write_chain_record(run.layout, run.view, run.trade_date, sym, run.slot, existing)
+            ctx.ledger.record_partition(rec, file_ingest)
+            done.add(sym)
+        if sym in done and file_ingest:
+            resume.ingest_id = file_ingest
+        if retry_missed:
+            resume.kept[sym] = [
+                r
+                for r in existing.to_pylist()
+                if not set(r["data_quality_flags"]) & set(RETRY_FLAGS)
+            ]
+    for run_id in chain:
+        ctx.ledger.finish_run(
+            run_id, "failed", error_summary=f"{INTERRUPTED}; resumed by {ctx.run_id}"
+        )
+    resume.skip = done if chain else set()
+    return resume

@@ -1,0 +1,166 @@
+"""What every job shares: JobResult, input validation, a run's identity (Run) and its context
+(ledger row + run log)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from collector.ib import IBSession
+from collector.pipeline.errors import InputError
+from collector.pipeline.runlog import RunLog, log_unhandled
+from shared.calendar import (
+    Session,
+    parse_trade_date,
+    require_session,
+    slot_file_label,
+    validate_slot,
+)
+from shared.config import AppConfig
+from shared.ledger import Ledger
+from shared.schema import MarketDataType
+from shared.storage import Layout
+from shared.tasks import Task
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class JobResult:
+    """What a job did; status is ok, partial (some contracts missing) or failed."""
+
+    task: str
+    status: str
+    run_id: str | None = None
+    rows: int = 0
+    total: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    message: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def as_date(value: date | str) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return parse_trade_date(value)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
+def session_for(trade_date: date) -> Session:
+    try:
+        return require_session(trade_date)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
+def check_slot(cfg: AppConfig, session: Session, slot: str) -> str:
+    try:
+        return validate_slot(
+            session, slot, cfg.schedule.slot_interval_minutes, cfg.schedule.extra_slots
+        )
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
+@dataclass(frozen=True)
+class Run:
+    """The identity of one slot run, built once after the input is validated and passed whole.
+
+    Everything below the job's entry point (planning, resume, the writer, the engine's
+    callbacks) asks this object rather than taking a dozen loose parameters.
+    """
+
+    cfg: AppConfig
+    layout: Layout
+    task: Task
+    view: str
+    trade_date: date
+    slot: str
+    market_data_type: MarketDataType
+
+    @property
+    def lock_name(self) -> str:
+        return f"{self.task}_{self.trade_date.isoformat()}_{slot_file_label(self.slot)}"
+
+    def chain_file(self, underlying: str) -> Path:
+        return self.layout.chain_file(self.view, self.trade_date, underlying, self.slot)
+
+    def underlying_dir(self, underlying: str) -> Path:
+        return self.layout.underlying_dir(self.view, self.trade_date, underlying)
+
+
+class RunContext:
+    """Ledger run row + run log of one job; created only after the input is validated."""
+
+    def __init__(
+        self, cfg: AppConfig, task: str, trade_date: date | None, slot: str | None = None
+    ) -> None:
+        self.cfg = cfg
+        self.task = task
+        self.layout = Layout.from_config(cfg)
+        self.ledger = Ledger(self.layout.ledger)
+        self.trade_date = trade_date
+        self.slot = slot
+        self.run_id = self.ledger.start_run(task, trade_date, slot)
+        self.runlog = RunLog(self.layout, task, self.run_id, trade_date)
+        self.runlog.event("start", trade_date=str(trade_date) if trade_date else None, slot=slot)
+
+    def finish(self, result: JobResult) -> JobResult:
+        result.run_id = self.run_id
+        self.ledger.finish_run(
+            self.run_id,
+            result.status,
+            rows_written=result.rows,
+            total=result.total,
+            succeeded=result.succeeded,
+            failed=result.failed,
+            error_summary=result.message if result.status != "ok" else None,
+            details=result.details,
+        )
+        self.runlog.event(
+            "finish",
+            status=result.status,
+            rows=result.rows,
+            total=result.total,
+            succeeded=result.succeeded,
+            failed=result.failed,
+            message=result.message,
+            details=result.details,
+        )
+        return result
+
+    def crashed(self, exc: BaseException, ingest_id: str | None = None) -> JobResult:
+        """Unhandled exception: error log with stack, ledger row failed, a failed JobResult."""
+        log_unhandled(
+            self.layout, self.task, ingest_id or self.run_id, exc, self.trade_date, self.slot
+        )
+        message = f"{type(exc).__name__}: {exc}"
+        return self.finish(JobResult(self.task, "failed", message=message))
+
+
+@asynccontextmanager
+async def connected(
+    cfg: AppConfig, existing: IBSession | None, **kwargs: Any
+) -> AsyncIterator[IBSession]:
+    """The caller's connected session, or a new connection closed on exit."""
+    if existing is not None:
+        yield existing
+        return
+    session = IBSession(cfg.ib, **kwargs)
+    await session.connect()
+    try:
+        yield session
+    finally:
+        session.close()

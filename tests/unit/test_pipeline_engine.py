@@ -1,0 +1,247 @@
+"""The snapshot engine against a fake session: budget, line pool, cancel-first, timeout,
+requeue and pacing backoff, with every message the engine sends recorded and checked.
+
+The fake stands in for the adapter's session and ib_async's IB object at the seams the
+engine uses (reqMktData, cancelMktData, pendingTickersEvent, error listeners); the tickers
+are ib_async's own Ticker objects, so quote_from_ticker reads what it reads in production.
+Each contract answers after its own dwell, or never; a pacing error can be injected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from ib_async import Contract, OptionComputation, Ticker
+
+from collector.ib.errors import ErrorKind, IBErrorEvent
+from collector.ib.types import OptionContract
+from collector.pipeline.engine import Collected, EngineParams, SnapshotEngine
+
+WINDOW = 1.05  # the budget's window (collector.ib.session.MESSAGE_WINDOW_SEC)
+
+
+class Event:
+    """The `+=`/`-=`/emit surface of an eventkit Event."""
+
+    def __init__(self) -> None:
+        self.handlers: list[Callable[..., Any]] = []
+
+    def __iadd__(self, fn: Callable[..., Any]) -> Event:
+        self.handlers.append(fn)
+        return self
+
+    def __isub__(self, fn: Callable[..., Any]) -> Event:
+        self.handlers.remove(fn)
+        return self
+
+    def emit(self, *args: Any) -> None:
+        for fn in list(self.handlers):
+            fn(*args)
+
+
+@dataclass
+class FakeIB:
+    dwell: dict[int, float | None]  # conid -> seconds until complete; None: never answers
+    pacing_on: set[int] = field(default_factory=set)  # conids whose first request is refused
+    sent: list[tuple[float, str, int]] = field(default_factory=list)  # (time, kind, conid)
+    open_lines: set[int] = field(default_factory=set)
+    max_open: int = 0
+    errors: list[Callable[[IBErrorEvent], None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.pendingTickersEvent = Event()
+        self.disconnectedEvent = Event()
+        self.wrapper = type("Wrapper", (), {"tickers": {}})()
+        self.refused: set[int] = set()
+
+    def reqMarketDataType(self, kind: int) -> None:
+        self.sent.append((asyncio.get_running_loop().time(), "type", kind))
+
+    def reqMktData(self, c: Contract, ticks: str, snapshot: bool, regulatory: bool) -> Ticker:
+        loop = asyncio.get_running_loop()
+        self.sent.append((loop.time(), "req", c.conId))
+        self.open_lines.add(c.conId)
+        self.max_open = max(self.max_open, len(self.open_lines))
+        ticker = Ticker(contract=c)
+        if c.conId in self.pacing_on and c.conId not in self.refused:
+            self.refused.add(c.conId)
+            loop.call_soon(self._refuse, c.conId)
+            return ticker
+        dwell = self.dwell[c.conId]
+        if dwell is not None:
+            loop.call_later(dwell, self._answer, ticker)
+        return ticker
+
+    def cancelMktData(self, c: Contract) -> None:
+        self.sent.append((asyncio.get_running_loop().time(), "cancel", c.conId))
+        self.open_lines.discard(c.conId)
+
+    def _answer(self, ticker: Ticker) -> None:
+        if ticker.contract is None or ticker.contract.conId not in self.open_lines:
+            return  # cancelled meanwhile: IB sends nothing more
+        self.sent.append((asyncio.get_running_loop().time(), "answer", ticker.contract.conId))
+        ticker.bid, ticker.ask = 1.0, 1.2
+        ticker.modelGreeks = OptionComputation(0, 0.25, 0.5, 1.1, 0.01, 0.1, -0.02, 0.0, 100.0)
+        self.pendingTickersEvent.emit({ticker})
+
+    def _refuse(self, conid: int) -> None:
+        self.open_lines.discard(conid)  # IB ends a refused request itself
+        event = IBErrorEvent(0, 420, "pacing violation", ErrorKind.PACING, conid)
+        for listener in list(self.errors):
+            listener(event)
+
+
+class FakeSession:
+    """The adapter session's surface the engine and MarketDataLines use."""
+
+    def __init__(self, ib: FakeIB) -> None:
+        self.ib = ib
+        self.market_data_type = 1
+        self.reconnects = 0
+
+    def is_connected(self) -> bool:
+        return True
+
+    def add_error_listener(self, fn: Callable[[IBErrorEvent], None]) -> None:
+        self.ib.errors.append(fn)
+
+    def remove_error_listener(self, fn: Callable[[IBErrorEvent], None]) -> None:
+        self.ib.errors.remove(fn)
+
+    async def drain_outgoing(self) -> None:
+        return None
+
+    def recent_send_times(self) -> list[float]:
+        return []
+
+
+def contracts(n: int) -> list[OptionContract]:
+    return [
+        OptionContract(
+            1000 + i,
+            "AAPL",
+            date(2026, 12, 18),
+            100.0 + i,
+            "C",
+            100,
+            "SMART",
+            "USD",
+            f"AAPL {i}",
+            "AAPL",
+        )
+        for i in range(n)
+    ]
+
+
+def run_engine(
+    ib: FakeIB, items: list[OptionContract], **params: Any
+) -> tuple[list[Collected], Any]:
+    base: dict[str, Any] = dict(
+        generic_ticks="", max_lines=5, max_messages_per_sec=20.0, timeout_sec=0.5,
+        poll_interval=0.02, pacing_backoff_sec=(0.05, 0.05),
+    )  # fmt: skip
+    base.update(params)
+    out: list[Collected] = []
+
+    async def go() -> Any:
+        engine = SnapshotEngine(FakeSession(ib), EngineParams(**base), out.append)  # type: ignore[arg-type]
+        return await engine.run(items)
+
+    return out, asyncio.run(go())
+
+
+def max_in_window(times: list[float], window: float) -> int:
+    times = sorted(times)
+    best, j = 0, 0
+    for i, t in enumerate(times):
+        while t - times[j] >= window:
+            j += 1
+        best = max(best, i - j + 1)
+    return best
+
+
+def test_budget_and_line_pool_hold_while_every_contract_completes() -> None:
+    items = contracts(40)
+    ib = FakeIB({c.conid: 0.05 + 0.01 * (i % 7) for i, c in enumerate(items)})
+    results, report = run_engine(ib, items, max_lines=5, max_messages_per_sec=20.0)
+    assert sorted(r.contract.conid for r in results) == [c.conid for c in items]
+    assert report.completed == 40 and report.timed_out == 0 and not report.not_collected
+    # one request and one cancel per contract, and nothing else
+    kinds = [k for _, k, _ in ib.sent]
+    assert kinds.count("req") == 40 and kinds.count("cancel") == 40 and report.messages == 80
+    # never more lines than the pool, never more than the budget in any window
+    assert ib.max_open <= 5
+    messages = [t for t, k, _ in ib.sent if k in ("req", "cancel")]
+    assert max_in_window(messages, WINDOW) <= 20
+    # evenly spaced, not bursts: no two messages closer than a fraction of the spacing
+    times = sorted(messages)
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= 0.5 * WINDOW / 20
+
+
+def test_cancels_go_before_new_requests_when_lines_are_full() -> None:
+    items = contracts(12)
+    ib = FakeIB({c.conid: 0.0 for c in items})  # answers at once: cancels and requests compete
+    run_engine(ib, items, max_lines=3, max_messages_per_sec=10.0)
+    # a new request only ever goes out once a line was freed by a cancel
+    open_now = 0
+    for _, kind, _ in ib.sent:
+        open_now += {"req": 1, "cancel": -1}.get(kind, 0)
+        assert open_now <= 3
+    # and a line whose data is complete is cancelled before any later request goes out
+    answered: set[int] = set()
+    cancelled: set[int] = set()
+    for _, kind, conid in ib.sent:
+        if kind == "answer":
+            answered.add(conid)
+        elif kind == "cancel":
+            cancelled.add(conid)
+        elif kind == "req":
+            assert answered <= cancelled, f"request sent while {answered - cancelled} waited"
+
+
+def test_a_silent_contract_times_out_with_its_row_kept() -> None:
+    items = contracts(4)
+    dwell: dict[int, float | None] = {c.conid: 0.05 for c in items}
+    dwell[items[2].conid] = None  # IB never answers this one
+    ib = FakeIB(dwell)
+    results, report = run_engine(ib, items, timeout_sec=0.3)
+    by = {r.contract.conid: r for r in results}
+    silent = by[items[2].conid]
+    assert silent.timed_out and silent.quote is not None and math.isnan(silent.quote.bid)
+    assert report.timed_out == 1 and report.completed == 3
+    assert ("cancel", items[2].conid) in [(k, c) for _, k, c in ib.sent]  # its line was freed
+
+
+def test_a_refused_request_is_requeued_after_the_pacing_backoff() -> None:
+    items = contracts(6)
+    ib = FakeIB({c.conid: 0.05 for c in items}, pacing_on={items[1].conid})
+    results, report = run_engine(ib, items, pacing_backoff_sec=(0.2, 0.2))
+    assert report.pacing_events == 1 and not report.retry_exceeded
+    assert report.completed == 6 and sorted(r.contract.conid for r in results) == sorted(
+        c.conid for c in items
+    )
+    reqs = [t for t, k, c in ib.sent if k == "req" and c == items[1].conid]
+    assert len(reqs) == 2 and reqs[1] - reqs[0] >= 0.2  # asked again, after the backoff
+
+
+def test_persistent_pacing_exhausts_the_backoffs_and_queues_the_rest() -> None:
+    items = contracts(8)
+    refused = {c.conid for c in items}
+
+    class AlwaysRefuses(FakeIB):
+        def reqMktData(self, c: Contract, *args: Any) -> Ticker:
+            self.refused.discard(c.conId)  # every request is refused, not only the first
+            return super().reqMktData(c, *args)
+
+    ib = AlwaysRefuses({c.conid: 0.05 for c in items}, pacing_on=refused)
+    results, report = run_engine(ib, items, max_lines=2, pacing_backoff_sec=(0.05, 0.05))
+    assert report.retry_exceeded and report.pacing_events == 3  # two backoffs, then give up
+    assert report.completed == 0 and len(report.not_collected) + len(results) == 8
+    assert report.not_collected  # left for --retry-missed

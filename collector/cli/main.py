@@ -5,8 +5,10 @@ from __future__ import annotations
 import typer
 
 from collector.cli import (
+    audit,
     checks,
     collect,
+    console,
     demo,
     gateway_sim,
     inspect,
@@ -23,7 +25,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (inspect, gateway_sim, collect, streaming, schedule, checks, maintenance, demo):
+for module in (inspect, gateway_sim, collect, streaming, schedule, checks, maintenance, demo,
+               console, audit):  # fmt: skip
     module.register(app)
 
 

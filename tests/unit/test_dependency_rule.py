@@ -59,7 +59,8 @@ LAYERS = {
     "pipeline": 2,
     "streaming": 3,
     "ops": 3,
-    "cli": 4,
+    "console": 4,
+    "cli": 5,
 }
 # The simulator imports nothing else of the collector; only the CLI (`gateway-sim`) and the
 # demo (it runs a session on the embedded simulator) may start it.

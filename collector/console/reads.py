@@ -1,0 +1,137 @@
+"""The console's one door to the read side: the read-only query functions the MCP server uses.
+
+Every page asks through this module, never the files or the ledger directly, so the console
+and the MCP server answer the same question the same way. The query functions live under
+mcp_server/queries today; when they move to shared/queries only the imports below change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import polars as pl
+
+from mcp_server.context import ServerContext
+from mcp_server.paths import QueryError
+from mcp_server.queries.analysis import (
+    atm_term_structure,
+    iv_smile,
+    oi_gamma_by_strike,
+    put_call_ratios,
+)
+from mcp_server.queries.health import health_overview
+from mcp_server.queries.runs import list_recent_runs
+from shared.calendar import ET, get_session, now_et
+from shared.config import AppConfig
+from shared.due import due_slots, recent_sessions, slots_of
+from shared.ledger import LedgerReader
+
+__all__ = ["QueryError", "Reads"]
+
+
+@dataclass(frozen=True)
+class Reads:
+    """Read-only access for one console process (raw and clean views both readable)."""
+
+    ctx: ServerContext
+
+    @classmethod
+    def open(cls, cfg: AppConfig) -> Reads:
+        return cls(ServerContext.build(cfg, allow_raw=True, allow_clean=True))
+
+    @property
+    def cfg(self) -> AppConfig:
+        return self.ctx.cfg
+
+    @property
+    def ledger(self) -> LedgerReader:
+        return self.ctx.ledger
+
+    # --- which session -----------------------------------------------------------------------
+    def default_session(self, now: datetime | None = None) -> date:
+        """Today's session if anything was written for it, else the newest written date."""
+        today = recent_sessions(1, now_et(now).date())[0]
+        if self.ledger.partitions_for_date(today):
+            return today
+        return self.ctx.latest_date("intraday") or self.ctx.latest_date("daily_clean") or today
+
+    def recent_sessions(self, n: int, before: date) -> list[date]:
+        return recent_sessions(n, before)
+
+    def as_of(self, day: date, now: datetime | None = None) -> datetime:
+        """The instant to judge `day` at: now for the current session, else the next midnight."""
+        current = now_et(now)
+        end = datetime.combine(day + timedelta(days=1), time(0), ET) - timedelta(seconds=1)
+        return current if end >= current else end
+
+    # --- overview ----------------------------------------------------------------------------
+    def health(self, day: date, now: datetime | None = None) -> dict[str, Any]:
+        return health_overview(self.ctx, now=self.as_of(day, now))
+
+    def slots(self, day: date) -> list[str]:
+        session = get_session(day)
+        return slots_of(self.cfg, session) if session else []
+
+    def due(self, day: date, now: datetime | None = None) -> dict[str, list[str]]:
+        session = get_session(day)
+        return due_slots(self.cfg, session, self.as_of(day, now)) if session else {}
+
+    def universe(self, view: str = "intraday") -> tuple[str, ...]:
+        return self.ctx.universe_for(view)
+
+    def partitions(self, day: date, view: str) -> list[dict[str, Any]]:
+        return self.ledger.partitions_for_date(day, view)
+
+    def runs_of(self, day: date) -> list[dict[str, Any]]:
+        return self.ledger.runs_for_dates([day])
+
+    def missed(self, task: str, day: date) -> list[str]:
+        return self.ledger.missed_slots(task, day)
+
+    def recent_runs(self, limit: int = 20, task: str | None = None) -> list[dict[str, Any]]:
+        return list(list_recent_runs(self.ctx, limit, task, None)["runs"])
+
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        for r in self.recent_runs(200):
+            if r["run_id"] == run_id:
+                return r
+        return None
+
+    # --- history and analysis -----------------------------------------------------------------
+    def smile(self, symbol: str, day: str | None, view: str, slot: str | None,
+              expiry: str | None = None) -> dict[str, Any]:  # fmt: skip
+        return iv_smile(self.ctx, symbol, expiry=expiry, day=day, view=view, slot=slot)
+
+    def term(self, symbol: str, day: str | None, view: str, slot: str | None) -> dict[str, Any]:
+        return atm_term_structure(self.ctx, symbol, day=day, view=view, slot=slot)
+
+    def ratios(self, symbol: str, day: str | None, view: str, slot: str | None) -> dict[str, Any]:
+        return put_call_ratios(self.ctx, symbol, day=day, view=view, slot=slot)
+
+    def gex(self, symbol: str, day: str | None, view: str, slot: str | None) -> dict[str, Any]:
+        return oi_gamma_by_strike(self.ctx, symbol, day=day, view=view, slot=slot)
+
+    def front_atm_iv(self, symbol: str, day: date, view: str, slot: str | None) -> float | None:
+        """ATM IV of the nearest expiry (dte >= 1 when there is one) of one partition."""
+        try:
+            term = self.term(symbol, day.isoformat(), view, slot)["term_structure"]
+        except QueryError:
+            return None
+        usable = [p for p in term if p.get("atm_iv") is not None]
+        later = [p for p in usable if (p.get("dte") or 0) >= 1]
+        pick = (later or usable)[:1]
+        return float(pick[0]["atm_iv"]) if pick else None
+
+    def written_slots(self, symbol: str, day: date) -> list[str]:
+        return sorted(
+            p["slot"] for p in self.partitions(day, "intraday") if p["underlying"] == symbol
+        )
+
+    def history_bars(self, symbol: str) -> pl.DataFrame:
+        """Daily bars of `history` (clean/ib/history/bar=1d), oldest first; empty if none."""
+        path = self.ctx.layout.history_file(self.ctx.access.symbol(symbol))
+        if not path.is_file():
+            return pl.DataFrame()
+        return pl.read_parquet(path).sort("bar_date")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from shared.calendar import ET, get_session, next_session, slot_datetime
+from shared.calendar import get_session, next_session, slot_datetime, today_et
 
 DEFAULT_CLOSE_PAD = timedelta(minutes=15)
 
@@ -33,13 +33,13 @@ def window_for(day: date, start_time: str, pad: timedelta = DEFAULT_CLOSE_PAD) -
 
 def duration_now(now: datetime, pad: timedelta = DEFAULT_CLOSE_PAD) -> int | None:
     """Seconds from now to today's close + pad; None on a non-session day, 0 once past."""
-    window = window_for(now.astimezone(ET).date(), "00:00", pad)
+    window = window_for(today_et(now), "00:00", pad)
     return None if window is None else window.seconds_left(now)
 
 
 def next_window(now: datetime, start_time: str, pad: timedelta = DEFAULT_CLOSE_PAD) -> Window:
     """The window running now, else the next one to start (today or a later session)."""
-    today = now.astimezone(ET).date()
+    today = today_et(now)
     window = window_for(today, start_time, pad)
     if window is not None and now < window.end:
         return window

@@ -39,6 +39,9 @@ def history_model(reads: Reads, symbol: str, day: date, view: str, slot: str | N
     intraday_iv = [(s, reads.front_atm_iv(symbol, day, "intraday", s)) for s in day_slots]
     past = sorted(reads.recent_sessions(sessions, day))
     across = [(d.isoformat(), reads.front_atm_iv(symbol, d, "daily_clean", None)) for d in past]
+    if gex and not (gex["summary"].get("total_call_oi") or gex["summary"].get("total_put_oi")):
+        notes.append("gamma exposure: no open interest in this partition yet (it comes from "
+                     "`opt-data enrichment` on the next session day), so it is zero")  # fmt: skip
     bars = reads.history_bars(symbol)
     return {"symbol": symbol, "date": ds, "view": view, "slot": slot, "smile": smile, "term": term,
             "ratios": ratios, "gex": gex, "intraday_iv": intraday_iv, "across_sessions": across,
@@ -53,7 +56,7 @@ def _charts(m: dict[str, Any]) -> list[str]:
             "chart-bars", f"{m['symbol']} daily bars", list(range(len(bars))),
             [("close", [b["close"] for b in bars]), ("high", [b["high"] for b in bars]),
              ("low", [b["low"] for b in bars])],
-            xlabels=[str(b["bar_date"]) for b in bars], xlabel="date", ylabel="price"))  # fmt: skip
+            xlabels=[str(b["bar_date"])[5:] for b in bars], xlabel="date", ylabel="price"))  # fmt: skip
     else:
         out.append(svg.empty("daily bars", "no history stored (run `opt-data history`)"))
     smile = m["smile"]

@@ -1,0 +1,148 @@
+"""Console logic without a server: slot grid, throughput summary, audit reads, job specs, binds."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date
+from pathlib import Path
+
+import pytest
+import typer
+
+from collector.cli.console import bind_token, is_loopback
+from collector.console.grid import slot_grid, status_counts
+from collector.console.jobs import JobRefused, JobSpec
+from collector.console.svg import bar_chart, line_chart
+from collector.pipeline.throughput import DWELL_EDGES, throughput_summary
+from mcp_server.audit import SCHEMA as AUDIT_SCHEMA
+from shared.audit_reads import AuditReader, AuditReadError, CallFilter, percentile
+
+DAY = date(2026, 11, 18)  # the simulated Wednesday session of tests/support/pipeline.py
+
+
+def part(sym: str, slot: str, rows: int = 10, quote: float = 1.0, greeks: float = 1.0,
+         delayed: int = 0) -> dict[str, object]:  # fmt: skip
+    return {"underlying": sym, "slot": slot, "rows": rows, "quote_fill": quote,
+            "greeks_fill": greeks, "delayed_rows": delayed, "run_id": f"run-{slot}"}  # fmt: skip
+
+
+def test_grid_colours_every_case() -> None:
+    slots = ["09:30", "10:00", "10:30", "11:00", "11:30", "12:00", "12:30"]
+    parts = [part("AAPL", "09:30"), part("AAPL", "10:00", delayed=3),
+             part("AAPL", "10:30", greeks=0.5), part("AAPL", "11:00", rows=0)]  # fmt: skip
+    runs = [{"run_id": "r-1130", "slot": "11:30", "status": "partial"},
+            {"run_id": "r-1200", "slot": "12:00", "status": "running"}]  # fmt: skip
+    grid = slot_grid(["AAPL", "MSFT"], slots, parts, runs, due=[*slots[:5], "12:00"],
+                     queued=["11:30"], fill_min=0.9)  # fmt: skip
+    assert [c.status for c in grid[0]] == [
+        "ok", "delayed", "partial", "partial", "queued", "running", "pending"]  # fmt: skip
+    assert [c.status for c in grid[1]][:2] == ["missed", "missed"]
+    assert grid[0][0].run_id == "run-09:30" and grid[0][4].run_id == "r-1130"
+    assert grid[1][6].run_id is None
+    counts = status_counts(grid)
+    assert counts["missed"] == 4 and counts["pending"] == 2 and sum(counts.values()) == 14
+
+
+def test_throughput_summary_against_the_ceiling() -> None:
+    dwell = [0.04] * 50 + [0.2] * 40 + [13.0] * 10  # 10 timed out past the 12 s edge
+    s = throughput_summary(dwell, collect_sec=10.0, max_lines=100, msg_rate=49.0)
+    assert s["contracts"] == 100 and s["contracts_per_sec"] == 10.0
+    mean = (0.04 * 50 + 0.2 * 40 + 13.0 * 10) / 100
+    assert s["ceiling_contracts_per_sec"] == round(min(24.5, 100 / mean), 2)
+    assert s["dwell_sec"]["counts"] == [50, 0, 40, 0, 0, 0, 0, 0, 0, 10]
+    assert s["dwell_sec"]["edges"] == list(DWELL_EDGES)
+    assert (s["dwell_sec"]["p50"], s["dwell_sec"]["max"]) == (0.2, 13.0)
+    empty = throughput_summary([], 0.0, 100, 49.0)
+    assert empty["contracts_per_sec"] is None and empty["ceiling_contracts_per_sec"] == 24.5
+
+
+def audit_db(path: Path) -> Path:
+    con = sqlite3.connect(path)
+    con.executescript(AUDIT_SCHEMA)  # the writer's own schema: no second copy here
+    rows = [("2026-11-18T15:00:00.000+00:00", "health_overview", "{}", 0, 0, 10.0, "ok", None),
+            ("2026-11-18T15:01:00.000+00:00", "get_chain_sample", '{"symbol": "AAPL"}', 1, 200, 30.0, "clamped", None),
+            ("2026-11-18T15:02:00.000+00:00", "get_chain_sample", '{"symbol": "../x"}', 0, 0, 1.0, "rejected", "invalid symbol"),
+            ("2026-11-18T15:03:00.000+00:00", "get_chain_sample", '{"symbol": "MSFT"}', 0, 50, 20.0, "ok", None)]  # fmt: skip
+    con.executemany("INSERT INTO calls (ts, tool, arguments, clamped, rows, duration_ms, status, error) "
+                    "VALUES (?,?,?,?,?,?,?,?)", rows)  # fmt: skip
+    con.commit()
+    con.close()
+    return path
+
+
+def test_audit_reader_filters_and_summarises(tmp_path: Path) -> None:
+    reader = AuditReader(audit_db(tmp_path / "mcp_audit.db"))
+    calls = reader.calls()
+    assert [c["id"] for c in calls] == [4, 3, 2, 1]  # newest first
+    assert [
+        c["status"] for c in reader.calls(CallFilter(tool="get_chain_sample", status="ok"))
+    ] == ["ok"]
+    assert len(reader.calls(CallFilter(since="2026-11-18T15:01:30"))) == 2
+    s = reader.summary()
+    chain = next(t for t in s["tools"] if t["tool"] == "get_chain_sample")
+    assert (chain["calls"], chain["ok"], chain["clamped"], chain["rejected"], chain["rows"]) == (
+        3,
+        1,
+        1,
+        1,
+        250,
+    )
+    assert (chain["p50_ms"], chain["p99_ms"], chain["max_ms"]) == (20.0, 30.0, 30.0)
+    assert s["by_status"] == {"ok": 2, "clamped": 1, "rejected": 1, "error": 0}
+    with pytest.raises(sqlite3.OperationalError), reader._connect() as con:  # mode=ro
+        con.execute("DELETE FROM calls")
+    with pytest.raises(AuditReadError, match="has not run yet"):
+        AuditReader(tmp_path / "absent.db").calls()
+    assert not (tmp_path / "absent.db").exists()
+
+
+def test_percentile_is_nearest_rank() -> None:
+    assert percentile([], 0.5) is None
+    assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 0.99) == 4.0
+
+
+def test_job_specs_become_the_collector_cli(tmp_path: Path) -> None:
+    cfg = tmp_path / "opt-data.toml"
+    snap = JobSpec.parse(
+        {"operation": "snapshot", "date": "2026-11-18", "slot": "11:30", "symbols": "aapl, MSFT"}
+    )
+    assert snap.argv(cfg)[3:] == ["snapshot", "--config", str(cfg), "--date", "2026-11-18",
+                                  "--slot", "11:30", "--symbols", "AAPL,MSFT", "--json"]  # fmt: skip
+    assert snap.lock_prefix() == "snapshot_2026-11-18_1130"
+    retry = JobSpec.parse({"operation": "retry-missed", "date": "2026-11-18", "slot": "11:30"})
+    assert retry.argv(cfg)[-1] == "--retry-missed"
+    replay = JobSpec.parse({"operation": "replay-missed", "date": "2026-11-18"})
+    assert "--replay-missed" in replay.argv(cfg) and replay.lock_prefix() == "snapshot_2026-11-18_"
+    close = JobSpec.parse({"operation": "close-snapshot", "date": "2026-11-18", "slot": "11:30"})
+    assert close.slot is None and close.lock_prefix() == "close-snapshot_2026-11-18_"
+    rollup = JobSpec.parse({"operation": "rollup", "date": "2026-11-18"})
+    assert rollup.lock_prefix() is None and "--slot" not in rollup.argv(cfg)
+    for bad, why in (({"operation": "rm -rf"}, "unknown operation"),
+                     ({"operation": "snapshot", "date": "2026-11-18"}, "needs a slot"),
+                     ({"operation": "snapshot", "date": "2026-11-18", "slot": "25:00"}, "slot"),
+                     ({"operation": "rollup", "date": "not-a-date"}, "date"),
+                     ({"operation": "snapshot", "date": "2026-11-18", "slot": "10:00", "symbols": "../etc"}, "symbol")):  # fmt: skip
+        with pytest.raises(JobRefused, match=why):
+            JobSpec.parse(bad)
+
+
+def test_binding_off_loopback_needs_a_long_token() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("example.org")
+    assert bind_token("127.0.0.1", None) is None
+    assert bind_token("0.0.0.0", "x" * 16) == "x" * 16
+    for host, token in (("0.0.0.0", None), ("0.0.0.0", "short"), ("10.0.0.5", "  ")):
+        with pytest.raises(typer.Exit) as exc:
+            bind_token(host, token)
+        assert exc.value.exit_code == 2
+
+
+def test_charts_are_svg_with_hover_values_and_gaps() -> None:
+    svg = line_chart("c1", "smile", [90.0, 100.0, 110.0], [("call_iv", [0.3, None, 0.25])],
+                     xlabel="strike", vline=(100.0, "spot"))  # fmt: skip
+    assert svg.count("<circle") == 2 and "call_iv @ 110: 0.25" in svg
+    assert "<polyline" not in svg  # the gap leaves two one-point segments, no line across it
+    bars = bar_chart("c2", "gex", ["90", "100"], [-2.0e6, 3.0e6])
+    assert 'class="bar neg"' in bars and 'class="bar pos"' in bars
+    assert "no data" in line_chart("c3", "empty", [], [("x", [])])

@@ -3,7 +3,7 @@
 Pure: it takes what the ledger and the calendar already said and decides each cell.
   ok       - the partition is written with quotes and greeks filled, no delayed rows
   delayed  - written, but some rows came from delayed data (acquisition.allow_fallback)
-  partial  - written, but empty or with quote/greeks fill under the QA coverage floor
+  partial  - written, but empty, or by a run that ended partial (contracts not collected)
   queued   - not written and the slot is in the retry queue (`--retry-missed`)
   missed   - not written though the slot is due
   running  - a run of the slot is in progress
@@ -29,20 +29,17 @@ class Cell:
     note: str = ""
 
 
-def cell_status(part: Mapping[str, Any] | None, fill_min: float) -> tuple[str, str]:
-    """Status and a hover note for a written partition (or None)."""
-    if part is None:
-        return "missed", "no partition"
+def cell_status(part: Mapping[str, Any], run_status: str | None) -> tuple[str, str]:
+    """Status and a hover note for a written partition and the status of the run behind it.
+
+    Fill ratios go in the note, not the colour: deep out-of-the-money contracts often have
+    no bid, so a low quote fill is normal and would paint healthy slots.
+    """
     rows = int(part.get("rows") or 0)
-    quote = part.get("quote_fill")
-    greeks = part.get("greeks_fill")
+    quote, greeks = part.get("quote_fill"), part.get("greeks_fill")
     note = f"{rows} rows, quotes {_pct(quote)}, greeks {_pct(greeks)}"
-    if (
-        rows == 0
-        or (quote is not None and quote < fill_min)
-        or (greeks is not None and greeks < fill_min)
-    ):
-        return "partial", note
+    if rows == 0 or run_status == "partial":
+        return "partial", note + (f", run {run_status}" if run_status else "")
     if int(part.get("delayed_rows") or 0) > 0:
         return "delayed", f"{note}, {part['delayed_rows']} delayed"
     return "ok", note
@@ -60,11 +57,11 @@ def slot_grid(
     *,
     due: Sequence[str],
     queued: Sequence[str],
-    fill_min: float,
 ) -> list[list[Cell]]:
     """Rows per underlying, columns per slot (the session's slots, in order)."""
     written = {(p["underlying"], p["slot"]): p for p in partitions}
     running = {r["slot"] for r in runs if r.get("status") == "running"}
+    run_status = {str(r["run_id"]): str(r.get("status")) for r in runs}
     latest_run: dict[str, str] = {}
     for r in runs:  # ordered by start: the last one per slot wins
         if r.get("slot"):
@@ -75,8 +72,8 @@ def slot_grid(
         for slot in slots:
             part = written.get((sym, slot))
             if part is not None:
-                status, note = cell_status(part, fill_min)
                 run_id = part.get("run_id") or latest_run.get(slot)
+                status, note = cell_status(part, run_status.get(str(run_id)))
                 row.append(Cell(sym, slot, status, run_id, int(part.get("rows") or 0), note))
             elif slot in running:
                 row.append(Cell(sym, slot, "running", latest_run.get(slot), note="run in progress"))

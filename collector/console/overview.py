@@ -82,7 +82,6 @@ def overview_model(reads: Reads, day: date, now: datetime | None = None) -> dict
     grid = slot_grid(
         reads.universe("intraday"), reads.slots(day), reads.partitions(day, "intraday"),
         snap_runs, due=due.get("intraday", []), queued=reads.missed(Task.SNAPSHOT, day),
-        fill_min=cfg.qa.slot_coverage_min,
     )  # fmt: skip
     speed = throughput_rows(runs)
     last = reads.recent_runs(1)

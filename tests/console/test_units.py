@@ -28,16 +28,18 @@ def part(sym: str, slot: str, rows: int = 10, quote: float = 1.0, greeks: float 
 
 def test_grid_colours_every_case() -> None:
     slots = ["09:30", "10:00", "10:30", "11:00", "11:30", "12:00", "12:30"]
-    parts = [part("AAPL", "09:30"), part("AAPL", "10:00", delayed=3),
-             part("AAPL", "10:30", greeks=0.5), part("AAPL", "11:00", rows=0)]  # fmt: skip
-    runs = [{"run_id": "r-1130", "slot": "11:30", "status": "partial"},
+    parts = [part("AAPL", "09:30", quote=0.4), part("AAPL", "10:00", delayed=3),
+             part("AAPL", "10:30"), part("AAPL", "11:00", rows=0)]  # fmt: skip
+    runs = [{"run_id": "run-10:30", "slot": "10:30", "status": "partial"},
+            {"run_id": "r-1130", "slot": "11:30", "status": "partial"},
             {"run_id": "r-1200", "slot": "12:00", "status": "running"}]  # fmt: skip
     grid = slot_grid(["AAPL", "MSFT"], slots, parts, runs, due=[*slots[:5], "12:00"],
-                     queued=["11:30"], fill_min=0.9)  # fmt: skip
+                     queued=["11:30"])  # fmt: skip
     assert [c.status for c in grid[0]] == [
         "ok", "delayed", "partial", "partial", "queued", "running", "pending"]  # fmt: skip
     assert [c.status for c in grid[1]][:2] == ["missed", "missed"]
     assert grid[0][0].run_id == "run-09:30" and grid[0][4].run_id == "r-1130"
+    assert "quotes 40%" in grid[0][0].note  # a low quote fill is shown, not coloured
     assert grid[1][6].run_id is None
     counts = status_counts(grid)
     assert counts["missed"] == 4 and counts["pending"] == 2 and sum(counts.values()) == 14

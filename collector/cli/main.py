@@ -6,6 +6,7 @@ import typer
 
 from collector.cli import (
     audit,
+    capacity,
     checks,
     collect,
     console,
@@ -25,8 +26,19 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-for module in (inspect, gateway_sim, collect, streaming, schedule, checks, maintenance, demo,
-               console, audit):  # fmt: skip
+for module in (
+    inspect,
+    gateway_sim,
+    collect,
+    streaming,
+    schedule,
+    checks,
+    maintenance,
+    capacity,
+    demo,
+    console,
+    audit,
+):
     module.register(app)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import time_machine
@@ -21,20 +22,24 @@ from tests.support.config import tmp_config
 MID_SESSION = datetime(2026, 11, 18, 11, 0, tzinfo=ET)  # a Wednesday, a full session
 
 
+def stream_spy(tmp_path: Path, port: int) -> tuple[Path, Any]:
+    """`opt-data streaming` of SPY for 2 s against the simulator on `port`, flushing every 0.5 s."""
+    cfg_path = tmp_config(tmp_path)
+    text = cfg_path.read_text().replace("port = 4002", f"port = {port}")
+    text = text.replace('underlyings = ["SPY", "QQQ"]', 'underlyings = ["SPY"]')
+    text = text.replace("flush_interval_sec = 60.0", "flush_interval_sec = 0.5")
+    cfg_path.write_text(text)
+    result = CliRunner().invoke(app, ["streaming", "--config", str(cfg_path), "--duration", "2"])
+    return cfg_path, result
+
+
 def test_streaming_writes_parts_and_exits_at_the_duration(tmp_path: Path) -> None:
     # the market is open (Wednesday 11:00 ET) for the collector's clock and the simulator's
     with (
         time_machine.travel(MID_SESSION, tick=True),
         SimThread(SimConfig.fast(clock_start=MID_SESSION)) as sim,
     ):
-        cfg_path = tmp_config(tmp_path)
-        text = cfg_path.read_text().replace("port = 4002", f"port = {sim.port}")
-        text = text.replace('underlyings = ["SPY", "QQQ"]', 'underlyings = ["SPY"]')
-        text = text.replace("flush_interval_sec = 60.0", "flush_interval_sec = 0.5")
-        cfg_path.write_text(text)
-        result = CliRunner().invoke(
-            app, ["streaming", "--config", str(cfg_path), "--duration", "2"]
-        )
+        cfg_path, result = stream_spy(tmp_path, sim.port)
     assert result.exit_code == 0, result.output
     assert "streaming " in result.output and "error" not in result.output
     layout = Layout.from_config(load_config(cfg_path, env={}))
@@ -62,14 +67,7 @@ def test_streaming_never_stores_a_greek_sentinel_as_a_number(tmp_path: Path) -> 
     faulty = SimConfig.fast(clock_start=MID_SESSION)
     faulty = replace(faulty, faults=replace(faulty.faults, missing_greeks_fraction=1.0))
     with time_machine.travel(MID_SESSION, tick=True), SimThread(faulty) as sim:
-        cfg_path = tmp_config(tmp_path)
-        text = cfg_path.read_text().replace("port = 4002", f"port = {sim.port}")
-        text = text.replace('underlyings = ["SPY", "QQQ"]', 'underlyings = ["SPY"]')
-        text = text.replace("flush_interval_sec = 60.0", "flush_interval_sec = 0.5")
-        cfg_path.write_text(text)
-        result = CliRunner().invoke(
-            app, ["streaming", "--config", str(cfg_path), "--duration", "2"]
-        )
+        cfg_path, result = stream_spy(tmp_path, sim.port)
     assert result.exit_code == 0, result.output
     layout = Layout.from_config(load_config(cfg_path, env={}))
     parts = sorted(layout.streaming_dir(MID_SESSION.date(), "SPY").glob("part-*.parquet"))

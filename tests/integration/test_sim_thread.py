@@ -85,7 +85,7 @@ def test_ib_insync_is_served_too(sim_client_loop: object) -> None:
 async def test_stopping_with_a_client_streaming_closes_cleanly() -> None:
     from ib_async import Stock
 
-    from tests.integration.conftest import sim_connect, sim_wait
+    from tests.support.sim import sim_connect, sim_wait
 
     sim = SimThread(SimConfig.fast(clock_start=SESSION))
     port = sim.start()

@@ -16,7 +16,9 @@ from collector.console.grid import Cell, slot_grid, status_counts
 from collector.console.heartbeat import heartbeat
 from collector.console.html import cards, e, link, nbytes, num, pct, select, table
 from collector.console.reads import Reads
+from collector.ops.capacity import plan_capacity
 from collector.pipeline.throughput import DWELL_EDGES
+from shared.config import AppConfig
 from shared.storage import Layout
 from shared.tasks import Task
 
@@ -33,18 +35,25 @@ def _details(run: dict[str, Any]) -> dict[str, Any]:
         return {}
 
 
-def throughput_rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per snapshot run: contracts/s of the line loop against the pacing ceiling."""
+def throughput_rows(cfg: AppConfig, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per snapshot run: contracts/s of the line loop against the pacing ceiling.
+
+    The ceiling is `opt-data capacity`'s (collector/ops/capacity.py) at the run's own mean
+    dwell, so the page and the capacity plan use one formula.
+    """
     out = []
     for r in runs:
         if r["task"] not in SLOT_TASKS:
             continue
         speed = _details(r).get("throughput") or {}
+        mean = (speed.get("dwell_sec") or {}).get("mean")
+        cap = plan_capacity(cfg, int(r.get("total") or 0), dwell_sec=mean) if mean else None
         out.append({
             "run_id": r["run_id"], "task": r["task"], "slot": r.get("slot"), "status": r["status"],
             "contracts": r.get("total") or 0, "duration_s": r.get("duration_s"),
             "contracts_per_sec": speed.get("contracts_per_sec"),
-            "ceiling": speed.get("ceiling_contracts_per_sec"),
+            "ceiling": round(cap.contracts_per_sec, 2) if cap else None,
+            "bound_by": cap.bound_by if cap else None,
             "dwell": speed.get("dwell_sec") or {},
         })  # fmt: skip
     return out
@@ -83,7 +92,7 @@ def overview_model(reads: Reads, day: date, now: datetime | None = None) -> dict
         reads.universe("intraday"), reads.slots(day), reads.partitions(day, "intraday"),
         snap_runs, due=due.get("intraday", []), queued=reads.missed(Task.SNAPSHOT, day),
     )  # fmt: skip
-    speed = throughput_rows(runs)
+    speed = throughput_rows(cfg, runs)
     last = reads.recent_runs(1)
     beat = heartbeat(Layout.from_config(cfg).run_locks(), last[0] if last else None,
                      cfg.ib.host, cfg.ib.port)  # fmt: skip
@@ -208,7 +217,7 @@ def render_overview(m: dict[str, Any], sessions: list[str]) -> str:
             ],
             cov_rows,
         )
-        + f'<h2>Throughput and dwell</h2><p class="muted">ceiling = min(messages/s ÷ 2, lines ÷ mean dwell)'
+        + f'<h2>Throughput and dwell</h2><p class="muted">ceiling = min(messages/s ÷ 2, lines ÷ mean dwell), as in opt-data capacity'
         f"; highest ceiling this session {num(ceiling)} contracts/s</p>"
         f'<div class="charts">{achieved}{dwell}</div>{runs_table}'
         f"<h2>Checks</h2>{verdicts}<h2>Recent problems</h2>{problems}"

@@ -1,9 +1,9 @@
 """What a snapshot run's line loop achieved, summarised for the ledger's run details.
 
-The physical ceiling (ARCHITECTURE.md section 5): every contract costs two messages (open
-and cancel) under IB's 50 messages/s, and holds one of `max_lines` lines for its dwell,
-so contracts/s <= min(msg_rate / 2, lines / mean dwell). The run details keep the dwell
-distribution as fixed buckets so runs can be compared and charted without the raw list.
+Contracts/s of the loop and the dwell (seconds a contract held its line) are what the
+pacing ceiling of collector/ops/capacity.py is computed from (min(messages/s / 2,
+lines / dwell)); the console sets one against the other. The dwell distribution is kept as
+fixed buckets so runs can be compared and charted without the raw list.
 """
 
 from __future__ import annotations
@@ -21,22 +21,18 @@ def _quantile(ordered: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def throughput_summary(
-    dwell_sec: Sequence[float], collect_sec: float, max_lines: int, msg_rate: float
-) -> dict[str, Any]:
-    """Contracts/s achieved against the ceiling, and the dwell distribution in buckets."""
+def throughput_summary(dwell_sec: Sequence[float], collect_sec: float) -> dict[str, Any]:
+    """Contracts/s the line loop achieved, and the dwell distribution in buckets."""
     n = len(dwell_sec)
     ordered = sorted(dwell_sec)
     counts = [0] * (len(DWELL_EDGES) + 1)
     for d in ordered:
         counts[bisect.bisect_left(DWELL_EDGES, d)] += 1
     mean = sum(ordered) / n if n else None
-    ceiling = min(msg_rate / 2, max_lines / mean) if mean else msg_rate / 2
     return {
         "contracts": n,
         "collect_sec": round(collect_sec, 3),
         "contracts_per_sec": round(n / collect_sec, 2) if collect_sec > 0 else None,
-        "ceiling_contracts_per_sec": round(ceiling, 2),
         "dwell_sec": {
             "mean": round(mean, 4) if mean is not None else None,
             "p50": round(_quantile(ordered, 0.5), 4) if n else None,

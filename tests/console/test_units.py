@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import date
 from pathlib import Path
@@ -12,10 +13,12 @@ import typer
 from collector.cli.console import bind_token, is_loopback
 from collector.console.grid import slot_grid, status_counts
 from collector.console.jobs import JobRefused, JobSpec
+from collector.console.overview import throughput_rows
 from collector.console.svg import bar_chart, line_chart
 from collector.pipeline.throughput import DWELL_EDGES, throughput_summary
 from mcp_server.audit import SCHEMA as AUDIT_SCHEMA
 from shared.audit_reads import AuditReader, AuditReadError, CallFilter, percentile
+from tests.support.pipeline import write_config
 
 DAY = date(2026, 11, 18)  # the simulated Wednesday session of tests/support/pipeline.py
 
@@ -45,17 +48,23 @@ def test_grid_colours_every_case() -> None:
     assert counts["missed"] == 4 and counts["pending"] == 2 and sum(counts.values()) == 14
 
 
-def test_throughput_summary_against_the_ceiling() -> None:
+def test_throughput_summary_and_the_ceiling_of_capacity(tmp_path: Path) -> None:
     dwell = [0.04] * 50 + [0.2] * 40 + [13.0] * 10  # 10 timed out past the 12 s edge
-    s = throughput_summary(dwell, collect_sec=10.0, max_lines=100, msg_rate=49.0)
+    s = throughput_summary(dwell, collect_sec=10.0)
     assert s["contracts"] == 100 and s["contracts_per_sec"] == 10.0
-    mean = (0.04 * 50 + 0.2 * 40 + 13.0 * 10) / 100
-    assert s["ceiling_contracts_per_sec"] == round(min(24.5, 100 / mean), 2)
     assert s["dwell_sec"]["counts"] == [50, 0, 40, 0, 0, 0, 0, 0, 0, 10]
     assert s["dwell_sec"]["edges"] == list(DWELL_EDGES)
     assert (s["dwell_sec"]["p50"], s["dwell_sec"]["max"]) == (0.2, 13.0)
-    empty = throughput_summary([], 0.0, 100, 49.0)
-    assert empty["contracts_per_sec"] is None and empty["ceiling_contracts_per_sec"] == 24.5
+    mean = s["dwell_sec"]["mean"]
+    assert mean == round((0.04 * 50 + 0.2 * 40 + 13.0 * 10) / 100, 4)
+    assert throughput_summary([], 0.0)["contracts_per_sec"] is None
+    cfg = write_config(tmp_path, 4002)  # max_lines 100, 49 messages per 1.05 s
+    run = {"run_id": "r", "task": "snapshot", "slot": "10:30", "status": "ok", "total": 100,
+           "duration_s": 12.0, "details": json.dumps({"throughput": s})}  # fmt: skip
+    (row,) = throughput_rows(cfg, [run, {**run, "task": "rollup"}])
+    assert row["contracts_per_sec"] == 10.0
+    assert row["ceiling"] == round(min(49 / 1.05 / 2, 100 / mean), 2)
+    assert row["bound_by"] == "messages"  # 100 lines / 1.4 s mean dwell = 71/s > 23.3/s
 
 
 def audit_db(path: Path) -> Path:

@@ -246,9 +246,7 @@ async def _collect(
         row["data_quality_flags"].append(S.FLAG_SLOT_RETRY_EXCEEDED)
         writer.add(c.symbol, row)
     await writer.drain()
-    speed = throughput_summary(
-        report.dwell_sec, report.collect_sec, params.max_lines, params.max_messages_per_sec
-    )
+    speed = throughput_summary(report.dwell_sec, report.collect_sec)
     return _finish(run, ctx, plan, resume, todo, writer, report, speed)
 
 

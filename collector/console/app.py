@@ -74,7 +74,9 @@ class Console:
     async def run(self, request: Request) -> Response:
         run_id = request.path_params["run_id"]
         found = await run_in_threadpool(self.reads.run, run_id)
-        return self.html(f"Run {run_id}", "/", render_run(found, run_id))
+        out = self.html(f"Run {run_id}", "/", render_run(found, run_id))
+        out.status_code = 200 if found else 404
+        return out
 
     async def history(self, request: Request) -> Response:
         q = request.query_params

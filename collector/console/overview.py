@@ -227,8 +227,8 @@ def render_overview(m: dict[str, Any], sessions: list[str]) -> str:
 
 def render_run(run: dict[str, Any] | None, run_id: str) -> str:
     if run is None:
-        return f'<p class="err">run {e(run_id)} is not among the 200 newest runs of the ledger</p>'
-    details = run.get("details")
+        return f'<p class="err">no run {e(run_id)} in the ledger</p>'
+    details = _details(run)
     rows = [[k, run.get(k)] for k in ("run_id", "task", "trade_date", "slot", "status", "started_at",
                                       "finished_at", "duration_s", "rows_written", "total",
                                       "succeeded", "failed", "error_summary")]  # fmt: skip

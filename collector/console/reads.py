@@ -94,10 +94,7 @@ class Reads:
         return list(list_recent_runs(self.ctx, limit, task, None)["runs"])
 
     def run(self, run_id: str) -> dict[str, Any] | None:
-        for r in self.recent_runs(200):
-            if r["run_id"] == run_id:
-                return r
-        return None
+        return self.ledger.run(run_id)
 
     # --- history and analysis -----------------------------------------------------------------
     def smile(self, symbol: str, day: str | None, view: str, slot: str | None,

@@ -94,6 +94,8 @@ def test_a_run_page_shows_the_ledger_row(console_url: str) -> None:
     assert run_id
     status, page = get(console_url + "/runs/" + run_id.group(1))
     assert status == 200 and run_id.group(1) in page and "throughput" in page
+    status, page = get(console_url + "/runs/snapshot-19700101T000000-nothere")
+    assert status == 404 and "no run snapshot-19700101T000000-nothere in the ledger" in page
 
 
 def test_jobs_are_refused_while_the_slot_is_locked(console_url: str, collected: Collected) -> None:

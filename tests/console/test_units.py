@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
@@ -157,3 +159,30 @@ def test_charts_are_svg_with_hover_values_and_gaps() -> None:
     bars = bar_chart("c2", "gex", ["90", "100"], [-2.0e6, 3.0e6])
     assert 'class="bar neg"' in bars and 'class="bar pos"' in bars
     assert "no data" in line_chart("c3", "empty", [], [("x", [])])
+
+
+def test_audit_command_lists_and_summarises(tmp_path: Path) -> None:
+    db = audit_db(tmp_path / "mcp_audit.db")
+    cfg = str(write_config(tmp_path, 4002).source_file)
+    base = [
+        str(Path(sys.executable).parent / "opt-data"),
+        "audit",
+        "--config",
+        cfg,
+        "--audit-db",
+        str(db),
+    ]
+    out = subprocess.run(
+        [*base, "--summary", "--json"], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["by_status"] == {"ok": 2, "clamped": 1, "rejected": 1, "error": 0}
+    out = subprocess.run(
+        [*base, "--status", "rejected"], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0 and out.stdout.count("\n") == 1
+    assert "get_chain_sample rejected" in out.stdout and "error=invalid symbol" in out.stdout
+    out = subprocess.run([*base, "--summary"], capture_output=True, text=True, timeout=120)
+    assert "4 calls: ok 2, clamped 1, rejected 1, error 0" in out.stdout
+    out = subprocess.run([*base, "--status", "weird"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "unknown status 'weird'" in out.stderr

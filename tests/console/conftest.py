@@ -8,7 +8,6 @@ snapshot from the Operations page against it. The calendar is pinned (OPT_DATA_N
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import threading
@@ -24,13 +23,9 @@ import uvicorn
 from collector.console.app import build_app
 from collector.gateway_sim import SimThread
 from collector.ops.checks.selfcheck import run_selfcheck
-from collector.pipeline.jobs.close import run_close_snapshot
-from collector.pipeline.jobs.history import run_history
-from collector.pipeline.jobs.rollup import run_rollup
-from collector.pipeline.jobs.snapshot import run_snapshot
 from shared.calendar import ET, NOW_ENV
 from shared.config import AppConfig
-from tests.support.pipeline import SIM_DAY, prime_sim, sim_config, write_config
+from tests.support.pipeline import SIM_DAY, collect_day, prime_sim, sim_config, write_config
 
 SYMBOLS = ["AAPL", "MSFT"]
 SLOTS = ("10:30", "11:00")
@@ -54,17 +49,7 @@ def collected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collected]:
         prime_sim(sim.sim, SYMBOLS)
         cfg = write_config(root, port, SYMBOLS, timeout=0.5)
 
-        async def collect() -> None:
-            for slot in SLOTS:
-                result = await run_snapshot(cfg, SIM_DAY, slot, progress=False)
-                assert result.status in ("ok", "partial"), result.message
-            close = await run_close_snapshot(cfg, SIM_DAY, progress=False)
-            assert close.status in ("ok", "partial"), close.message
-            bars = await run_history(cfg, SYMBOLS, 20)
-            assert bars.status in ("ok", "partial"), bars.message
-
-        asyncio.run(collect())
-        assert run_rollup(cfg, SIM_DAY).status in ("ok", "partial")
+        collect_day(cfg, SLOTS, history_days=20)
         run_selfcheck(cfg, SIM_DAY, now=CONSOLE_NOW)
         yield Collected(cfg, sim)
     finally:

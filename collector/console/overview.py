@@ -142,10 +142,14 @@ def _verdict(name: str, found: dict[str, Any] | None) -> list[str]:
     if not found:
         return [name, "-", "none yet", ""]
     summary = found.get("summary") or {}
-    status = str(summary.get("status") or "written")
+    status = str(summary.get("status") or "figures")  # QA metrics carry figures, no verdict
     detail = "; ".join(str(b) for b in summary.get("breaches") or []) or (
         f"{summary.get('total')} matching lines" if "total" in summary else ""
     )
+    if "slot_coverage" in summary:
+        detail = ", ".join(f"{label} {pct(summary.get(key))}" for label, key in (
+            ("slot coverage", "slot_coverage"), ("delayed", "delayed_ratio"),
+            ("rollup fallback", "rollup_fallback_ratio"), ("OI fill", "oi_fill_rate")))  # fmt: skip
     return [name, e(found.get("date") or ""), f'<span class="verdict {e(status)}">{e(status)}</span>',
             e(detail)]  # fmt: skip
 
@@ -168,7 +172,8 @@ def render_overview(m: dict[str, Any], sessions: list[str]) -> str:
         "contract error rate": pct(r["contract_error_rate"]),
         "delayed fallback": pct(r["delayed_ratio"]),
         "errors log lines": num(m["errors"].get("lines")),
-        "disk free": nbytes(fs.get("free")),
+        "disk free": nbytes(fs.get("free")) + (
+            f" <small>of {nbytes(fs['total'])}</small>" if fs.get("total") else ""),
         "scheduler": (f"running (pid {sched['pid']})" if sched else "not running"),
         "last task": e(f"{last['task']} {last['status']}" if last else "none"),
         "gateway": ("reachable" if hb["gateway_up"] else "unreachable") + f" <small>{e(hb['gateway'])}</small>",

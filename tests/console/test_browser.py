@@ -104,6 +104,10 @@ def test_console_in_a_browser(
     job = browser.find_element(By.CSS_SELECTOR, "tr.job")
     assert job.get_attribute("data-status") == "ok", job.text
     shot(browser, tmp_path, "operations-done")
+    job.find_element(By.CSS_SELECTOR, 'a[href^="/runs/snapshot-"]').click()  # its ledger row
+    fields = {r.find_elements(By.TAG_NAME, "td")[0].text: r.find_elements(By.TAG_NAME, "td")[1].text
+              for r in browser.find_elements(By.CSS_SELECTOR, "tbody tr")}  # fmt: skip
+    assert (fields["task"], fields["slot"], fields["status"]) == ("snapshot", "11:30", "ok")
 
     browser.get(console_url + f"/?date={SIM_DAY.isoformat()}")
     cells = browser.find_elements(By.CSS_SELECTOR, 'td[data-status="ok"] a[title*="11:30"]')

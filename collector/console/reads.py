@@ -30,6 +30,20 @@ from shared.ledger import LedgerReader
 
 __all__ = ["QueryError", "Reads"]
 
+TABLE_KEYS = ("points", "term_structure", "by_expiry", "strikes", "runs")
+
+
+def as_records(value: Any) -> Any:
+    """A query's table as one dict per row: compact {columns, rows} tables become records,
+    lists of records stay as they are (the pages read rows by column name)."""
+    if isinstance(value, dict) and "columns" in value and "rows" in value:
+        return [dict(zip(value["columns"], row, strict=True)) for row in value["rows"]]
+    return value
+
+
+def _records(reply: dict[str, Any]) -> dict[str, Any]:
+    return {k: as_records(v) if k in TABLE_KEYS else v for k, v in reply.items()}
+
 
 @dataclass(frozen=True)
 class Reads:
@@ -91,7 +105,7 @@ class Reads:
         return self.ledger.missed_slots(task, day)
 
     def recent_runs(self, limit: int = 20, task: str | None = None) -> list[dict[str, Any]]:
-        return list(list_recent_runs(self.ctx, limit, task, None)["runs"])
+        return list(_records(list_recent_runs(self.ctx, limit, task, None))["runs"])
 
     def run(self, run_id: str) -> dict[str, Any] | None:
         return self.ledger.run(run_id)
@@ -99,16 +113,16 @@ class Reads:
     # --- history and analysis -----------------------------------------------------------------
     def smile(self, symbol: str, day: str | None, view: str, slot: str | None,
               expiry: str | None = None) -> dict[str, Any]:  # fmt: skip
-        return iv_smile(self.ctx, symbol, expiry=expiry, day=day, view=view, slot=slot)
+        return _records(iv_smile(self.ctx, symbol, expiry=expiry, day=day, view=view, slot=slot))
 
     def term(self, symbol: str, day: str | None, view: str, slot: str | None) -> dict[str, Any]:
-        return atm_term_structure(self.ctx, symbol, day=day, view=view, slot=slot)
+        return _records(atm_term_structure(self.ctx, symbol, day=day, view=view, slot=slot))
 
     def ratios(self, symbol: str, day: str | None, view: str, slot: str | None) -> dict[str, Any]:
-        return put_call_ratios(self.ctx, symbol, day=day, view=view, slot=slot)
+        return _records(put_call_ratios(self.ctx, symbol, day=day, view=view, slot=slot))
 
     def gex(self, symbol: str, day: str | None, view: str, slot: str | None) -> dict[str, Any]:
-        return oi_gamma_by_strike(self.ctx, symbol, day=day, view=view, slot=slot)
+        return _records(oi_gamma_by_strike(self.ctx, symbol, day=day, view=view, slot=slot))
 
     def front_atm_iv(self, symbol: str, day: date, view: str, slot: str | None) -> float | None:
         """ATM IV of the nearest expiry (dte >= 1 when there is one) of one partition."""

@@ -186,3 +186,12 @@ def test_audit_command_lists_and_summarises(tmp_path: Path) -> None:
     assert "4 calls: ok 2, clamped 1, rejected 1, error 0" in out.stdout
     out = subprocess.run([*base, "--status", "weird"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "unknown status 'weird'" in out.stderr
+
+
+def test_query_tables_reach_the_pages_as_records() -> None:
+    from collector.console.reads import as_records
+
+    compact = {"columns": ["strike", "iv"], "rows": [[100.0, 0.2], [105.0, None]]}
+    assert as_records(compact) == [{"strike": 100.0, "iv": 0.2}, {"strike": 105.0, "iv": None}]
+    listed = [{"strike": 100.0}]
+    assert as_records(listed) is listed

@@ -3,7 +3,11 @@
 A job is `python -m collector.cli.main <command> --config FILE ...` in a subprocess, so it
 takes the same locks, writes the same ledger rows and run logs as a run from the shell or
 the scheduler. The console never awaits a job in a request: it starts the process and
-returns; a reader task keeps the last lines and the progress for the page to poll.
+returns; a follower task keeps the last lines and the progress for the page to poll.
+
+The job's output goes to a file (run_logs/console/), not a pipe: a job must outlive the
+console that started it, and a child writing into the pipe of a console that has gone
+would die of a broken pipe in the middle of a slot.
 
 Client ids come from the console's pool (console.client_id_pool, the runbook's 200-250):
 each job gets the lowest id no other running console job holds, as IB_CLIENT_ID.
@@ -16,7 +20,9 @@ import itertools
 import json
 import os
 import re
+import subprocess
 import sys
+import threading
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -43,6 +49,7 @@ OPERATIONS: dict[str, tuple[str, bool]] = {
 PROGRESS_RE = re.compile(r"progress (?P<label>.+?): (?P<done>\d+)/(?P<total>\d+) contracts, "
                          r"(?P<rate>[\d.]+)/s, ETA (?P<eta>\S+) s")  # fmt: skip
 KEEP_LINES = 200
+FOLLOW_SEC = 0.25  # how often a job's output file is read while it runs
 
 
 class JobRefused(ValueError):
@@ -120,6 +127,7 @@ class Job:
     progress: dict[str, Any] = field(default_factory=dict)
     lines: deque[str] = field(default_factory=lambda: deque(maxlen=KEEP_LINES))
     finished_at: str | None = None
+    output: Path | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -128,7 +136,7 @@ class Job:
             "status": self.status, "exit_code": self.exit_code, "run_id": self.run_id,
             "message": self.message, "progress": self.progress, "started_at": self.started_at,
             "finished_at": self.finished_at, "lines": list(self.lines)[-30:],
-            "command": " ".join(self.argv[2:]),
+            "command": " ".join(self.argv[2:]), "output": str(self.output) if self.output else None,
         }  # fmt: skip
 
 
@@ -142,11 +150,14 @@ class JobManager:
             raise ValueError("the console needs a config loaded from a file")
         self.cfg = cfg
         self.config_file = cfg.source_file
-        self.locks = Layout.from_config(cfg).run_locks()
+        layout = Layout.from_config(cfg)
+        self.locks = layout.run_locks()
+        self.out_dir = layout.task_log_dir("console")
         self.pool = CLIENT_ID_POOLS[cfg.console.client_id_pool]
         self.jobs: dict[int, Job] = {}
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._procs: dict[int, subprocess.Popen[bytes]] = {}
 
     def running(self) -> list[Job]:
         return [j for j in self.jobs.values() if j.status == "running"]
@@ -179,28 +190,47 @@ class JobManager:
         env["IB_CLIENT_ID"] = str(job.client_id)
         env[PROGRESS_ENV] = "1"
         env["PYTHONUNBUFFERED"] = "1"
-        proc = await asyncio.create_subprocess_exec(
-            *job.argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, env=env, start_new_session=True,
-        )  # fmt: skip
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        job.output = self.out_dir / f"job_{stamp}_{job.id}_{spec.operation}.log"
+        with job.output.open("wb") as out:  # the child keeps its own descriptor
+            proc = subprocess.Popen(job.argv, stdin=subprocess.DEVNULL, stdout=out,
+                                    stderr=subprocess.STDOUT, env=env, start_new_session=True)  # fmt: skip
+        self._procs[job.id] = proc
         self.jobs[job.id] = job
         task = asyncio.create_task(self._follow(job, proc))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return job
 
-    async def _follow(self, job: Job, proc: asyncio.subprocess.Process) -> None:
-        assert proc.stdout is not None
-        async for raw in proc.stdout:
-            line = raw.decode("utf-8", "replace").rstrip()
-            if line:
-                self._take(job, line)
-        job.exit_code = await proc.wait()
+    async def _follow(self, job: Job, proc: subprocess.Popen[bytes]) -> None:
+        """Tail the output file until the process has exited and everything is read."""
+        assert job.output is not None
+        pending = b""
+        with job.output.open("rb") as fh:
+            while True:
+                chunk = fh.read()
+                if chunk:
+                    *lines, pending = (pending + chunk).split(b"\n")
+                    for raw in lines:
+                        self._line(job, raw)
+                elif proc.poll() is not None:
+                    break
+                else:
+                    await asyncio.sleep(FOLLOW_SEC)
+        self._line(job, pending)
+        job.exit_code = proc.returncode
         job.finished_at = _now()
         if job.status == "running":  # no JSON result line (replay, or an error before it)
             job.status = "ok" if job.exit_code == 0 else "failed"
             if not job.message and job.lines:
                 job.message = job.lines[-1]
+
+    @classmethod
+    def _line(cls, job: Job, raw: bytes) -> None:
+        line = raw.decode("utf-8", "replace").rstrip()
+        if line:
+            cls._take(job, line)
 
     @staticmethod
     def _take(job: Job, line: str) -> None:
@@ -224,6 +254,11 @@ class JobManager:
         return [j.as_dict() for j in sorted(self.jobs.values(), key=lambda j: -j.id)]
 
     async def close(self) -> None:
-        """Jobs keep running after the console stops (they are the collector's own runs)."""
+        """Jobs keep running after the console stops (they are the collector's own runs,
+        writing to their output file and the ledger); only the followers end. A thread per
+        running job waits for it, so it is reaped (no zombie) whenever it finishes."""
         for task in list(self._tasks):
             task.cancel()
+        for job_id, proc in self._procs.items():
+            if proc.poll() is None:
+                threading.Thread(target=proc.wait, name=f"job-{job_id}", daemon=True).start()

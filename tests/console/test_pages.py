@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -14,8 +15,10 @@ from typing import Any
 
 from collector.console.app import build_app
 from collector.lock import RunLock
+from shared.ledger import LedgerReader
 from shared.storage import Layout
 from tests.console.conftest import SYMBOLS, Collected, serve
+from tests.support.pipeline import SIM_DAY
 
 OPT_DATA = str(Path(sys.executable).parent / "opt-data")
 
@@ -140,3 +143,21 @@ def test_audit_and_console_commands_fail_in_one_line(collected: Collected, tmp_p
     out = subprocess.run([OPT_DATA, "console", "--config", cfg, "--host", "0.0.0.0"],
                          capture_output=True, text=True, timeout=120, env=os.environ | {"OPT_DATA_CONSOLE_TOKEN": ""})  # fmt: skip
     assert out.returncode == 2 and "without a token" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_job_outlives_the_console_that_started_it(collected: Collected) -> None:
+    ledger = LedgerReader(Layout.from_config(collected.cfg).ledger)
+    with serve(build_app(collected.cfg)) as url:
+        code, job = post(
+            url + "/api/jobs", {"operation": "snapshot", "date": "2026-11-18", "slot": "15:30"}
+        )
+        assert code == 202 and job["client_id"] == 200, job  # the console pool's first id
+    deadline = time.monotonic() + 120  # the console is gone; the job goes on
+    while time.monotonic() < deadline:
+        runs = [r for r in ledger.runs_for_dates([SIM_DAY]) if r["slot"] == "15:30"]
+        if runs and runs[-1]["status"] != "running":
+            break
+        time.sleep(0.2)
+    assert runs and runs[-1]["status"] == "ok", runs
+    output = Path(job["output"]).read_text()
+    assert '"status": "ok"' in output and "progress snapshot 2026-11-18 15:30" in output

@@ -50,7 +50,7 @@ def test_the_checker_sees_imports(tmp_path: Path) -> None:
     assert imported_roots(sample) == {"ib_async", "collector"}
 
 
-# Inside the collector: ib <- pipeline <- streaming, ops <- cli. A layer imports only layers
+# Inside the collector: ib <- pipeline <- streaming, ops <- console <- cli. A layer imports only layers
 # to its left; the base modules (collector/*.py: error log, lock) import none of them. The
 # simulator imports nothing else of the collector. Lazy imports inside functions count too.
 LAYERS = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -231,20 +232,47 @@ def _by_keys(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, ...], list[Ma
 class LedgerReader:
     """Read-only access (`mode=ro` URI): it cannot create, migrate or write the ledger."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, keep_open: bool = False) -> None:
+        """keep_open: one connection per thread, kept for the reader's life (a long-lived
+        server: opening one per read cost a health_overview call 11 connects). Each SELECT
+        still runs in its own implicit transaction, so it sees the latest commits."""
         self.path = path
+        self.keep_open = keep_open
+        self._local = threading.local()
 
     def exists(self) -> bool:
         return self.path.is_file()
 
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5)
-        con.row_factory = sqlite3.Row
+        if self.keep_open:
+            kept: sqlite3.Connection | None = getattr(self._local, "con", None)
+            if kept is None:
+                kept = self._open()
+                self._local.con = kept
+            yield kept
+            return
+        con = self._open()
         try:
             yield con
         finally:
             con.close()
+
+    def data_version(self) -> int | None:
+        """PRAGMA data_version of this thread's kept connection, or None without one. It
+        changes whenever another connection commits, so a reader may keep answers derived
+        from the ledger until it does."""
+        if not self.keep_open or not self.exists():
+            return None
+        with self.connect() as con:
+            return int(con.execute("PRAGMA data_version").fetchone()[0])
+
+    def _open(self) -> sqlite3.Connection:
+        con = sqlite3.connect(
+            f"file:{self.path}?mode=ro", uri=True, timeout=5, check_same_thread=True
+        )
+        con.row_factory = sqlite3.Row
+        return con
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         if not self.exists():
@@ -413,3 +441,50 @@ class LedgerReader:
             [view, trade_date.isoformat()],
         )
         return row or {"n": 0}
+
+    # --- what is stored: discovery reads (MCP list tools and "nearest that exists" errors) ---
+    def underlying_ranges(self, view: str | None = None) -> list[dict[str, Any]]:
+        """Per (view, underlying): first and last trade date, sessions and partitions stored."""
+        where, params = ("WHERE view = ?", (view,)) if view else ("", ())
+        return self._rows(
+            "SELECT underlying, view, MIN(trade_date) AS first_date, MAX(trade_date) AS last_date, "
+            "COUNT(DISTINCT trade_date) AS sessions, COUNT(*) AS partitions FROM partitions "
+            f"{where} GROUP BY underlying, view ORDER BY underlying, view",
+            params,
+        )
+
+    def session_slots(
+        self, view: str, symbol: str | None, start: date, end: date
+    ) -> list[dict[str, Any]]:
+        """Per (trade_date, slot) of a view between two dates: partitions and rows, newest first."""
+        sql = (
+            "SELECT trade_date, slot, COUNT(*) AS partitions, SUM(rows) AS rows FROM partitions "
+            "WHERE view = ? AND trade_date BETWEEN ? AND ?"
+        )
+        params: tuple[Any, ...] = (view, start.isoformat(), end.isoformat())
+        if symbol:
+            sql += " AND underlying = ?"
+            params += (symbol,)
+        return self._rows(sql + " GROUP BY trade_date, slot ORDER BY trade_date DESC, slot", params)
+
+    def nearest_dates(self, view: str, symbol: str, day: date) -> tuple[date | None, date | None]:
+        """The closest trade dates before and after `day` holding the underlying in the view."""
+        found: list[date | None] = []
+        for op, agg in (("<", "MAX"), (">", "MIN")):
+            rows = self._rows(
+                f"SELECT {agg}(trade_date) AS d FROM partitions "
+                f"WHERE view = ? AND underlying = ? AND trade_date {op} ?",
+                (view, symbol, day.isoformat()),
+            )
+            value = rows[0]["d"] if rows else None
+            found.append(date.fromisoformat(value) if value else None)
+        return found[0], found[1]
+
+    def slots_on(self, view: str, day: date, symbol: str) -> list[str]:
+        """The slots the ledger holds for one underlying on one date, in order."""
+        rows = self._rows(
+            "SELECT slot FROM partitions WHERE view = ? AND trade_date = ? AND underlying = ? "
+            "ORDER BY slot",
+            (view, day.isoformat(), symbol),
+        )
+        return [str(r["slot"]) for r in rows]

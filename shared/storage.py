@@ -15,10 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any
 
 from shared.calendar import slot_file_label
 from shared.config import AppConfig
@@ -26,6 +23,9 @@ from shared.config import AppConfig
 CHAIN_VIEWS = ("intraday", "close", "daily_clean")
 RAW_VIEWS = ("intraday", "close")
 COMPACTED_FILE = "compacted.parquet"  # see docs/ops-runbook.md, "Compaction"
+if TYPE_CHECKING:  # pyarrow is imported by the writer only: readers such as the MCP
+    import pyarrow as pa  # server start without it (see docs/benchmarks.md, start-up)
+
 SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
 
 
@@ -187,6 +187,8 @@ def atomic_write_parquet(
     path: Path, table: pa.Table, compression: str = "zstd", level: int = 3
 ) -> int:
     """Write one Parquet file atomically (one row group unless huge); returns its size in bytes."""
+    import pyarrow.parquet as pq
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)

@@ -28,11 +28,14 @@ from collector.pipeline.retry import missed_slots
 from collector.pipeline.run import JobResult, as_date
 from collector.pipeline.runlog import log_unhandled
 from collector.pipeline.snapshot_plan import SnapshotOverrides
+from shared.calendar import RELATIVE_DATES
 from shared.config import AppConfig
 from shared.storage import Layout
 from shared.tasks import Task
 
-DateOption = typer.Option("today", "--date", help="Trade date YYYY-MM-DD or 'today' (ET).")
+DateOption = typer.Option(
+    "today", "--date", help=f"Trade date (ET): YYYY-MM-DD or {RELATIVE_DATES}."
+)
 SymbolsOption = typer.Option(None, "--symbols", help="Comma list (default: the universe file).")
 LogLevelOption = typer.Option("WARNING", "--log-level", help="DEBUG, INFO, WARNING, ERROR.")
 

@@ -10,7 +10,7 @@ from typing import NoReturn
 
 import typer
 
-from shared.calendar import parse_trade_date
+from shared.calendar import RELATIVE_DATES, parse_trade_date
 from shared.config import AppConfig, ConfigError, load_config
 from shared.storage import check_symbol
 
@@ -19,7 +19,9 @@ EXIT_USAGE = 2  # bad input: config, arguments, dates, symbols
 
 DEFAULT_CONFIG = Path("config/opt-data.toml")
 ConfigOption = typer.Option(DEFAULT_CONFIG, "--config", "-c", help="Config TOML file.")
-DateOption = typer.Option("today", "--date", help="Trade date YYYY-MM-DD or 'today' (ET).")
+DateOption = typer.Option(
+    "today", "--date", help=f"Trade date (ET): YYYY-MM-DD or {RELATIVE_DATES}."
+)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:

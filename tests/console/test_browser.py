@@ -96,15 +96,22 @@ def test_console_in_a_browser(
     browser.find_element(By.ID, "start-job").click()
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "tr.job")))
     shot(browser, tmp_path, "operations-running")
-    wait.until(
-        lambda d: (
-            d.find_element(By.CSS_SELECTOR, "tr.job").get_attribute("data-status") != "running"
+
+    # The job list is redrawn every second: read it in one script call, never through
+    # element handles that the next redraw makes stale.
+    def job_row(d: webdriver.Chrome) -> dict[str, str] | None:
+        return d.execute_script(  # type: ignore[no-any-return]
+            "const r = document.querySelector('tr.job'); if (!r) return null;"
+            "const a = r.querySelector('a[href^=\"/runs/\"]');"
+            "return {status: r.dataset.status, text: r.innerText, run: a ? a.getAttribute('href') : ''};"
         )
-    )
-    job = browser.find_element(By.CSS_SELECTOR, "tr.job")
-    assert job.get_attribute("data-status") == "ok", job.text
+
+    wait.until(lambda d: (job_row(d) or {}).get("status") not in (None, "running"))
+    job = job_row(browser)
+    assert job is not None and job["status"] == "ok", job
     shot(browser, tmp_path, "operations-done")
-    job.find_element(By.CSS_SELECTOR, 'a[href^="/runs/snapshot-"]').click()  # its ledger row
+    assert job["run"].startswith("/runs/snapshot-")
+    browser.get(console_url + job["run"])  # the job's ledger row
     fields = {r.find_elements(By.TAG_NAME, "td")[0].text: r.find_elements(By.TAG_NAME, "td")[1].text
               for r in browser.find_elements(By.CSS_SELECTOR, "tbody tr")}  # fmt: skip
     assert (fields["task"], fields["slot"], fields["status"]) == ("snapshot", "11:30", "ok")

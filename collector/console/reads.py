@@ -1,8 +1,7 @@
 """The console's one door to the read side: the read-only query functions the MCP server uses.
 
 Every page asks through this module, never the files or the ledger directly, so the console
-and the MCP server answer the same question the same way. The query functions live under
-mcp_server/queries today; when they move to shared/queries only the imports below change.
+and the MCP server answer the same question the same way: both import shared/queries.
 """
 
 from __future__ import annotations
@@ -13,20 +12,20 @@ from typing import Any
 
 import polars as pl
 
-from mcp_server.context import ServerContext
-from mcp_server.paths import QueryError
-from mcp_server.queries.analysis import (
+from shared.calendar import ET, get_session, now_et
+from shared.config import AppConfig
+from shared.due import due_slots, recent_sessions, slots_of
+from shared.ledger import LedgerReader
+from shared.queries.analysis import (
     atm_term_structure,
     iv_smile,
     oi_gamma_by_strike,
     put_call_ratios,
 )
-from mcp_server.queries.health import health_overview
-from mcp_server.queries.runs import list_recent_runs
-from shared.calendar import ET, get_session, now_et
-from shared.config import AppConfig
-from shared.due import due_slots, recent_sessions, slots_of
-from shared.ledger import LedgerReader
+from shared.queries.context import ServerContext
+from shared.queries.health import health_overview
+from shared.queries.paths import QueryError
+from shared.queries.runs import list_recent_runs
 
 __all__ = ["QueryError", "Reads"]
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from mcp_server.limits import Cap, Meta, clamp, take
-from mcp_server.paths import DataAccess, QueryError
 from shared.calendar import ET, get_session
 from shared.config import load_config
 from shared.due import due_slots, recent_sessions
+from shared.queries.limits import Cap, Meta, clamp, take
+from shared.queries.paths import DataAccess, QueryError
 from shared.storage import Layout
 
 CAP = Cap("limit", 200, 2000)

@@ -40,6 +40,12 @@ def test_mcp_server_never_imports_collector_or_ib() -> None:
     assert offenders("mcp_server", {"collector"} | IB_LIBS) == []
 
 
+def test_the_console_reads_through_shared_queries_not_the_mcp_server() -> None:
+    """One read path: the console and the MCP server both call shared/queries."""
+    assert offenders("collector/console", {"mcp_server"}) == []
+    assert (ROOT / "shared" / "queries" / "health.py").is_file()
+
+
 def test_only_collector_ib_imports_ib_async() -> None:
     assert offenders("collector", IB_LIBS, allow_under="collector/ib/") == []
 

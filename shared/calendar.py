@@ -22,6 +22,9 @@ REGULAR_OPEN = time(9, 30)
 REGULAR_CLOSE = time(16, 0)
 log = logging.getLogger(__name__)
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Trade dates the tools accept: far beyond any data, yet safe for date arithmetic
+# (9999-12-31 + 1 day overflows).
+TRADE_DATE_RANGE = (date(1990, 1, 1), date(2199, 12, 31))
 
 
 @dataclass(frozen=True)
@@ -267,10 +270,15 @@ def parse_trade_date(text: str, now: datetime | None = None) -> date:
     try:
         if not _ISO_DATE.fullmatch(word):
             raise ValueError(text)
-        return date.fromisoformat(word)
+        day = date.fromisoformat(word)
     except ValueError:
         shown = text if len(text) <= 40 else text[:40] + "..."
         raise ValueError(f"date must be YYYY-MM-DD or {RELATIVE_DATES}; got {shown!r}") from None
+    low, high = TRADE_DATE_RANGE
+    if not low <= day <= high:
+        # the calendar arithmetic around a date (next/previous session) must stay in range
+        raise ValueError(f"date {day} is outside the supported range {low} .. {high}")
+    return day
 
 
 def sessions_back(today: date, count: int) -> date:

@@ -165,29 +165,59 @@ class Ledger:
         self.finish_run(rid, "missed", error_summary=reason)
         return rid
 
-    def record_partition(self, rec: PartitionRecord, run_id: str | None) -> None:
+    def mark_interrupted(self, task: str, trade_date: date | None, by_run_id: str) -> list[str]:
+        """Runs of `task` (no slot) for the date still `running` -> failed: interrupted.
+
+        Called by the next run of the task while it holds the task's lock, so a row left
+        `running` belongs to a process that died (SIGKILL, power loss) without finishing.
+        """
+        day = trade_date.isoformat() if trade_date else None
         with self._connect() as con:
-            con.execute(
+            rows = con.execute(
+                "SELECT run_id FROM runs WHERE task=? AND trade_date IS ? AND slot IS NULL "
+                "AND status='running' AND run_id != ?",
+                (task, day, by_run_id),
+            ).fetchall()
+        dead = [str(r[0]) for r in rows]
+        for rid in dead:
+            self.finish_run(rid, "failed", error_summary=f"{INTERRUPTED}; found by {by_run_id}")
+        return dead
+
+    def record_partition(self, rec: PartitionRecord, run_id: str | None) -> None:
+        self.record_partitions([rec], run_id)
+
+    def record_partitions(self, recs: list[PartitionRecord], run_id: str | None) -> None:
+        """Record many written files in one transaction (one commit, one WAL sync)."""
+        self.record_partitions_with_runs([(rec, run_id) for rec in recs])
+
+    def record_partitions_with_runs(self, items: list[tuple[PartitionRecord, str | None]]) -> None:
+        """Like record_partitions, each file keeping its own run (e.g. re-pointed rows)."""
+        now = utcnow_iso()
+        with self._connect() as con:
+            con.executemany(
                 "INSERT INTO partitions (view, trade_date, underlying, slot, path, rows, bytes, quote_fill, "
                 "greeks_fill, delayed_rows, run_id, written_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT (view, trade_date, underlying, slot) DO UPDATE SET path=excluded.path, "
                 "rows=excluded.rows, bytes=excluded.bytes, quote_fill=excluded.quote_fill, "
                 "greeks_fill=excluded.greeks_fill, delayed_rows=excluded.delayed_rows, "
                 "run_id=excluded.run_id, written_at=excluded.written_at",
-                (
-                    rec.view,
-                    rec.trade_date.isoformat(),
-                    rec.underlying,
-                    rec.slot,
-                    rec.path,
-                    rec.rows,
-                    rec.bytes,
-                    rec.quote_fill,
-                    rec.greeks_fill,
-                    rec.delayed_rows,
-                    run_id,
-                    utcnow_iso(),
-                ),
+                [
+                    (
+                        rec.view,
+                        rec.trade_date.isoformat(),
+                        rec.underlying,
+                        rec.slot,
+                        rec.path,
+                        rec.rows,
+                        rec.bytes,
+                        rec.quote_fill,
+                        rec.greeks_fill,
+                        rec.delayed_rows,
+                        run_id,
+                        now,
+                    )
+                    for rec, run_id in items
+                ],
             )
 
     def forget_partition(self, view: str, trade_date: date, underlying: str, slot: str) -> None:
@@ -220,6 +250,28 @@ class Ledger:
                         f"INSERT OR REPLACE INTO {table} ({','.join(keys)}) VALUES ({marks})",
                         [tuple(r[k] for k in keys) for r in group],
                     )
+
+
+# A later run of the same task and slot that ended like this repairs a miss. (A partial run
+# that still lacks contracts records a new miss after itself, so it stays queued.)
+REPAIRED = ("ok", "partial")
+
+
+def unrepaired_missed(runs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The missed records with no later repairing run of the same (task, slot).
+
+    `runs` in start order. The ledger keeps every record; only the alarm is cleared:
+    `--retry-missed`, `--replay-missed` or a plain rerun that succeeds repairs the slot
+    for the retry queue, the selfcheck and the MCP server alike.
+    """
+    open_: dict[tuple[Any, Any], Mapping[str, Any]] = {}
+    for r in runs:
+        key = (r.get("task"), r.get("slot"))
+        if r.get("status") == "missed":
+            open_[key] = r
+        elif r.get("status") in REPAIRED:
+            open_.pop(key, None)
+    return list(open_.values())
 
 
 def _by_keys(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, ...], list[Mapping[str, Any]]]:
@@ -308,7 +360,7 @@ class LedgerReader:
             return []
         marks = ",".join("?" * len(dates))
         return self._rows(
-            f"SELECT * FROM runs WHERE trade_date IN ({marks}) ORDER BY started_at",
+            f"SELECT * FROM runs WHERE trade_date IN ({marks}) ORDER BY started_at, rowid",
             [d.isoformat() for d in dates],
         )
 
@@ -333,19 +385,13 @@ class LedgerReader:
         )
 
     def missed_slots(self, task: str, trade_date: date) -> list[str]:
-        """The retry queue: slots of `task` whose latest missed record has no later ok run."""
+        """The retry queue: slots of `task` whose latest missed record has no later repair."""
         runs = self._rows(
-            "SELECT slot, status FROM runs WHERE task=? AND trade_date=? AND slot IS NOT NULL "
-            "ORDER BY started_at, rowid",
+            "SELECT task, slot, status FROM runs WHERE task=? AND trade_date=? "
+            "AND slot IS NOT NULL ORDER BY started_at, rowid",
             [task, trade_date.isoformat()],
         )
-        queued: dict[str, bool] = {}
-        for r in runs:
-            if r["status"] == "missed":
-                queued[r["slot"]] = True
-            elif r["status"] == "ok":
-                queued[r["slot"]] = False
-        return sorted(slot for slot, waiting in queued.items() if waiting)
+        return sorted(str(r["slot"]) for r in unrepaired_missed(runs))
 
     def resume_chain(self, task: str, trade_date: date, slot: str) -> list[str]:
         """Run ids of the newest unbroken chain of dead runs of one slot, newest first.

@@ -6,13 +6,14 @@ import logging
 import sys
 from datetime import date
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
 from shared.calendar import RELATIVE_DATES, parse_trade_date
-from shared.config import AppConfig, ConfigError, load_config
-from shared.storage import check_symbol
+
+if TYPE_CHECKING:  # config (pydantic) and storage (pyarrow) load when a command runs
+    from shared.config import AppConfig
 
 EXIT_FAILURE = 1  # the task ran and failed (selfcheck FAIL, logscan over threshold, ...)
 EXIT_USAGE = 2  # bad input: config, arguments, dates, symbols
@@ -31,6 +32,8 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 
 def load_cfg(path: Path) -> AppConfig:
+    from shared.config import ConfigError, load_config
+
     try:
         return load_config(path)
     except ConfigError as exc:
@@ -55,6 +58,8 @@ def parse_date_arg(text: str) -> date:
 def parse_symbols_arg(text: str | None) -> tuple[str, ...] | None:
     if not text:
         return None
+    from shared.storage import check_symbol
+
     try:
         return tuple(dict.fromkeys(check_symbol(s) for s in text.split(",") if s.strip()))
     except ValueError as exc:

@@ -122,7 +122,7 @@ def test_a_file_moved_by_compaction_mid_scan_is_not_an_error(tmp_path: Path) -> 
     """The issue scan lists a slot file, then compaction moves it before the scan reads it."""
     from datetime import date
 
-    from mcp_server.queries.issues import Scan, _check_recorded, _look_inside
+    from shared.queries.issues import Scan, _check_recorded, _look_inside
 
     scan = Scan(budget=10)
     gone = tmp_path / "underlying=AAPL" / "slot=1000.parquet"  # listed, then merged away

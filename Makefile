@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv install demo test test-fast lint fmt bench bench-quick compact clean conformance-venvs
+.PHONY: venv install demo console test test-fast lint fmt bench bench-quick compact clean conformance-venvs
 
 venv install: $(STAMP)
 
@@ -29,6 +29,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(BIN)/opt-data demo $(DEMO_ARGS)
+
+# The web console on 127.0.0.1:8501 over the demo's data (CONFIG=... for another config).
+console: $(STAMP)
+	$(BIN)/opt-data console --config $(or $(CONFIG),demo/opt-data.demo.toml) $(CONSOLE_ARGS)
 
 test: $(STAMP) $(CONF_STAMPS)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

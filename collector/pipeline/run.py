@@ -79,6 +79,11 @@ def check_slot(cfg: AppConfig, session: Session, slot: str) -> str:
         raise InputError(str(exc)) from None
 
 
+def slot_lock_name(task: str, trade_date: date, slot: str) -> str:
+    """The name of the flock lock (collector/lock.py) one slot run holds."""
+    return f"{task}_{trade_date.isoformat()}_{slot_file_label(slot)}"
+
+
 @dataclass(frozen=True)
 class Run:
     """The identity of one slot run, built once after the input is validated and passed whole.
@@ -97,7 +102,7 @@ class Run:
 
     @property
     def lock_name(self) -> str:
-        return f"{self.task}_{self.trade_date.isoformat()}_{slot_file_label(self.slot)}"
+        return slot_lock_name(self.task, self.trade_date, self.slot)
 
     def chain_file(self, underlying: str) -> Path:
         return self.layout.chain_file(self.view, self.trade_date, underlying, self.slot)

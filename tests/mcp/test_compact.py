@@ -17,10 +17,10 @@ from typing import Any
 import polars as pl
 import pytest
 
-from mcp_server.results import REPLY_BUDGET_BYTES
 from scripts.bench.synthetic_store import Shape, build_store
 from shared.config import load_config
 from shared.ledger import Ledger, PartitionRecord
+from shared.queries.results import REPLY_BUDGET_BYTES
 from shared.storage import Layout
 from tests.support.clock import STORE_END
 from tests.support.mcp_client import McpSession, audit_rows, records, server_params
@@ -187,7 +187,7 @@ def test_start_up_imports_no_data_library(wide: Path, tmp_path: Path) -> None:
     """What `initialize` waits for: config, the SDK and our models, not polars/pyarrow/pandas."""
     code = (
         "import sys; from pathlib import Path; from shared.config import load_config;"
-        "from mcp_server.audit import AuditLog; from mcp_server.context import ServerContext;"
+        "from mcp_server.audit import AuditLog; from shared.queries.context import ServerContext;"
         "from mcp_server.server import build_server;"
         f"ctx = ServerContext.build(load_config(Path({str(wide)!r})), True, True);"
         f"build_server(ctx, AuditLog(Path({str(tmp_path / 'a.db')!r})));"

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from mcp.client.stdio import StdioServerParameters
 
-from mcp_server.context import ServerContext
-from mcp_server.paths import QueryError
 from mcp_server.sql import run_sql
 from mcp_server.sql.sandbox import Sandbox
 from shared.config import load_config
+from shared.queries.context import ServerContext
+from shared.queries.paths import QueryError
 from shared.storage import Layout
 from tests.mcp import known_smile as ks
 from tests.mcp.test_read_only import tree_digest

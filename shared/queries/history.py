@@ -9,10 +9,10 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mcp_server.context import ServerContext
-from mcp_server.limits import Meta, clamp
-from mcp_server.paths import QueryError
-from mcp_server.results import Page, table
+from shared.queries.context import ServerContext
+from shared.queries.limits import Meta, clamp
+from shared.queries.paths import QueryError
+from shared.queries.results import Page, table
 
 BARS = ("1d",)  # bar sizes the collector stores (see docs/data-contract.md)
 DEFAULT_FIELDS = ["bar_date", "open", "high", "low", "close", "volume"]

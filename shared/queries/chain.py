@@ -8,11 +8,11 @@ from typing import Any
 
 import polars as pl
 
-from mcp_server.context import ServerContext
-from mcp_server.limits import Meta, clamp
-from mcp_server.paths import QueryError
-from mcp_server.queries.frames import partition_info, read_partition, resolve_partition
-from mcp_server.results import Page, table
+from shared.queries.context import ServerContext
+from shared.queries.frames import partition_info, read_partition, resolve_partition
+from shared.queries.limits import Meta, clamp
+from shared.queries.paths import QueryError
+from shared.queries.results import Page, table
 
 # The default fields of a chain row: what an agent reads a chain by. The partition's
 # date, slot and underlying are stated once in the reply, not repeated per row; und_price

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import pydantic_core
 
-from mcp_server.limits import Meta
-from mcp_server.paths import QueryError
+from shared.queries.limits import Meta
+from shared.queries.paths import QueryError
 
 if TYPE_CHECKING:
     import polars as pl

@@ -13,12 +13,12 @@ import threading
 from datetime import date, datetime
 from typing import Any
 
-from mcp_server.context import ServerContext
-from mcp_server.limits import Meta
-from mcp_server.queries.frames import ratio
 from shared.calendar import get_session, previous_session
 from shared.calendar import now_et as clock_now
 from shared.due import due_slots, recent_sessions, slots_of
+from shared.queries.context import ServerContext
+from shared.queries.frames import ratio
+from shared.queries.limits import Meta
 
 VIEWS = ("intraday", "close", "daily_clean")
 

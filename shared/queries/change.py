@@ -7,19 +7,19 @@ from typing import Any
 
 import polars as pl
 
-from mcp_server.context import ServerContext
-from mcp_server.limits import Meta, clamp
-from mcp_server.paths import QueryError
-from mcp_server.queries.chain import check_expiry, check_right, check_strikes, contract_filter
-from mcp_server.queries.frames import (
+from shared.calendar import previous_session
+from shared.queries.chain import check_expiry, check_right, check_strikes, contract_filter
+from shared.queries.context import ServerContext
+from shared.queries.frames import (
     Partition,
     partition_info,
     read_partition,
     resolve_partition,
     to_records,
 )
-from mcp_server.results import Page, table
-from shared.calendar import previous_session
+from shared.queries.limits import Meta, clamp
+from shared.queries.paths import QueryError
+from shared.queries.results import Page, table
 
 DEFAULT_FIELDS = ["mid", "iv", "delta", "volume", "open_interest", "und_price"]
 NUMERIC_FIELDS = {

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcp_server.context import ServerContext
-from mcp_server.limits import Meta
-from mcp_server.paths import QueryError
-from mcp_server.queries.frames import partition_info, read_partition, resolve_partition
-from mcp_server.queries.snapshots import COLUMNS
-from mcp_server.queries.timeseries import check_tenors, round6
 from shared.analytics.snapshot import SURFACE_DELTAS, SURFACE_TENORS, standard_surface
+from shared.queries.context import ServerContext
+from shared.queries.frames import partition_info, read_partition, resolve_partition
+from shared.queries.limits import Meta
+from shared.queries.paths import QueryError
+from shared.queries.snapshots import COLUMNS
+from shared.queries.timeseries import check_tenors, round6
 
 
 def check_deltas(deltas: list[float] | None) -> tuple[float, ...]:

@@ -6,12 +6,12 @@ import json
 import re
 from typing import Any
 
-from mcp_server.context import ServerContext
-from mcp_server.limits import Meta, clamp
-from mcp_server.paths import QueryError
-from mcp_server.results import Page, records_table
 from shared.due import recent_sessions
 from shared.ledger import RUN_STATUSES
+from shared.queries.context import ServerContext
+from shared.queries.limits import Meta, clamp
+from shared.queries.paths import QueryError
+from shared.queries.results import Page, records_table
 
 TASK_RE = re.compile(r"^[a-z][a-z0-9_\-]{0,39}$")
 # Worst first: a day's status is the worst status among its tasks' latest runs.

@@ -4,7 +4,7 @@ daily_clean gives one snapshot per date; a raw view gives its latest slot per da
 every slot when asked. A compacted date (compacted.parquet) is read once and split by
 its `slot` column; a slot file next to it is newer and replaces that slot's rows
 (docs/ops-runbook.md, "Compaction"). Dates come from the XNYS calendar, files from
-validated paths only (mcp_server.paths); a date without a file is counted, not an error.
+validated paths only (shared.queries.paths); a date without a file is counted, not an error.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mcp_server.context import ServerContext
-from mcp_server.paths import QueryError
 from shared.calendar import sessions_between
+from shared.queries.context import ServerContext
+from shared.queries.paths import QueryError
 from shared.storage import COMPACTED_FILE, RAW_VIEWS
 
 COLUMNS = ["underlying", "trading_class", "expiry", "strike", "right", "iv", "delta",

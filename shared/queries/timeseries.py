@@ -13,13 +13,13 @@ from typing import Any
 
 import polars as pl
 
-from mcp_server.context import ServerContext
-from mcp_server.limits import Cap, Meta, clamp
-from mcp_server.paths import QueryError
-from mcp_server.queries.snapshots import ReadStats, iter_snapshots, session_range
-from mcp_server.results import Page, table
 from shared.analytics.snapshot import SKEW_TENOR, TENORS, snapshot_metrics
 from shared.calendar import previous_session
+from shared.queries.context import ServerContext
+from shared.queries.limits import Cap, Meta, clamp
+from shared.queries.paths import QueryError
+from shared.queries.results import Page, table
+from shared.queries.snapshots import ReadStats, iter_snapshots, session_range
 
 SESSIONS = Cap("sessions", 20, 260)
 ROWS = Cap("limit", 500, 5000)

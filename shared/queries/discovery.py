@@ -11,12 +11,12 @@ from typing import Any
 
 import polars as pl
 
-from mcp_server.context import ServerContext
-from mcp_server.limits import Meta, clamp
-from mcp_server.paths import EARLIEST_DATE, QueryError
-from mcp_server.queries.frames import partition_info, read_partition, resolve_partition
-from mcp_server.results import Page, records_table, table
 from shared.calendar import get_session, sessions_between, today_et
+from shared.queries.context import ServerContext
+from shared.queries.frames import partition_info, read_partition, resolve_partition
+from shared.queries.limits import Meta, clamp
+from shared.queries.paths import EARLIEST_DATE, QueryError
+from shared.queries.results import Page, records_table, table
 
 MAX_MISSING_LISTED = 20
 

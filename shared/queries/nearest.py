@@ -10,9 +10,9 @@ from __future__ import annotations
 import difflib
 from datetime import date
 
-from mcp_server.context import ServerContext
-from mcp_server.paths import QueryError
 from shared.calendar import closed_reason, get_session, slot_label
+from shared.queries.context import ServerContext
+from shared.queries.paths import QueryError
 
 MAX_NAMED = 8  # symbols or slots named in one error
 

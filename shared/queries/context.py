@@ -6,10 +6,10 @@ import logging
 from dataclasses import dataclass
 from datetime import date
 
-from mcp_server.limits import Limits
-from mcp_server.paths import DataAccess
 from shared.config import AppConfig
 from shared.ledger import LedgerReader
+from shared.queries.limits import Limits
+from shared.queries.paths import DataAccess
 from shared.storage import COMPACTED_FILE, RAW_VIEWS, Layout
 from shared.universe import UniverseError, universe_symbols
 
@@ -89,7 +89,7 @@ class ServerContext:
         """Slots held by the day's compacted file (its `slot` column only); none if unreadable."""
         import pyarrow as pa  # here, not at start-up: the server answers initialize first
 
-        from mcp_server.compacted import slot_counts
+        from shared.queries.compacted import slot_counts
 
         path = self.access.compacted_file(view, day, symbol)
         try:

@@ -18,13 +18,13 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mcp_server.compacted import SLOT_COLUMN, slot_counts
-from mcp_server.context import ServerContext
-from mcp_server.limits import Meta, clamp
-from mcp_server.paths import QueryError
-from mcp_server.results import Page, records_table
 from shared.calendar import get_session, now_et
 from shared.due import due_slots, recent_sessions
+from shared.queries.compacted import SLOT_COLUMN, slot_counts
+from shared.queries.context import ServerContext
+from shared.queries.limits import Meta, clamp
+from shared.queries.paths import QueryError
+from shared.queries.results import Page, records_table
 from shared.storage import COMPACTED_FILE, RAW_VIEWS
 
 LOW_FILL = 0.8  # quote or greeks fill below this is reported as low_fill

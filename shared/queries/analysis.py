@@ -18,14 +18,14 @@ from typing import Any
 
 import polars as pl
 
-from mcp_server.context import ServerContext
-from mcp_server.limits import Meta, clamp
-from mcp_server.paths import QueryError
-from mcp_server.queries.chain import check_class, check_expiry
-from mcp_server.queries.flip import zero_gamma_spot
-from mcp_server.queries.frames import partition_info, read_partition, resolve_partition, to_records
-from mcp_server.results import Page, table
 from shared.analytics.snapshot import gex_expr
+from shared.queries.chain import check_class, check_expiry
+from shared.queries.context import ServerContext
+from shared.queries.flip import zero_gamma_spot
+from shared.queries.frames import partition_info, read_partition, resolve_partition, to_records
+from shared.queries.limits import Meta, clamp
+from shared.queries.paths import QueryError
+from shared.queries.results import Page, table
 
 BASE = ["expiry", "strike", "right", "trading_class", "und_price"]
 

@@ -11,12 +11,12 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mcp_server.compacted import read_slot
-from mcp_server.context import ServerContext
-from mcp_server.limits import Meta
-from mcp_server.paths import QueryError
-from mcp_server.queries import nearest
-from mcp_server.results import json_ready
+from shared.queries import nearest
+from shared.queries.compacted import read_slot
+from shared.queries.context import ServerContext
+from shared.queries.limits import Meta
+from shared.queries.paths import QueryError
+from shared.queries.results import json_ready
 from shared.schema import schema_for_view
 
 

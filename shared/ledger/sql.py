@@ -1,63 +1,31 @@
-"""The run ledger: SQLite in WAL mode, `runs` and `partitions`.
+"""The run ledger's named reads and writes: `runs` and `partitions`, for both backends.
 
 The collector is the only writer (Ledger). Readers such as the MCP server use
-LedgerReader, which opens the file with `mode=ro` so it cannot write by construction.
-All of the ledger's SQL lives in this module, as named reads and writes: callers ask a
-question ("the latest slot of AAPL on this date"), never write SQL of their own.
+LedgerReader, which opens the ledger read-only so it cannot write by construction.
+All of the ledger's SQL lives in this package: the questions here ("the latest slot of
+AAPL on this date"), written once with `?` marks, and the per-backend DDL and connection
+in backend.py. Callers never write SQL of their own.
+
+Runs carry the collector's shard ("1/2", or "" when the universe is not split), so one
+shard's resume chain and retry queue never include another shard's runs.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id        TEXT PRIMARY KEY,
-    task          TEXT NOT NULL,
-    trade_date    TEXT,
-    slot          TEXT,
-    status        TEXT NOT NULL CHECK (status IN ('running', 'ok', 'partial', 'failed', 'missed')),
-    started_at    TEXT NOT NULL,
-    finished_at   TEXT,
-    duration_s    REAL,
-    rows_written  INTEGER DEFAULT 0,
-    total         INTEGER DEFAULT 0,
-    succeeded     INTEGER DEFAULT 0,
-    failed        INTEGER DEFAULT 0,
-    error_summary TEXT,
-    details       TEXT
-);
-CREATE INDEX IF NOT EXISTS runs_by_date ON runs (trade_date, task);
-CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at);
-CREATE TABLE IF NOT EXISTS partitions (
-    view          TEXT NOT NULL,
-    trade_date    TEXT NOT NULL,
-    underlying    TEXT NOT NULL,
-    slot          TEXT NOT NULL DEFAULT '',
-    path          TEXT NOT NULL,
-    rows          INTEGER NOT NULL,
-    bytes         INTEGER NOT NULL,
-    quote_fill    REAL,
-    greeks_fill   REAL,
-    delayed_rows  INTEGER DEFAULT 0,
-    run_id        TEXT,
-    written_at    TEXT NOT NULL,
-    PRIMARY KEY (view, trade_date, underlying, slot)
-);
-"""
+from shared.ledger.backend import backend_for
+from shared.ledger.location import LedgerLocation
 
 RUN_STATUSES = ("running", "ok", "partial", "failed", "missed")
 RUN_COLUMNS = ("run_id", "task", "trade_date", "slot", "status", "started_at", "finished_at",
                "duration_s", "rows_written", "total", "succeeded", "failed", "error_summary",
-               "details")  # fmt: skip
+               "details", "shard")  # fmt: skip
 PARTITION_COLUMNS = ("view", "trade_date", "underlying", "slot", "path", "rows", "bytes",
                      "quote_fill", "greeks_fill", "delayed_rows", "run_id", "written_at")  # fmt: skip
 # A run killed mid-way stays `running`; the next run of its slot marks it failed with this
@@ -88,31 +56,26 @@ class PartitionRecord:
 
 
 class Ledger:
-    """Writer side (collector only). Short transactions; WAL lets readers run alongside."""
+    """Writer side (collector only). Short transactions; readers run alongside."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as con:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.executescript(SCHEMA)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(self.path, timeout=30)
-        try:
-            with con:
-                yield con
-        finally:
-            con.close()
+    def __init__(self, location: LedgerLocation) -> None:
+        self.location = location
+        self._db = backend_for(location)
+        self._db.create_schema()
 
     def start_run(
-        self, task: str, trade_date: date | None, slot: str | None = None, run_id: str | None = None
+        self,
+        task: str,
+        trade_date: date | None,
+        slot: str | None = None,
+        run_id: str | None = None,
+        shard: str = "",
     ) -> str:
         rid = run_id or new_run_id(task)
-        with self._connect() as con:
-            con.execute(
-                "INSERT INTO runs (run_id, task, trade_date, slot, status, started_at) VALUES (?,?,?,?,?,?)",
+        with self._db.writer() as con:
+            con.run(
+                "INSERT INTO runs (run_id, task, trade_date, slot, status, started_at, shard) "
+                "VALUES (?,?,?,?,?,?,?)",
                 (
                     rid,
                     task,
@@ -120,6 +83,7 @@ class Ledger:
                     slot,
                     "running",
                     utcnow_iso(),
+                    shard,
                 ),
             )
         return rid
@@ -139,10 +103,11 @@ class Ledger:
         if status not in RUN_STATUSES:
             raise ValueError(f"bad run status {status!r}")
         now = datetime.now(UTC)
-        with self._connect() as con:
-            row = con.execute("SELECT started_at FROM runs WHERE run_id=?", (run_id,)).fetchone()
-            duration = (now - datetime.fromisoformat(row[0])).total_seconds() if row else None
-            con.execute(
+        with self._db.writer() as con:
+            rows = con.rows("SELECT started_at FROM runs WHERE run_id=?", (run_id,))
+            started = rows[0]["started_at"] if rows else None
+            duration = (now - datetime.fromisoformat(started)).total_seconds() if started else None
+            con.run(
                 "UPDATE runs SET status=?, finished_at=?, duration_s=?, rows_written=?, total=?, "
                 "succeeded=?, failed=?, error_summary=?, details=? WHERE run_id=?",
                 (
@@ -159,20 +124,17 @@ class Ledger:
                 ),
             )
 
-    def record_missed(self, task: str, trade_date: date, slot: str | None, reason: str) -> str:
-        rid = self.start_run(task, trade_date, slot)
+    def record_missed(
+        self, task: str, trade_date: date, slot: str | None, reason: str, shard: str = ""
+    ) -> str:
+        rid = self.start_run(task, trade_date, slot, shard=shard)
         self.finish_run(rid, "missed", error_summary=reason)
         return rid
 
     def record_partition(self, rec: PartitionRecord, run_id: str | None) -> None:
-        with self._connect() as con:
-            con.execute(
-                "INSERT INTO partitions (view, trade_date, underlying, slot, path, rows, bytes, quote_fill, "
-                "greeks_fill, delayed_rows, run_id, written_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
-                "ON CONFLICT (view, trade_date, underlying, slot) DO UPDATE SET path=excluded.path, "
-                "rows=excluded.rows, bytes=excluded.bytes, quote_fill=excluded.quote_fill, "
-                "greeks_fill=excluded.greeks_fill, delayed_rows=excluded.delayed_rows, "
-                "run_id=excluded.run_id, written_at=excluded.written_at",
+        with self._db.writer() as con:
+            con.run(
+                _upsert("partitions", PARTITION_COLUMNS),
                 (
                     rec.view,
                     rec.trade_date.isoformat(),
@@ -190,8 +152,8 @@ class Ledger:
             )
 
     def forget_partition(self, view: str, trade_date: date, underlying: str, slot: str) -> None:
-        with self._connect() as con:
-            con.execute(
+        with self._db.writer() as con:
+            con.run(
                 "DELETE FROM partitions WHERE view=? AND trade_date=? AND underlying=? AND slot=?",
                 (view, trade_date.isoformat(), underlying, slot),
             )
@@ -201,11 +163,11 @@ class Ledger:
         partitions: Sequence[Mapping[str, Any]] = (),
         runs: Sequence[Mapping[str, Any]] = (),
     ) -> None:
-        """Insert or replace many rows in one transaction (imports, synthetic stores).
+        """Insert or update many rows in one transaction (imports, synthetic stores).
 
         Keys are column names; a key that is not a column is a ValueError, not SQL.
         """
-        with self._connect() as con:
+        with self._db.writer() as con:
             for table, columns, rows in (
                 ("partitions", PARTITION_COLUMNS, partitions),
                 ("runs", RUN_COLUMNS, runs),
@@ -214,11 +176,26 @@ class Ledger:
                     unknown = set(keys) - set(columns)
                     if unknown:
                         raise ValueError(f"not {table} columns: {sorted(unknown)}")
-                    marks = ",".join("?" * len(keys))
-                    con.executemany(
-                        f"INSERT OR REPLACE INTO {table} ({','.join(keys)}) VALUES ({marks})",
-                        [tuple(r[k] for k in keys) for r in group],
-                    )
+                    con.run_many(_upsert(table, keys), [tuple(r[k] for k in keys) for r in group])
+
+
+_PRIMARY_KEYS = {"runs": ("run_id",), "partitions": ("view", "trade_date", "underlying", "slot")}
+
+
+def _upsert(table: str, keys: Sequence[str]) -> str:
+    """INSERT ... ON CONFLICT (primary key) DO UPDATE: the one spelling both SQLite and
+    Postgres accept (SQLite's INSERT OR REPLACE is not Postgres)."""
+    pk = _PRIMARY_KEYS[table]
+    marks = ",".join("?" * len(keys))
+    sql = f"INSERT INTO {table} ({','.join(keys)}) VALUES ({marks})"
+    updates = [k for k in keys if k not in pk]
+    if set(pk) <= set(keys):
+        if updates:
+            sets = ", ".join(f"{k}=excluded.{k}" for k in updates)
+            sql += f" ON CONFLICT ({','.join(pk)}) DO UPDATE SET {sets}"
+        else:
+            sql += f" ON CONFLICT ({','.join(pk)}) DO NOTHING"
+    return sql
 
 
 def _by_keys(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, ...], list[Mapping[str, Any]]]:
@@ -228,29 +205,25 @@ def _by_keys(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, ...], list[Ma
     return groups
 
 
-class LedgerReader:
-    """Read-only access (`mode=ro` URI): it cannot create, migrate or write the ledger."""
+_RUNS = "SELECT " + ", ".join(RUN_COLUMNS) + " FROM runs"
+_PARTITIONS = "SELECT " + ", ".join(PARTITION_COLUMNS) + " FROM partitions"
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+
+class LedgerReader:
+    """Read-only access: it cannot create, migrate or write the ledger."""
+
+    def __init__(self, location: LedgerLocation) -> None:
+        self.location = location
+        self._db = backend_for(location)
 
     def exists(self) -> bool:
-        return self.path.is_file()
-
-    @contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=5)
-        con.row_factory = sqlite3.Row
-        try:
-            yield con
-        finally:
-            con.close()
+        return self._db.exists()
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         if not self.exists():
             return []
-        with self.connect() as con:
-            return [dict(r) for r in con.execute(sql, tuple(params)).fetchall()]
+        with self._db.reader() as con:
+            return list(con.rows(sql, params))
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
         rows = self._rows(sql, params)
@@ -260,7 +233,7 @@ class LedgerReader:
     def recent_runs(
         self, limit: int, task: str | None = None, status: str | None = None
     ) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM runs"
+        sql = _RUNS
         where: list[str] = []
         params: list[Any] = []
         if task:
@@ -280,7 +253,7 @@ class LedgerReader:
             return []
         marks = ",".join("?" * len(dates))
         return self._rows(
-            f"SELECT * FROM runs WHERE trade_date IN ({marks}) ORDER BY started_at",
+            f"{_RUNS} WHERE trade_date IN ({marks}) ORDER BY started_at",
             [d.isoformat() for d in dates],
         )
 
@@ -300,12 +273,13 @@ class LedgerReader:
             [trade_date.isoformat(), limit],
         )
 
-    def missed_slots(self, task: str, trade_date: date) -> list[str]:
-        """The retry queue: slots of `task` whose latest missed record has no later ok run."""
+    def missed_slots(self, task: str, trade_date: date, shard: str = "") -> list[str]:
+        """The retry queue of one shard: slots of `task` whose latest missed record has no
+        later ok run."""
         runs = self._rows(
-            "SELECT slot, status FROM runs WHERE task=? AND trade_date=? AND slot IS NOT NULL "
-            "ORDER BY started_at, rowid",
-            [task, trade_date.isoformat()],
+            "SELECT slot, status FROM runs WHERE task=? AND trade_date=? AND shard=? "
+            f"AND slot IS NOT NULL ORDER BY started_at, {self._db.order_key}",
+            [task, trade_date.isoformat(), shard],
         )
         queued: dict[str, bool] = {}
         for r in runs:
@@ -315,16 +289,17 @@ class LedgerReader:
                 queued[r["slot"]] = False
         return sorted(slot for slot, waiting in queued.items() if waiting)
 
-    def resume_chain(self, task: str, trade_date: date, slot: str) -> list[str]:
-        """Run ids of the newest unbroken chain of dead runs of one slot, newest first.
+    def resume_chain(self, task: str, trade_date: date, slot: str, shard: str = "") -> list[str]:
+        """Run ids of one shard's newest unbroken chain of dead runs of one slot, newest first.
 
         A dead run is one left `running` (killed) or already marked failed as interrupted;
         the chain stops at the first run that ended any other way.
         """
+        key = self._db.order_key
         runs = self._rows(
-            "SELECT run_id, status, error_summary FROM runs WHERE task=? AND trade_date=? AND slot=? "
-            "ORDER BY started_at DESC, rowid DESC",
-            [task, trade_date.isoformat(), slot],
+            "SELECT run_id, status, error_summary FROM runs WHERE task=? AND trade_date=? "
+            f"AND slot=? AND shard=? ORDER BY started_at DESC, {key} DESC",
+            [task, trade_date.isoformat(), slot, shard],
         )
         chain: list[str] = []
         for r in runs:
@@ -336,22 +311,30 @@ class LedgerReader:
             chain.append(r["run_id"])
         return chain
 
+    def shards_seen(self, trade_date: date) -> list[str]:
+        """The shard labels ("i/N") of a trade date's runs, "" when a run was unsharded."""
+        rows = self._rows(
+            "SELECT DISTINCT shard FROM runs WHERE trade_date = ? ORDER BY shard",
+            [trade_date.isoformat()],
+        )
+        return [str(r["shard"]) for r in rows]
+
     # --- partitions ---------------------------------------------------------------------------
     def partitions_for_date(
         self, trade_date: date, view: str | None = None
     ) -> list[dict[str, Any]]:
         if view:
             return self._rows(
-                "SELECT * FROM partitions WHERE trade_date=? AND view=?",
+                _PARTITIONS + " WHERE trade_date=? AND view=?",
                 [trade_date.isoformat(), view],
             )
-        return self._rows("SELECT * FROM partitions WHERE trade_date=?", [trade_date.isoformat()])
+        return self._rows(_PARTITIONS + " WHERE trade_date=?", [trade_date.isoformat()])
 
     def partition(
         self, view: str, trade_date: date, underlying: str, slot: str
     ) -> dict[str, Any] | None:
         return self._one(
-            "SELECT * FROM partitions WHERE view=? AND trade_date=? AND underlying=? AND slot=?",
+            _PARTITIONS + " WHERE view=? AND trade_date=? AND underlying=? AND slot=?",
             [view, trade_date.isoformat(), underlying, slot],
         )
 

@@ -53,7 +53,11 @@ def quote(model: Greeks | None, **kw: float) -> QuoteSnapshot:
     mdt = int(kw.pop("mdt", 1))
     base.update(kw)
     return QuoteSnapshot(
-        conid=501, received_at=datetime.now(UTC), market_data_type=mdt, model=model, **base
+        conid=501,
+        received_at=datetime(2026, 11, 20, 15, 0, tzinfo=UTC),
+        market_data_type=mdt,
+        model=model,
+        **base,
     )  # type: ignore[arg-type]
 
 

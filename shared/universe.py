@@ -139,6 +139,12 @@ class Shard:
         """The ledger's `runs.shard`: "" when the universe is not split, else "i/N"."""
         return f"{self.index}/{self.count}" if self.sharded else ""
 
+    @property
+    def lock_suffix(self) -> str:
+        """What a lock name gains: "" unsharded, "_shard1of2" for shard 1/2 (locks are per
+        shard, so two shards run the same slot side by side)."""
+        return f"_shard{self.index}of{self.count}" if self.sharded else ""
+
     def holds(self, symbol: str) -> bool:
         return shard_of(symbol, self.count) == self.index
 

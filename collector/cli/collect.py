@@ -17,7 +17,14 @@ from typing import Any
 
 import typer
 
-from collector.cli.common import EXIT_FAILURE, ConfigOption, fail, load_cfg, setup_logging
+from collector.cli.common import (
+    EXIT_FAILURE,
+    ConfigOption,
+    ShardOption,
+    fail,
+    load_cfg,
+    setup_logging,
+)
 from collector.pipeline.errors import InputError, JobFailed
 from collector.pipeline.jobs.close import run_close_snapshot
 from collector.pipeline.jobs.enrichment import run_enrichment
@@ -29,8 +36,10 @@ from collector.pipeline.run import JobResult, as_date
 from collector.pipeline.runlog import log_unhandled
 from collector.pipeline.snapshot_plan import SnapshotOverrides
 from shared.config import AppConfig
+from shared.ledger import LedgerError
 from shared.storage import Layout
 from shared.tasks import Task
+from shared.universe import Shard
 
 DateOption = typer.Option("today", "--date", help="Trade date YYYY-MM-DD or 'today' (ET).")
 SymbolsOption = typer.Option(None, "--symbols", help="Comma list (default: the universe file).")
@@ -46,7 +55,7 @@ def _run(cfg: AppConfig, task: str, make: Callable[[], Any]) -> Any:
         return out
     except InputError as exc:
         fail(str(exc))
-    except JobFailed as exc:
+    except (JobFailed, LedgerError) as exc:
         fail(str(exc), code=EXIT_FAILURE)
     except Exception as exc:
         log_unhandled(Layout.from_config(cfg), task, None, exc)
@@ -87,6 +96,7 @@ def snapshot(
     slot: str | None = typer.Option(None, "--slot", help="Slot HH:MM (ET) of the session."),
     symbols: str | None = SymbolsOption,
     config: Path = ConfigOption,
+    shard: str | None = ShardOption,
     exchange: str | None = typer.Option(
         None, "--exchange", help="Routing exchange (default SMART)."
     ),
@@ -115,7 +125,7 @@ def snapshot(
 ) -> None:
     """Collect one slot of option-chain snapshots (view=intraday)."""
     _logging(log_level)
-    cfg = load_cfg(config)
+    cfg = load_cfg(config, shard)
     if ticks is not None and ticks and not all(t.strip().isdigit() for t in ticks.split(",")):
         fail(f"--ticks must be a comma list of generic tick ids, got {ticks!r}")
     ov = SnapshotOverrides(
@@ -130,7 +140,8 @@ def snapshot(
     )
     if replay_missed:
         day = _run(cfg, Task.SNAPSHOT, lambda: as_date(date))
-        slots = missed_slots(Layout.from_config(cfg), day, Task.SNAPSHOT)
+        label = Shard.from_config(cfg).label
+        slots = missed_slots(Layout.from_config(cfg), day, Task.SNAPSHOT, label)
         if slot is not None:
             slots = [s for s in slots if s == slot]
         if not slots:
@@ -157,6 +168,7 @@ def close_snapshot(
     date: str = DateOption,
     symbols: str | None = SymbolsOption,
     config: Path = ConfigOption,
+    shard: str | None = ShardOption,
     fail_on_missing_cache: bool = typer.Option(
         False, "--fail-on-missing-cache", help="Do not rebuild a missing/empty contract cache."
     ),
@@ -165,7 +177,7 @@ def close_snapshot(
 ) -> None:
     """Collect the session's close (view=close, market data type 2, real last slot)."""
     _logging(log_level)
-    cfg = load_cfg(config)
+    cfg = load_cfg(config, shard)
     result = _run(
         cfg,
         Task.CLOSE_SNAPSHOT,
@@ -177,12 +189,13 @@ def close_snapshot(
 def rollup(
     date: str = DateOption,
     config: Path = ConfigOption,
+    shard: str | None = ShardOption,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     log_level: str = LogLevelOption,
 ) -> None:
     """Build view=daily_clean from the close view (and intraday fallback)."""
     _logging(log_level)
-    cfg = load_cfg(config)
+    cfg = load_cfg(config, shard)
     _report(_run(cfg, Task.ROLLUP, lambda: run_rollup(cfg, date)), as_json)
 
 
@@ -192,12 +205,13 @@ def enrichment(
         "open_interest", "--fields", help="Comma list; supported: open_interest."
     ),
     config: Path = ConfigOption,
+    shard: str | None = ShardOption,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     log_level: str = LogLevelOption,
 ) -> None:
     """Next session day: fill open_interest (tick 101) into daily_clean of --date."""
     _logging(log_level)
-    cfg = load_cfg(config)
+    cfg = load_cfg(config, shard)
     names = tuple(f.strip() for f in fields.split(",") if f.strip())
     _report(_run(cfg, Task.ENRICHMENT, lambda: run_enrichment(cfg, date, names)), as_json)
 

@@ -11,8 +11,9 @@ from typing import NoReturn
 import typer
 
 from shared.calendar import parse_trade_date
-from shared.config import AppConfig, ConfigError, load_config
+from shared.config import AppConfig, ConfigError, ShardConfig, load_config
 from shared.storage import check_symbol
+from shared.universe import Shard
 
 EXIT_FAILURE = 1  # the task ran and failed (selfcheck FAIL, logscan over threshold, ...)
 EXIT_USAGE = 2  # bad input: config, arguments, dates, symbols
@@ -20,6 +21,9 @@ EXIT_USAGE = 2  # bad input: config, arguments, dates, symbols
 DEFAULT_CONFIG = Path("config/opt-data.toml")
 ConfigOption = typer.Option(DEFAULT_CONFIG, "--config", "-c", help="Config TOML file.")
 DateOption = typer.Option("today", "--date", help="Trade date YYYY-MM-DD or 'today' (ET).")
+ShardOption = typer.Option(
+    None, "--shard", help="This collector's shard i/N of the universe (default: [shard] in config)."
+)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -28,11 +32,19 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     raise typer.Exit(code)
 
 
-def load_cfg(path: Path) -> AppConfig:
+def load_cfg(path: Path, shard: str | None = None) -> AppConfig:
+    """The config, with `--shard i/N` (when given) in place of its [shard] section."""
     try:
-        return load_config(path)
+        cfg = load_config(path)
     except ConfigError as exc:
         fail(str(exc))
+    if shard is None:
+        return cfg
+    try:
+        part = Shard.parse(shard)
+    except ValueError as exc:
+        fail(f"--shard: {exc}")
+    return cfg.model_copy(update={"shard": ShardConfig(index=part.index, count=part.count)})
 
 
 def setup_logging(level: str = "INFO") -> None:

@@ -26,6 +26,7 @@ from shared.ledger import Ledger
 from shared.schema import MarketDataType
 from shared.storage import Layout
 from shared.tasks import Task
+from shared.universe import Shard
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,9 @@ class Run:
 
     @property
     def lock_name(self) -> str:
-        return f"{self.task}_{self.trade_date.isoformat()}_{slot_file_label(self.slot)}"
+        """One lock per slot and shard: two shards collect the same slot side by side."""
+        name = f"{self.task}_{self.trade_date.isoformat()}_{slot_file_label(self.slot)}"
+        return name + Shard.from_config(self.cfg).lock_suffix
 
     def chain_file(self, underlying: str) -> Path:
         return self.layout.chain_file(self.view, self.trade_date, underlying, self.slot)
@@ -113,7 +116,8 @@ class RunContext:
         self.ledger = Ledger(self.layout.ledger)
         self.trade_date = trade_date
         self.slot = slot
-        self.run_id = self.ledger.start_run(task, trade_date, slot)
+        self.shard = Shard.from_config(cfg).label  # the ledger's runs.shard
+        self.run_id = self.ledger.start_run(task, trade_date, slot, shard=self.shard)
         self.runlog = RunLog(self.layout, task, self.run_id, trade_date)
         self.runlog.event("start", trade_date=str(trade_date) if trade_date else None, slot=slot)
 

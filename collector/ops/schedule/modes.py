@@ -23,6 +23,7 @@ from shared.calendar import get_session, now_et, previous_session, slot_datetime
 from shared.config import AppConfig
 from shared.storage import Layout
 from shared.tasks import Task
+from shared.universe import Shard
 
 log = logging.getLogger(__name__)
 LOCK_NAME = "scheduler"
@@ -63,11 +64,17 @@ async def run_schedule(
     listener: Listener | None = None,
 ) -> int:
     layout = Layout.from_config(cfg)
-    with RunLock(layout.run_locks(), LOCK_NAME, command=f"schedule --{opts.mode}") as lock:
+    shard = Shard.from_config(cfg)
+    lock_name = LOCK_NAME + shard.lock_suffix  # one scheduler per shard
+    with RunLock(layout.run_locks(), lock_name, command=f"schedule --{opts.mode}") as lock:
         if lock.took_over:
             echo(f"warning: took over a stale scheduler lock ({lock.took_over})")
         runner = PlanRunner(
-            layout, execute, grace_seconds=cfg.acquisition.slot_grace_seconds, listener=listener
+            layout,
+            execute,
+            grace_seconds=cfg.acquisition.slot_grace_seconds,
+            listener=listener,
+            shard=shard.label,
         )
         make_plan = plan_for(cfg, opts)
         if opts.mode == "simulate":

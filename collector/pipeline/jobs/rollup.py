@@ -15,6 +15,7 @@ from collector.pipeline.store import read_table, write_chain
 from shared.config import AppConfig
 from shared.storage import Layout
 from shared.tasks import Task
+from shared.universe import Shard
 
 
 def run_rollup(cfg: AppConfig, trade_date: date | str) -> JobResult:
@@ -29,6 +30,7 @@ def run_rollup(cfg: AppConfig, trade_date: date | str) -> JobResult:
             symbols |= {
                 p.name.split("=", 1)[1] for p in date_dir.glob("underlying=*") if p.is_dir()
             }
+    symbols = {s for s in symbols if Shard.from_config(cfg).holds(s)}  # other shards' roll up there
     if not symbols:
         hint = (
             "close-snapshot"

@@ -162,3 +162,11 @@ def shard_of(symbol: str, count: int) -> int:
 
 def all_shards(count: int) -> list[Shard]:
     return [Shard(i, count) for i in range(1, count + 1)]
+
+
+def shard_count(configured: int, labels: list[str]) -> int:
+    """How many shards split the universe: the configured count, or more if the ledger's runs
+    (labels "i/N") show collectors of a wider split - a reader configured for one shard
+    still reports the others' coverage and names the one that is missing."""
+    seen = [Shard.parse(label).count for label in labels if label]
+    return max([configured, *seen])

@@ -99,7 +99,7 @@ def register_tools(server: MCPServer, ctx: ServerContext) -> None:
     async def health_overview() -> dict[str, Any]:
         """Health of the collected data right now: per view the last slot written against the slot the
         XNYS calendar expected (fresh/stale), the current session's coverage (partitions written vs
-        expected from the universe), delayed-data ratio, greeks and quote fill, run status counts, the
+        expected from the universe; per shard and missing_shards when collectors split the universe), delayed-data ratio, greeks and quote fill, run status counts, the
         day's error log size, the latest selfcheck report, logscan summary and QA metrics, and disk use. Start here."""
         return await _run(ctx, health.health_overview)
 
@@ -145,7 +145,8 @@ def register_tools(server: MCPServer, ctx: ServerContext) -> None:
         ] = None,
         limit: Limit(lim.rows.default, lim.rows.maximum) = None,  # type: ignore[valid-type]
     ) -> dict[str, Any]:
-        """Problems in recent partitions: expected slots that are missing (from calendar and universe),
+        """Problems in recent partitions: expected slots that are missing (from calendar and universe; a
+        missing_shard when a collector of a split universe wrote nothing),
         empty or corrupt files, leftover *.tmp files, files without ledger rows and the reverse,
         duplicate keys, low quote/greeks fill, delayed rows, rollup fallbacks and missing open interest.
         `summary` counts every issue kind; `issues` lists them newest first up to `limit`."""

@@ -13,6 +13,7 @@ from typing import Any
 from mcp_server.context import ServerContext
 from mcp_server.limits import Meta
 from mcp_server.queries.frames import ratio
+from mcp_server.queries.shards import by_shard, missing, shards_of_day
 from shared.calendar import get_session, previous_session
 from shared.calendar import now_et as clock_now
 from shared.due import due_slots, recent_sessions, slots_of
@@ -100,7 +101,10 @@ def _coverage(ctx: ServerContext, view: str, day: date, due: list[str]) -> dict[
     written = int(r.get("n") or 0)
     rows = int(r.get("rows") or 0)
     expected = len(symbols) * len(due)
+    shards = by_shard(shards_of_day(ctx, day), symbols, due, _written(ctx, view, day))
+    per_shard = {"shards": shards, "missing_shards": missing(shards)} if shards else {}
     return {
+        **per_shard,
         "expected_partitions": expected,
         "written": written,
         "coverage": ratio(min(written, expected), expected) if expected else None,
@@ -112,6 +116,11 @@ def _coverage(ctx: ServerContext, view: str, day: date, due: list[str]) -> dict[
         "quote_fill": ratio(r.get("quotes"), rows),
         "bytes": int(r.get("bytes") or 0),
     }
+
+
+def _written(ctx: ServerContext, view: str, day: date) -> set[tuple[str, str]]:
+    """(underlying, slot) pairs the ledger holds for a day; read only when sharded."""
+    return {(r["underlying"], r["slot"]) for r in ctx.ledger.partitions_for_date(day, view)}
 
 
 # --- runs, errors and checks -------------------------------------------------------------------

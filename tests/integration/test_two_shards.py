@@ -13,13 +13,16 @@ import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from mcp.client.stdio import StdioServerParameters
 
 from collector.gateway_sim import SimThread
 from shared.calendar import ET, NOW_ENV
 from shared.ledger import LedgerReader, LedgerURL
 from shared.universe import shard_of
+from tests.support.mcp_client import McpSession
 from tests.support.pipeline import BASE_TOML, SIM_DAY, sim_config
 from tests.support.postgres import PASSWORD, PostgresServer
 
@@ -56,6 +59,21 @@ def _qa(env: dict[str, str], config: Path) -> str:
     return proc.stdout
 
 
+def _health(env: dict[str, str], config: Path) -> dict[str, Any]:
+    """health_overview through a real MCP client and a server process on the shared ledger."""
+    keep = (NOW_ENV, "OPT_DATA_LEDGER_URL")
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "mcp_server", "--config", str(config)],
+        env={k: env[k] for k in keep},
+    )
+    session = McpSession(params)
+    try:
+        return session.ok("health_overview")
+    finally:
+        session.close()
+
+
 def test_two_shards_share_one_root_and_one_postgres_ledger(
     tmp_path: Path, pg_server: PostgresServer
 ) -> None:
@@ -82,6 +100,9 @@ def test_two_shards_share_one_root_and_one_postgres_ledger(
         assert "missing shards         2/2" in report, report
         assert "shard 1/2 coverage     100.00% (2/2)" in report, report
 
+        health = _health(env, configs[0])["coverage"]["intraday"]
+        assert health["missing_shards"] == ["2/2"], health
+
         second = _cli(env, *snap, str(configs[1]))
         assert second.returncode == 0, second.stderr
         # The other shard's config reads the same ledger and root: the day is whole.
@@ -92,6 +113,11 @@ def test_two_shards_share_one_root_and_one_postgres_ledger(
     assert "shard 2/2 coverage     100.00% (2/2)" in report, report
     assert "missing shards" not in report, report
     assert PASSWORD not in first.stderr + second.stderr + report
+
+    health = _health(env, configs[0])["coverage"]["intraday"]
+    assert health["coverage"] == 1.0 and health["written"] == len(SYMBOLS), health
+    assert [(s["shard"], s["coverage"]) for s in health["shards"]] == [("1/2", 1.0), ("2/2", 1.0)]
+    assert health["missing_shards"] == []
 
     reader = LedgerReader(LedgerURL(url))
     runs = [r for r in reader.runs_for_dates([SIM_DAY]) if r["task"] == "snapshot"]

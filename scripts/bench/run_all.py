@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ("scripts.bench.snapshot_bench", "scripts.bench.mcp_bench")
+BENCHES = ("scripts.bench.snapshot_bench", "scripts.bench.shard_bench", "scripts.bench.mcp_bench")
 
 
 def main() -> int:

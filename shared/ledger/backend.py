@@ -170,6 +170,7 @@ class PostgresBackend:
     def __init__(self, url: LedgerURL) -> None:
         self.location: LedgerLocation = url
         self.url = url
+        self._seen_tables = False  # tables are never dropped: once seen, skip the check
 
     def _connect(self, read_only: bool) -> Any:
         import psycopg  # the driver is only needed by a site that configured Postgres
@@ -202,9 +203,11 @@ class PostgresBackend:
             con.close()
 
     def exists(self) -> bool:
-        with self.reader() as conn:
-            row = conn.rows("SELECT to_regclass('runs') IS NOT NULL AS ok")
-        return bool(row and row[0]["ok"])
+        if not self._seen_tables:
+            with self.reader() as conn:
+                row = conn.rows("SELECT to_regclass('runs') IS NOT NULL AS ok")
+            self._seen_tables = bool(row and row[0]["ok"])
+        return self._seen_tables
 
     def create_schema(self) -> None:
         with self.writer() as conn:

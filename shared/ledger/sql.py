@@ -386,7 +386,7 @@ class LedgerReader:
         row = self._one(
             "SELECT COUNT(*) AS n, SUM(rows) AS rows, SUM(delayed_rows) AS delayed, "
             "SUM(greeks_fill * rows) AS greeks, SUM(quote_fill * rows) AS quotes, "
-            "SUM(CASE WHEN rows = 0 THEN 1 ELSE 0 END) AS empty, SUM(bytes) AS bytes, "
+            "SUM(CASE WHEN rows = 0 THEN 1 ELSE 0 END) AS empty, CAST(SUM(bytes) AS BIGINT) AS bytes, "
             "MAX(slot) AS slot, MAX(written_at) AS written_at "
             "FROM partitions WHERE view = ? AND trade_date = ?",
             [view, trade_date.isoformat()],

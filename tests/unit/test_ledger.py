@@ -120,6 +120,7 @@ def test_partitions_upsert_forget_and_the_partition_reads(location: LedgerLocati
     summary = reader.day_summary("intraday", DAY)
     assert summary["n"] == 3 and summary["rows"] == 30 and summary["empty"] == 1
     assert summary["bytes"] == 3000 and summary["delayed"] == 3
+    assert all(type(summary[k]) is int for k in ("n", "rows", "empty", "bytes", "delayed"))
     assert summary["greeks"] == pytest.approx(30.0) and summary["quotes"] == pytest.approx(15.0)
     assert summary["slot"] == "10:30"
     assert reader.day_summary("close", DAY)["n"] == 0

@@ -21,6 +21,7 @@ from mcp_server.audit import CURRENT_CALL
 from mcp_server.context import ServerContext
 from mcp_server.paths import QueryError
 from mcp_server.queries import analysis, chain, change, health, issues, runs
+from shared.ledger import LedgerError
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,10 @@ async def _run(
     except QueryError as exc:
         if record:
             record.status = "rejected"
+        raise ToolError(str(exc)) from None
+    except LedgerError as exc:  # unreachable shared ledger: its one line, no credentials
+        if record:
+            record.status = "error"
         raise ToolError(str(exc)) from None
     except TimeoutError:
         if record:

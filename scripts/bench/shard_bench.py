@@ -29,13 +29,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from collector.ib import IBSession, OptionContract
-from collector.ib.contracts import chain_params, list_expiry_options, reference_price
-from collector.pipeline.discovery import ContractCache, resolve_underlying, save_cache
-from scripts.bench.snapshot_bench import DAY, SLOT, SimProcess
+from scripts.bench.snapshot_bench import (
+    DAY,
+    SimProcess,
+    prepare_contracts,
+    snapshot_command,
+)
 from shared.config import AppConfig, load_config
 from shared.storage import Layout
-from shared.universe import read_universe, shard_of
+from shared.universe import shard_of
 
 PER_LOGIN = 25.0  # contracts/s: 50 messages/s, a request and a cancel per contract
 TICK = os.sysconf("SC_CLK_TCK")
@@ -59,35 +61,6 @@ def write_site(root: Path, symbols: list[str], port: int, client_id: int, shard:
         f'[universe]\nfile = "{universe}"\n\n[shard]\nindex = {index}\ncount = {count}\n' + ledger
     )
     return load_config(path, env={})
-
-
-async def list_contracts(cfg: AppConfig, per_symbol: int) -> int:
-    """Near-the-money contracts of every universe symbol, stored as the day's caches."""
-    day = datetime.fromisoformat(DAY).date()
-    layout = Layout.from_config(cfg)
-    total = 0
-    async with IBSession(cfg.ib) as ib:
-        for entry in read_universe(cfg.universe.file):
-            ref = await resolve_underlying(ib, entry)
-            price = await reference_price(ib, ref)
-            assert price is not None, f"no price for {entry.symbol}"
-            rows = sorted(
-                (e, c.trading_class)
-                for c in await chain_params(ib, ref)
-                if c.exchange == "SMART"
-                for e in c.expirations
-                if e >= DAY.replace("-", "")
-            )
-            picked: list[OptionContract] = []
-            for expiry, trading_class in rows:
-                if len(picked) >= per_symbol:
-                    break
-                options = await list_expiry_options(ib, ref, expiry, trading_class)
-                near = sorted(options, key=lambda c: (abs(c.strike - price), c.strike, c.right))
-                picked.extend(near[: per_symbol - len(picked)])
-            total += len(picked)
-            save_cache(layout, ContractCache(entry.symbol, day, ref, price, tuple(picked)))
-    return total
 
 
 def proc_cpu(pid: int) -> float:
@@ -116,20 +89,7 @@ def run_shards(root: Path, caches: Path, symbols: list[str], n: int, ledger_url:
         busy0, total0 = machine_busy()
         procs = [
             subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "collector.cli.main",
-                    "snapshot",
-                    "--date",
-                    DAY,
-                    "--slot",
-                    SLOT,
-                    "--config",
-                    str(c.source_file),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                snapshot_command(c), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
             )
             for c in cfgs
         ]
@@ -179,7 +139,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.getLogger("ib_async").setLevel(logging.CRITICAL)
     symbols = [f"B{i:03d}" for i in range(args.symbols)]
-    per_symbol = -(-args.contracts // args.symbols)
     counts = [int(x) for x in args.shards.split(",")]
     results = []
     with tempfile.TemporaryDirectory(prefix="opt-data-shards-") as tmp:
@@ -188,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             cfg = write_site(base / "prep", symbols, sim.port, 200, "1/1", None)
             t = time.monotonic()
-            total = asyncio.run(list_contracts(cfg, per_symbol))
+            total = asyncio.run(prepare_contracts(cfg, args.contracts))
             print(
                 f"listed {total} contracts of {len(symbols)} symbols in {time.monotonic() - t:.1f} s",
                 flush=True,

@@ -12,7 +12,8 @@ import polars as pl
 import pytest
 
 from collector.ops.checks.qa import day_metrics
-from shared.config import load_config
+from collector.ops.checks.selfcheck import judge
+from shared.config import QAConfig, load_config
 from shared.universe import Shard, shard_count, shard_of
 from tests.support.config import tmp_config
 
@@ -78,6 +79,8 @@ def test_qa_names_the_shard_that_delivered_nothing() -> None:
     assert m.coverage.ratio == 0.5
     assert [(s.shard, s.ratio) for s in m.shards] == [("1/2", 1.0), ("2/2", 0.0)]
     assert m.missing_shards == ["2/2"] and m.as_json()["missing_shards"] == ["2/2"]
+    failed = {c.name: c for c in judge(m, QAConfig(), None, None) if not c.passed}
+    assert "no data from shard 2/2" in failed["missing_shards"].note
     unsharded = day_metrics(date(2026, 11, 18), symbols, ["09:30"], intraday, pl.DataFrame(), [],
                             oi_due=False)  # fmt: skip
     assert unsharded.shards == [] and unsharded.missing_shards == []

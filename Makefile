@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv install demo test test-fast lint fmt bench compact clean
+.PHONY: venv install demo test test-fast lint fmt bench bench-quick compact clean
 
 venv install: $(STAMP)
 
@@ -34,7 +34,10 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP)
-	$(BIN)/python -m scripts.bench.run_all
+	$(BIN)/python -m scripts.bench.run_all $(BENCH_ARGS)
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m scripts.bench.run_all --quick
 
 compact: $(STAMP)
 	$(BIN)/opt-data compact --config $(or $(CONFIG),config/opt-data.toml)

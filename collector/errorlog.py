@@ -21,6 +21,7 @@ def format_error(
     *,
     slot: str | None = None,
     run_id: str | None = None,
+    ingest_id: str | None = None,
     level: str = "ERROR",
     exc: BaseException | None = None,
     now: datetime | None = None,
@@ -31,6 +32,8 @@ def format_error(
         fields.append(f"slot={slot}")
     if run_id:
         fields.append(f"run_id={run_id}")
+    if ingest_id:
+        fields.append(f"ingest_id={ingest_id}")
     one_line = " ".join(message.split())
     text = f"{stamp} {level} {' '.join(fields)}: {one_line}\n"
     if exc is not None:

@@ -22,6 +22,9 @@ REGULAR_OPEN = time(9, 30)
 REGULAR_CLOSE = time(16, 0)
 log = logging.getLogger(__name__)
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# Trade dates the tools accept: far beyond any data, yet safe for date arithmetic
+# (9999-12-31 + 1 day overflows).
+TRADE_DATE_RANGE = (date(1990, 1, 1), date(2199, 12, 31))
 
 
 @dataclass(frozen=True)
@@ -234,9 +237,14 @@ def parse_trade_date(text: str, now: datetime | None = None) -> date:
         # the documented form is YYYY-MM-DD only.
         if not _ISO_DATE.fullmatch(text.strip()):
             raise ValueError(text)
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         raise ValueError(f"date must be YYYY-MM-DD or 'today', got {text!r}") from None
+    low, high = TRADE_DATE_RANGE
+    if not low <= day <= high:
+        # the calendar arithmetic around a date (next/previous session) must stay in range
+        raise ValueError(f"date {day} is outside the supported range {low} .. {high}")
+    return day
 
 
 def require_session(day: date) -> Session:

@@ -86,17 +86,9 @@ class AcquisitionConfig(_Frozen):
     pacing_backoff_sec: tuple[float, ...] = (30.0, 60.0, 120.0, 240.0)
 
 
-class SnapshotRateLimits(_Frozen):
-    per_minute: int = Field(30, gt=0)
-    max_concurrent_snapshots: int = Field(14, gt=0)
-
-
-class RateLimitsConfig(_Frozen):
-    snapshot: SnapshotRateLimits = SnapshotRateLimits()
-
-
 class DiscoveryConfig(_Frozen):
-    policy: Literal["session_freeze", "refresh"] = "session_freeze"
+    # The day's contracts are frozen before the open; midday_refresh_enabled only adds.
+    policy: Literal["session_freeze"] = "session_freeze"
     pre_open_time: str = "09:25"
     midday_refresh_enabled: bool = False
     strikes_per_side: int = Field(3, ge=1)
@@ -123,15 +115,13 @@ class SnapshotConfig(_Frozen):
     subscription_poll_interval: float = Field(0.25, gt=0)
     require_greeks: bool = True
     max_lines: int = Field(100, ge=1)
-    batch_size: int = Field(50, ge=1)
 
 
 class RollupConfig(_Frozen):
-    close_slot: str = "16:00"
     fallback_slot: str = "15:30"
     allow_intraday_fallback: bool = True
 
-    @field_validator("close_slot", "fallback_slot")
+    @field_validator("fallback_slot")
     @classmethod
     def _hhmm(cls, value: str) -> str:
         return _check_hhmm(value)
@@ -139,7 +129,6 @@ class RollupConfig(_Frozen):
 
 class EnrichmentConfig(_Frozen):
     fields: tuple[str, ...] = ("open_interest",)
-    run_time: str = "04:30"
     timeout_sec: float = Field(15.0, gt=0)
     max_consecutive_failures: int = Field(3, ge=1)
 
@@ -150,7 +139,7 @@ class ScheduleConfig(_Frozen):
     close_snapshot_time: str = "17:30"
     enrichment_time: str = "04:30"
     continuous_init_time: str = "09:20"
-    timezone: str = "America/New_York"
+    timezone: Literal["America/New_York"] = "America/New_York"  # XNYS wall time, always
 
     @field_validator("close_snapshot_time", "enrichment_time", "continuous_init_time")
     @classmethod
@@ -166,8 +155,8 @@ class ScheduleConfig(_Frozen):
 class StorageConfig(_Frozen):
     compression: Literal["zstd", "snappy", "none"] = "zstd"
     compression_level: int = Field(3, ge=1, le=22)
-    intraday_retain_days: int = Field(60, ge=1)
-    errors_retain_days: int = Field(30, ge=1)
+    intraday_retain_days: int = Field(60, ge=1)  # default of `retention --view intraday/close`
+    errors_retain_days: int = Field(30, ge=1)  # default of `retention --view errors`
     weekly_compaction_enabled: bool = True
     same_day_compaction_enabled: bool = False
 
@@ -191,7 +180,6 @@ class StreamingConfig(_Frozen):
     generic_ticks: str = "100,101,106"
     flush_interval_sec: float = Field(60.0, gt=0)
     start_time: str = "09:35"
-    stop_time: str = "16:15"
 
 
 class HistoryConfig(_Frozen):
@@ -241,12 +229,21 @@ class MCPConfig(_Frozen):
     query_timeout_sec: float = Field(10.0, gt=0)
 
 
+class AlertsConfig(_Frozen):
+    """Where notifications go: apprise URLs (slack://, mailto://, tgram://, json://...).
+
+    URLs carry tokens and passwords, so they are SecretStr: never shown by repr or logs.
+    OPT_DATA_ALERT_URLS (space or comma separated) adds URLs from the environment.
+    """
+
+    urls: tuple[SecretStr, ...] = ()
+
+
 class AppConfig(_Frozen):
     ib: IBConfig = IBConfig()
     paths: PathsConfig = PathsConfig()
     universe: UniverseConfig = UniverseConfig()
     acquisition: AcquisitionConfig = AcquisitionConfig()
-    rate_limits: RateLimitsConfig = RateLimitsConfig()
     discovery: DiscoveryConfig = DiscoveryConfig()
     snapshot: SnapshotConfig = SnapshotConfig()
     rollup: RollupConfig = RollupConfig()
@@ -260,8 +257,25 @@ class AppConfig(_Frozen):
     ledger: LedgerConfig = LedgerConfig()
     shard: ShardConfig = ShardConfig()
     mcp: MCPConfig = MCPConfig()
+    alerts: AlertsConfig = AlertsConfig()
     source_file: Path | None = None
 
+
+# Keys the runbook once named that nothing reads any more: each is rejected with one line
+# naming what replaces it, so an operator never tunes a knob that does nothing.
+RETIRED_KEYS: dict[tuple[str, ...], str] = {
+    ("rate_limits", "snapshot", "per_minute"): (
+        "ib.max_messages_per_sec (every request and cancel to IB, per second)"
+    ),
+    ("rate_limits", "snapshot", "max_concurrent_snapshots"): (
+        "snapshot.max_lines (market-data lines open at once)"
+    ),
+    ("snapshot", "batch_size"): "snapshot.max_lines (contracts in flight are bounded by lines)",
+    ("rate_limits",): "ib.max_messages_per_sec and snapshot.max_lines",
+    ("rollup", "close_slot"): "nothing: the close is the session's real last slot",
+    ("enrichment", "run_time"): "schedule.enrichment_time",
+    ("streaming", "stop_time"): "nothing: streaming stops 15 min after the session's close",
+}
 
 REQUIRED_KEYS = (("ib", "host"), ("ib", "port"), ("paths", "data"), ("universe", "file"))
 
@@ -281,6 +295,21 @@ def _project_root(config_file: Path, env: dict[str, str]) -> Path:
         return Path(env_root).resolve()
     parent = config_file.resolve().parent
     return parent.parent if parent.name == "config" else parent
+
+
+def load_dotenv_file(root: Path) -> Path | None:
+    """The runbook's `.env` in the project root -> the process environment.
+
+    Variables already set in the environment win (a unit file or shell beats the file), so
+    IB_* overrides, TZ and OPT_DATA_ALERT_URLS can live in one file kept out of the repo.
+    """
+    from dotenv import load_dotenv
+
+    path = root / ".env"
+    if not path.is_file():
+        return None
+    load_dotenv(path, override=False)
+    return path
 
 
 def _apply_env(raw: dict[str, Any], env: dict[str, str]) -> None:
@@ -328,6 +357,18 @@ def _resolve_paths(cfg: AppConfig, root: Path) -> AppConfig:
     return cfg.model_copy(update={"paths": paths, "universe": universe, "mcp": mcp})
 
 
+def _retired_key(raw: dict[str, Any]) -> tuple[str, str] | None:
+    for path, use in RETIRED_KEYS.items():
+        node: Any = raw
+        for part in path:
+            if not isinstance(node, dict) or part not in node:
+                break
+            node = node[part]
+        else:
+            return ".".join(path), use
+    return None
+
+
 def _format_error(err: ValidationError, file: Path) -> str:
     first = err.errors()[0]
     key = ".".join(str(part) for part in first["loc"])
@@ -348,6 +389,12 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> AppConfi
     for section, key in REQUIRED_KEYS:
         if not isinstance(raw.get(section), dict) or key not in raw[section]:
             raise ConfigError(f"missing config key '{section}.{key}' in {file}")
+    retired = _retired_key(raw)
+    if retired:
+        key, use = retired
+        raise ConfigError(f"config key '{key}' in {file} is no longer read: use {use}")
+    if env is None:
+        load_dotenv_file(_project_root(file, dict(os.environ)))
     environ = dict(os.environ) if env is None else env
     _apply_env(raw, environ)
     try:

@@ -41,6 +41,8 @@ FLAG_MISSING_OI = "missing_oi"
 FLAG_OI_ENRICHMENT_FAILED = "oi_enrichment_failed"
 FLAG_SLOT_RETRY_EXCEEDED = "slot_retry_exceeded"
 FLAG_DISCOVERY_STALE = "discovery_stale"
+# Expired on its trade date: no open interest exists the next morning (also its missing_reason)
+FLAG_EXPIRED = "expired"
 ALL_FLAGS = (
     FLAG_MISSING_QUOTE,
     FLAG_MISSING_GREEKS,
@@ -53,6 +55,7 @@ ALL_FLAGS = (
     FLAG_OI_ENRICHMENT_FAILED,
     FLAG_SLOT_RETRY_EXCEEDED,
     FLAG_DISCOVERY_STALE,
+    FLAG_EXPIRED,
 )
 
 ROLLUP_STRATEGIES = ("close", "last_good", "intraday_fallback")
@@ -85,13 +88,19 @@ QUOTE_FIELDS = [
     pa.field("volume", pa.float64()),
     pa.field("close", pa.float64()),
 ]
+# IB's model values are stored as float32 (24-bit mantissa: relative precision 6e-8, i.e.
+# seven significant digits; model_price within $0.001 below $10,000). They are model
+# outputs, not quoted prices; every quoted price, the strike and the underlying's price
+# stay float64, exact to the cent. Files written before this change hold float64 and read
+# back as such (conform() casts). See docs/data-contract.md, "Storage encoding".
+MODEL_FLOAT32 = ("iv", "delta", "gamma", "vega", "theta", "model_price")
 MODEL_FIELDS = [
-    pa.field("iv", pa.float64()),
-    pa.field("delta", pa.float64()),
-    pa.field("gamma", pa.float64()),
-    pa.field("vega", pa.float64()),
-    pa.field("theta", pa.float64()),
-    pa.field("model_price", pa.float64()),
+    pa.field("iv", pa.float32()),
+    pa.field("delta", pa.float32()),
+    pa.field("gamma", pa.float32()),
+    pa.field("vega", pa.float32()),
+    pa.field("theta", pa.float32()),
+    pa.field("model_price", pa.float32()),
     pa.field("pv_dividend", pa.float64()),
     pa.field("und_price", pa.float64()),
 ]

@@ -195,6 +195,35 @@ def atomic_write_json(path: Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
+# Columns that keep min/max statistics (what readers filter on); the others would only
+# grow the footer, which dominates a slot file of a few hundred rows.
+STATISTICS_COLUMNS = (
+    "trade_date", "slot", "sample_time", "underlying", "conid", "expiry", "strike", "right",
+    "bar_date", "event_time",
+)  # fmt: skip
+
+
+def parquet_options(schema: pa.Schema) -> dict[str, Any]:
+    """Encodings chosen by measurement (docs/benchmarks.md, "Storage"): floats in
+    BYTE_STREAM_SPLIT (their exponent bytes compress, plain doubles hardly do), dictionary
+    only for text (repeated labels; on unique doubles it costs 17%), statistics only on
+    the columns readers filter on."""
+    names = set(schema.names)
+    floats = [f.name for f in schema if pa.types.is_floating(f.type)]
+    text = [
+        f.name
+        for f in schema
+        if pa.types.is_string(f.type)
+        or pa.types.is_large_string(f.type)
+        or pa.types.is_list(f.type)
+    ]
+    return {
+        "use_byte_stream_split": floats or False,
+        "use_dictionary": text or False,
+        "write_statistics": [c for c in STATISTICS_COLUMNS if c in names] or False,
+    }
+
+
 def atomic_write_parquet(
     path: Path, table: pa.Table, compression: str = "zstd", level: int = 3
 ) -> int:
@@ -210,6 +239,7 @@ def atomic_write_parquet(
             compression=comp,
             compression_level=level if comp == "zstd" else None,
             row_group_size=max(1, min(table.num_rows, 1_000_000)),
+            **parquet_options(table.schema),
         )
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())

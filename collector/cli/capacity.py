@@ -9,7 +9,6 @@ from pathlib import Path
 import typer
 
 from collector.cli.common import EXIT_FAILURE, ConfigOption, fail, load_cfg, parse_date_arg
-from shared.universe import UniverseError
 
 
 def capacity(
@@ -42,6 +41,8 @@ def capacity(
         fail("--underlyings must be >= 1")
     if contracts is not None and contracts < 0:
         fail("--contracts must be >= 0")
+    from shared.universe import UniverseError
+
     cfg = load_cfg(config)
     day = parse_date_arg(date_) if date_ else None
     try:

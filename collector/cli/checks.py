@@ -16,7 +16,7 @@ from collector.cli.common import (
     parse_date_arg,
     parse_symbols_arg,
 )
-from shared.storage import Layout
+from collector.ops.alerts import Event, alert_urls, notify
 
 
 def qa(
@@ -84,6 +84,8 @@ def selfcheck(
         typer.echo(f"kept recent temp file (a writer may still run) {tmp}")
     typer.echo(f"selfcheck {day}: {report.status} (report {path})")
     if report.status != "PASS":
+        body = "; ".join(c.line() for c in report.breaches) or report.status
+        notify(cfg, Event.SELFCHECK_FAIL, f"{day} {report.status}", f"{body} (report {path})")
         raise typer.Exit(EXIT_FAILURE)
 
 
@@ -102,6 +104,7 @@ def logscan(
 ) -> None:
     """Count ERROR/CRITICAL/PACING lines in the day's error log; exit 1 over the threshold."""
     from collector.ops.checks.logscan import parse_keywords, scan_day, write_summary
+    from shared.storage import Layout
 
     day = parse_date_arg(date_)
     try:
@@ -123,10 +126,33 @@ def logscan(
         payload["summary_file"] = str(path)
     typer.echo(json.dumps(payload, indent=2))
     if result.total > limit:
+        body = f"{result.total} matching lines in {layout.errors_log(day).name} (max {limit})"
+        notify(cfg, Event.LOGSCAN_BREACH, f"{day}", body)
         raise typer.Exit(EXIT_FAILURE)
+
+
+EVENT_NAMES = ", ".join(ev.value for ev in Event)
+
+
+def alert(
+    event: str = typer.Argument(..., help=f"One of: {EVENT_NAMES}"),
+    title: str = typer.Option(..., "--title", help="Short subject, e.g. the unit name."),
+    body: str = typer.Option("", "--body", help="The message."),
+    config: Path = ConfigOption,
+) -> None:
+    """Send one alert through the configured notifiers (systemd OnFailure=, launchd, cron)."""
+    if event not in {ev.value for ev in Event}:
+        fail(f"unknown alert event {event!r}; one of {EVENT_NAMES}")
+    cfg = load_cfg(config)
+    if not alert_urls(cfg):
+        fail("no alert URL: set [alerts] urls in the config or OPT_DATA_ALERT_URLS")
+    if not notify(cfg, event, title, body or title):
+        fail(f"alert {event} was not delivered (see the warning above)", code=EXIT_FAILURE)
+    typer.echo(f"alert {event} sent")
 
 
 def register(app: typer.Typer) -> None:
     app.command("qa")(qa)
     app.command("selfcheck")(selfcheck)
     app.command("logscan")(logscan)
+    app.command("alert")(alert)

@@ -1,8 +1,10 @@
 """Collection commands: snapshot, close-snapshot, rollup, enrichment, history.
 
 Each command calls one job of collector.pipeline.jobs with asyncio.run. Exit codes:
-0 ok or partial (data written, flags say what is missing), 1 the job failed,
-2 bad input (one line on stderr, nothing written).
+0 ok, or partial at or above qa.slot_coverage_min (flags say what is missing);
+1 the job failed, ended slot_retry_exceeded, collected below the coverage gate, lost a
+symbol to a discovery failure or met a corrupt file (collector.pipeline.run.problem_level);
+2 bad input (one line on stderr, nothing written). Runs that exit 1 also alert.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -25,21 +27,11 @@ from collector.cli.common import (
     load_cfg,
     setup_logging,
 )
-from collector.pipeline.errors import InputError, JobFailed
-from collector.pipeline.jobs.close import run_close_snapshot
-from collector.pipeline.jobs.enrichment import run_enrichment
-from collector.pipeline.jobs.history import run_history
-from collector.pipeline.jobs.rollup import run_rollup
-from collector.pipeline.jobs.snapshot import run_snapshot
-from collector.pipeline.retry import missed_slots
-from collector.pipeline.run import JobResult, as_date
-from collector.pipeline.runlog import log_unhandled
-from collector.pipeline.snapshot_plan import SnapshotOverrides
-from shared.config import AppConfig
-from shared.ledger import LedgerError
-from shared.storage import Layout
 from shared.tasks import Task
-from shared.universe import Shard
+
+if TYPE_CHECKING:  # the jobs (pyarrow, polars, ib_async) load when a command runs, not for --help
+    from collector.pipeline.run import JobResult
+    from shared.config import AppConfig
 
 DateOption = typer.Option("today", "--date", help="Trade date YYYY-MM-DD or 'today' (ET).")
 SymbolsOption = typer.Option(None, "--symbols", help="Comma list (default: the universe file).")
@@ -48,6 +40,11 @@ LogLevelOption = typer.Option("WARNING", "--log-level", help="DEBUG, INFO, WARNI
 
 def _run(cfg: AppConfig, task: str, make: Callable[[], Any]) -> Any:
     """Run a job; map bad input to exit 2, job failures to exit 1, log crashes with stack."""
+    from collector.pipeline.errors import InputError, JobFailed
+    from collector.pipeline.runlog import log_unhandled
+    from shared.ledger import LedgerError
+    from shared.storage import Layout
+
     try:
         out = make()
         if asyncio.iscoroutine(out):
@@ -74,14 +71,26 @@ def _logging(level: str) -> None:
         logging.getLogger("ib_insync").setLevel(logging.CRITICAL)
 
 
-def _report(result: JobResult, as_json: bool) -> None:
+def exits_nonzero(cfg: AppConfig, result: JobResult) -> bool:
+    """Failed, slot_retry_exceeded, or partial below qa.slot_coverage_min: exit 1."""
+    from collector.pipeline.run import problem_level
+
+    return problem_level(cfg, result) == "ERROR"
+
+
+def _report(cfg: AppConfig, result: JobResult, as_json: bool, where: str = "") -> None:
+    from collector.ops.alerts import alert_job
+
     if as_json:
         typer.echo(
             json.dumps({k: getattr(result, k) for k in result.__dataclass_fields__}, default=str)
         )
     else:
-        typer.echo(f"{result.task}: {result.status} - {result.message} (run {result.run_id})")
-    if result.status == "failed":
+        run = f" (run {result.run_id})" if result.run_id else ""
+        typer.echo(f"{result.task}: {result.status} - {result.message}{run}")
+    if result.run_id is not None:  # a dry run has no run and alerts nobody
+        alert_job(cfg, result, where or result.task)
+    if exits_nonzero(cfg, result):
         raise typer.Exit(EXIT_FAILURE)
 
 
@@ -124,6 +133,13 @@ def snapshot(
     log_level: str = LogLevelOption,
 ) -> None:
     """Collect one slot of option-chain snapshots (view=intraday)."""
+    from collector.ops.alerts import alert_job
+    from collector.pipeline.jobs.snapshot import run_snapshot
+    from collector.pipeline.retry import missed_slots
+    from collector.pipeline.run import as_date
+    from collector.pipeline.snapshot_plan import SnapshotOverrides
+    from shared.storage import Layout
+
     _logging(log_level)
     cfg = load_cfg(config, shard)
     if ticks is not None and ticks and not all(t.strip().isdigit() for t in ticks.split(",")):
@@ -140,6 +156,8 @@ def snapshot(
     )
     if replay_missed:
         day = _run(cfg, Task.SNAPSHOT, lambda: as_date(date))
+        from shared.universe import Shard
+
         label = Shard.from_config(cfg).label
         slots = missed_slots(Layout.from_config(cfg), day, Task.SNAPSHOT, label)
         if slot is not None:
@@ -152,7 +170,8 @@ def snapshot(
             job = functools.partial(run_snapshot, cfg, day, s, symbols, overrides=ov)
             result = _run(cfg, Task.SNAPSHOT, job)
             typer.echo(f"{result.task} {s}: {result.status} - {result.message}")
-            worst = "failed" if result.status == "failed" else worst
+            alert_job(cfg, result, f"{result.task} {day} {s}")
+            worst = "failed" if exits_nonzero(cfg, result) else worst
         if worst == "failed":
             raise typer.Exit(EXIT_FAILURE)
         return
@@ -160,8 +179,9 @@ def snapshot(
         fail("snapshot needs --slot HH:MM (or --replay-missed)")
     result = _run(cfg, Task.SNAPSHOT, lambda: run_snapshot(cfg, date, slot, symbols, overrides=ov))
     if dry_run and not as_json:
-        typer.echo(json.dumps(result.details, indent=2, default=str))
-    _report(result, as_json)
+        for line in result.details.get("plan", []):
+            typer.echo(f"  {line}")
+    _report(cfg, result, as_json, f"{Task.SNAPSHOT} {date} {slot}")
 
 
 def close_snapshot(
@@ -176,6 +196,8 @@ def close_snapshot(
     log_level: str = LogLevelOption,
 ) -> None:
     """Collect the session's close (view=close, market data type 2, real last slot)."""
+    from collector.pipeline.jobs.close import run_close_snapshot
+
     _logging(log_level)
     cfg = load_cfg(config, shard)
     result = _run(
@@ -183,7 +205,7 @@ def close_snapshot(
         Task.CLOSE_SNAPSHOT,
         lambda: run_close_snapshot(cfg, date, symbols, fail_on_missing_cache=fail_on_missing_cache),
     )
-    _report(result, as_json)
+    _report(cfg, result, as_json, f"{Task.CLOSE_SNAPSHOT} {date}")
 
 
 def rollup(
@@ -194,9 +216,11 @@ def rollup(
     log_level: str = LogLevelOption,
 ) -> None:
     """Build view=daily_clean from the close view (and intraday fallback)."""
+    from collector.pipeline.jobs.rollup import run_rollup
+
     _logging(log_level)
     cfg = load_cfg(config, shard)
-    _report(_run(cfg, Task.ROLLUP, lambda: run_rollup(cfg, date)), as_json)
+    _report(cfg, _run(cfg, Task.ROLLUP, lambda: run_rollup(cfg, date)), as_json)
 
 
 def enrichment(
@@ -210,10 +234,12 @@ def enrichment(
     log_level: str = LogLevelOption,
 ) -> None:
     """Next session day: fill open_interest (tick 101) into daily_clean of --date."""
+    from collector.pipeline.jobs.enrichment import run_enrichment
+
     _logging(log_level)
     cfg = load_cfg(config, shard)
     names = tuple(f.strip() for f in fields.split(",") if f.strip())
-    _report(_run(cfg, Task.ENRICHMENT, lambda: run_enrichment(cfg, date, names)), as_json)
+    _report(cfg, _run(cfg, Task.ENRICHMENT, lambda: run_enrichment(cfg, date, names)), as_json)
 
 
 def history(
@@ -227,12 +253,14 @@ def history(
     log_level: str = LogLevelOption,
 ) -> None:
     """Daily bars built from 8-hour bars (clean/ib/history/bar=1d)."""
+    from collector.pipeline.jobs.history import run_history
+
     _logging(log_level)
     cfg = load_cfg(config)
     result = _run(
         cfg, Task.HISTORY, lambda: run_history(cfg, symbols, days, force_refresh=force_refresh)
     )
-    _report(result, as_json)
+    _report(cfg, result, as_json)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,14 +6,12 @@ import logging
 import sys
 from datetime import date
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
-from shared.calendar import parse_trade_date
-from shared.config import AppConfig, ConfigError, ShardConfig, load_config
-from shared.storage import check_symbol
-from shared.universe import Shard
+if TYPE_CHECKING:  # config (pydantic) and storage (pyarrow) load when a command runs
+    from shared.config import AppConfig
 
 EXIT_FAILURE = 1  # the task ran and failed (selfcheck FAIL, logscan over threshold, ...)
 EXIT_USAGE = 2  # bad input: config, arguments, dates, symbols
@@ -34,6 +32,9 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
 
 def load_cfg(path: Path, shard: str | None = None) -> AppConfig:
     """The config, with `--shard i/N` (when given) in place of its [shard] section."""
+    from shared.config import ConfigError, ShardConfig, load_config
+    from shared.universe import Shard
+
     try:
         cfg = load_config(path)
     except ConfigError as exc:
@@ -56,6 +57,8 @@ def setup_logging(level: str = "INFO") -> None:
 
 
 def parse_date_arg(text: str) -> date:
+    from shared.calendar import parse_trade_date
+
     try:
         return parse_trade_date(text)
     except ValueError as exc:
@@ -65,6 +68,8 @@ def parse_date_arg(text: str) -> date:
 def parse_symbols_arg(text: str | None) -> tuple[str, ...] | None:
     if not text:
         return None
+    from shared.storage import check_symbol
+
     try:
         return tuple(dict.fromkeys(check_symbol(s) for s in text.split(",") if s.strip()))
     except ValueError as exc:

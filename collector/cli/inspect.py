@@ -8,7 +8,6 @@ from pathlib import Path
 import typer
 
 from collector.cli.common import ConfigOption, load_cfg
-from shared.storage import Layout
 
 inspect_app = typer.Typer(help="Inspect the resolved configuration.", no_args_is_help=True)
 
@@ -19,6 +18,8 @@ def inspect_paths(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Print every path the collector reads or writes, resolved from the config."""
+    from shared.storage import Layout
+
     cfg = load_cfg(config)
     paths = Layout.from_config(cfg).as_dict()
     paths["universe"] = str(cfg.universe.file)

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from collector.cli.common import EXIT_FAILURE, ConfigOption, fail, load_cfg, parse_date_arg
 from shared.calendar import today_et
-from shared.storage import Layout
+
+if TYPE_CHECKING:
+    from collector.ops.maintenance.compaction import UnderlyingCompaction
+    from shared.storage import Layout
 
 
 def retention(
     config: Path = ConfigOption,
     view: str = typer.Option(..., "--view", help="intraday, close or errors."),
-    older_than: int = typer.Option(..., "--older-than", help="Remove what is older than N days."),
+    older_than: int | None = typer.Option(
+        None,
+        "--older-than",
+        help="Remove what is older than N days (default: storage.intraday_retain_days, "
+        "or storage.errors_retain_days for errors).",
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be removed."),
 ) -> None:
     """Remove intraday partitions (or error logs) older than N days, keeping the ledger in step."""
@@ -24,14 +35,18 @@ def retention(
         cutoff_date,
         find_expired,
     )
+    from shared.storage import Layout
 
     if view not in RETENTION_VIEWS:
         fail(f"unknown retention view {view!r}: expected one of {', '.join(RETENTION_VIEWS)}")
+    cfg = load_cfg(config)
+    if older_than is None:
+        st = cfg.storage
+        older_than = st.errors_retain_days if view == "errors" else st.intraday_retain_days
     try:
         cutoff = cutoff_date(today_et(), older_than)
     except ValueError as exc:
         fail(str(exc))
-    cfg = load_cfg(config)
     layout = Layout.from_config(cfg)
     expired = find_expired(layout, view, cutoff)
     verb = "would remove" if dry_run else "removing"
@@ -49,51 +64,100 @@ def compact(
         None, "--week", help="ISO week YYYY-Www (default: last complete week)."
     ),
     date_: str | None = typer.Option(None, "--date", help="Compact the week containing this date."),
+    day: str | None = typer.Option(
+        None, "--day", help="Compact this one date only (e.g. right after its rollup)."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run"),
 ) -> None:
-    """Merge a week's intraday slot files into one zstd file per date and underlying."""
+    """Merge a week's (or one day's) intraday slot files into one file per date and underlying."""
     from collector.ops.maintenance.compaction import (
+        compact_day,
         compact_week,
-        count_rows,
         default_week,
         parse_week,
         week_dates,
     )
+    from shared.storage import Layout
 
-    if week and date_:
-        fail("give --week or --date, not both")
+    if sum(x is not None for x in (week, date_, day)) > 1:
+        fail("give one of --week, --date and --day")
     today = today_et()
     try:
+        one = parse_date_arg(day) if day is not None else None
         start = (
             parse_week(week) if week else (parse_date_arg(date_) if date_ else default_week(today))
         )
     except ValueError as exc:
         fail(str(exc))
     cfg = load_cfg(config)
-    if not (week or date_) and not cfg.storage.weekly_compaction_enabled:
-        typer.echo("weekly compaction is disabled (storage.weekly_compaction_enabled=false)")
-        return
     layout = Layout.from_config(cfg)
-    days = week_dates(start)
-    before = count_rows(layout, "intraday", days)
-    report = compact_week(
-        layout,
-        start,
-        today=today,
-        same_day=cfg.storage.same_day_compaction_enabled,
-        compression_level=cfg.storage.compression_level,
-        dry_run=dry_run,
-    )
-    for item in report.items:
+    level = cfg.storage.compression_level
+    if one is not None:
+        if one >= today and not cfg.storage.same_day_compaction_enabled:
+            fail(f"{one} is today or later (storage.same_day_compaction_enabled=false)")
+        days = [one]
+
+        def run() -> list[UnderlyingCompaction]:
+            return compact_day(layout, one, level, dry_run)
+
+    else:
+        if not (week or date_) and not cfg.storage.weekly_compaction_enabled:
+            typer.echo("weekly compaction is disabled (storage.weekly_compaction_enabled=false)")
+            return
+        days = week_dates(start)
+
+        def run() -> list[UnderlyingCompaction]:
+            report = compact_week(
+                layout,
+                start,
+                today=today,
+                same_day=cfg.storage.same_day_compaction_enabled,
+                compression_level=level,
+                dry_run=dry_run,
+            )
+            for skipped in report.skipped_dates:
+                typer.echo(f"skipped {skipped}")
+            return report.items
+
+    _compact(layout, days, run, dry_run)
+
+
+def _compact(
+    layout: Layout, days: list[date], run: Callable[[], list[UnderlyingCompaction]], dry_run: bool
+) -> None:
+    """Quarantine corrupt files, compact, and prove every row a reader saw is still there."""
+    from collector.ops.maintenance.compaction import count_rows
+    from collector.pipeline.store import report_corrupt, sweep_corrupt
+
+    try:
+        corrupt = [] if dry_run else sweep_corrupt([layout.date_dir("intraday", d) for d in days])
+        for q in corrupt:
+            report_corrupt(layout, "compact", q.path_date(), [q])
+            typer.echo(q.line())
+        before = count_rows(layout, "intraday", days)
+        items = run()
+        after = count_rows(layout, "intraday", days)
+    except OSError as exc:  # read-only data directory, disk full: one line, nothing half-done
+        fail(
+            f"compact failed: {type(exc).__name__}: {exc.strerror or exc} ({exc.filename})",
+            EXIT_FAILURE,
+        )
+    for item in items:
         what = f"{item.files_in} slot files, {item.rows_out} rows"
         typer.echo(f"{item.trade_date} {item.underlying}: {what} -> {item.path}")
-    for skipped in report.skipped_dates:
-        typer.echo(f"skipped {skipped}")
-    after = count_rows(layout, "intraday", days)
-    merged = f"{report.files_before} slot files into {len(report.items)} files"
-    typer.echo(f"week of {days[0]}: {merged}; rows {before} -> {after}")
-    if not dry_run and after != before - sum(i.duplicates_dropped for i in report.items):
-        fail(f"row count changed unexpectedly ({before} -> {after})", EXIT_FAILURE)
+    files = sum(i.files_in for i in items)
+    span = f"week of {days[0]}" if len(days) > 1 else str(days[0])
+    typer.echo(f"{span}: {files} slot files into {len(items)} files; rows {before} -> {after}")
+    # rows_in - rows_out: exact duplicates plus compacted rows superseded by a slot collected
+    # again after the day was compacted (normal: the newer file wins)
+    replaced = sum(i.rows_in - i.rows_out for i in items)
+    if not dry_run and after != before - replaced:
+        fail(
+            f"row count changed unexpectedly ({before} -> {after}, {replaced} replaced)",
+            EXIT_FAILURE,
+        )
+    if corrupt:
+        fail(f"{len(corrupt)} corrupt file(s) moved aside: re-collect those slots", EXIT_FAILURE)
 
 
 def register(app: typer.Typer) -> None:

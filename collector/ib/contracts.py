@@ -217,16 +217,21 @@ async def list_expiry_options(
     expiry: str,
     trading_class: str,
     *,
+    right: str = "",
     exchange: str = "SMART",
 ) -> list[OptionContract]:
-    """Every option of one expiry in a single reqContractDetails (strike and right left open).
+    """Every listed option of one expiry (and right, when given) in one reqContractDetails.
 
-    For tools such as the benchmark harness that need many real contracts quickly;
-    discovery does not use it (it qualifies only the pairs it selected, in batches).
+    Leaving the strike open makes IB answer with the contracts that exist, so the union
+    of strikes reqSecDefOptParams returns (some of which an expiry does not list) never
+    turns into error 200s: discovery's "union trap". IB answers an incompletely defined
+    contract with every contract that matches it, one contractDetails message each, then
+    contractDetailsEnd (https://interactivebrokers.github.io/tws-api/contract_details.html).
     """
-    probe = Option(ref.symbol, expiry, 0.0, "", exchange, tradingClass=trading_class)
+    probe = Option(ref.symbol, expiry, 0.0, right, exchange, tradingClass=trading_class)
     details = await session.request(
-        session.ib.reqContractDetailsAsync(probe), f"list {ref.symbol} {expiry} options"
+        session.ib.reqContractDetailsAsync(probe),
+        f"list {ref.symbol} {expiry} {right or 'C/P'} options",
     )
     return [
         _to_option(d.contract, ref.conid) for d in details or [] if d.contract and d.contract.conId

@@ -1,26 +1,37 @@
-"""Discovery: reqSecDefOptParams + batched qualifyContracts -> the day's contract cache.
+"""Discovery: reqSecDefOptParams, then one reqContractDetails per (expiry, right) -> cache.
+
+reqSecDefOptParams gives the expiries and the *union* of strikes; asking for each
+selected expiry and right with the strike left open lists the contracts that exist, so
+the strikes are chosen among real ones and no request meets error 200 (the union trap).
+Batched qualification of the union pairs is the fallback when a listing fails or comes
+back empty; pairs IB does not know are then dropped and counted once, never retried.
+Every request waits for the connection's message budget (the engine's evenly spaced
+budget), so discovery never sends in bursts and never draws error 100.
 
 The cache `contracts_cache/<SYM>_<trade_date>.json` freezes the day's contracts
-(policy session_freeze). Pairs IB does not know (the union trap, error 200) are dropped
-and counted once; they are never retried.
+(policy session_freeze).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from collector.ib import IBSession, OptionContract, UnderlyingRef
+from collector.ib import IBError, IBSession, OptionContract, UnderlyingRef
 from collector.ib.contracts import (
     OptionRequest,
+    QualifyOutcome,
     chain_params,
+    list_expiry_options,
     qualify_options,
     qualify_underlying,
     reference_price,
 )
+from collector.pipeline.budget import MessageBudget
 from collector.pipeline.errors import InputError, JobFailed
 from collector.pipeline.selection import (
     ExpiryRules,
@@ -35,6 +46,7 @@ from shared.storage import Layout, atomic_write_json
 
 log = logging.getLogger(__name__)
 CACHE_VERSION = 1
+PACED_GROUP = 5  # qualify requests let out together by the budget in the fallback
 
 
 class CacheError(Exception):
@@ -72,6 +84,7 @@ class ContractCache:
             "reference_price": self.reference_price,
             "dropped_unqualified": self.dropped_unqualified,
             "created_at": self.created_at,
+            "stale_from": self.stale_from.isoformat() if self.stale_from else None,
             "contracts": [c.to_json() for c in self.contracts],
         }
 
@@ -94,6 +107,7 @@ class ContractCache:
             contracts=tuple(OptionContract.from_json(c) for c in obj["contracts"]),
             dropped_unqualified=int(obj.get("dropped_unqualified", 0)),
             created_at=str(obj.get("created_at", "")),
+            stale_from=date.fromisoformat(obj["stale_from"]) if obj.get("stale_from") else None,
         )
 
 
@@ -150,8 +164,13 @@ async def discover_symbol(
     trade_date: date,
     *,
     strikes_per_side: int | None = None,
+    listing: bool = True,
 ) -> ContractCache:
-    """Build one symbol's contract list (raises InputError for unknown / optionless symbols)."""
+    """Build one symbol's contract list (raises InputError for unknown / optionless symbols).
+
+    `listing=False` skips the per-(expiry, right) listing and qualifies the union pairs,
+    as discovery did before (kept for the discovery benchmark's comparison).
+    """
     ref = await resolve_underlying(session, entry)
     price = await reference_price(
         session, ref, allow_delayed=cfg.acquisition.allow_fallback_to_delayed
@@ -169,39 +188,80 @@ async def discover_symbol(
     if not chains or not any(c.expirations for c in chains):
         raise InputError(f"{entry.symbol} has no listed options")
     expiry_rules, strike_rules = _rules(cfg, strikes_per_side)
-    requests: list[OptionRequest] = []
+    budget = MessageBudget(session.max_messages_per_sec)
+    budget.seed(session.recent_send_times())
+    found: list[OptionContract] = []
+    fallback: list[OptionRequest] = []
     for chain in chains:
         expiries = select_expiries(
             (parse_expiry(e) for e in chain.expirations), trade_date, expiry_rules
         )
-        strikes = select_strikes(chain.strikes, price, strike_rules)
+        union = select_strikes(chain.strikes, price, strike_rules)
         for expiry in expiries:
-            for strike in strikes:
-                for right in ("C", "P"):
-                    requests.append(
-                        OptionRequest(
-                            entry.symbol,
-                            expiry.strftime("%Y%m%d"),
-                            strike,
-                            right,
-                            chain.trading_class,
+            text = expiry.strftime("%Y%m%d")
+            for right in ("C", "P"):
+                listed: list[OptionContract] = []
+                if listing:
+                    await _pace(budget, 1)
+                    try:
+                        listed = await list_expiry_options(
+                            session, ref, text, chain.trading_class, right=right
                         )
-                    )
-    if not requests:
-        raise InputError(f"{entry.symbol} has no options matching the discovery rules")
-    outcome = await qualify_options(
-        session, requests, ref.conid, batch_size=cfg.discovery.qualify_batch_size
-    )
-    if not outcome.qualified:
-        raise InputError(
-            f"{entry.symbol} has no options IB could qualify ({outcome.dropped} dropped)"
+                    except IBError as exc:
+                        log.warning("listing %s %s %s failed (%s): qualifying", entry.symbol,
+                                    text, right, exc)  # fmt: skip
+                if listed:
+                    keep = set(select_strikes([c.strike for c in listed], price, strike_rules))
+                    found += [c for c in listed if c.strike in keep and c.right == right]
+                else:
+                    fallback += [OptionRequest(entry.symbol, text, k, right, chain.trading_class)
+                                 for k in union]  # fmt: skip
+    dropped = 0
+    if fallback and not listing:  # as before: the library's throttle lets batches out
+        outcome = await qualify_options(
+            session, fallback, ref.conid, batch_size=cfg.discovery.qualify_batch_size
         )
-    unique = {c.conid: c for c in outcome.qualified}
+    elif fallback:
+        outcome = await _paced_qualify(
+            session, budget, fallback, ref.conid, cfg.discovery.qualify_batch_size
+        )
+    if fallback:
+        found += outcome.qualified
+        dropped = outcome.dropped
+    if not found and not fallback:
+        raise InputError(f"{entry.symbol} has no options matching the discovery rules")
+    if not found:
+        raise InputError(f"{entry.symbol} has no options IB could qualify ({dropped} dropped)")
+    unique = {c.conid: c for c in found}
     contracts = tuple(sorted(unique.values(), key=lambda c: (c.expiry, c.strike, c.right, c.conid)))
-    log.info(
-        "discovered %d contracts for %s (%d pairs dropped)",
-        len(contracts),
-        entry.symbol,
-        outcome.dropped,
-    )
-    return ContractCache(entry.symbol, trade_date, ref, price, contracts, outcome.dropped)
+    log.info("discovered %d contracts for %s (%d pairs dropped)", len(contracts), entry.symbol,
+             dropped)  # fmt: skip
+    return ContractCache(entry.symbol, trade_date, ref, price, contracts, dropped)
+
+
+async def _pace(budget: MessageBudget, n: int) -> None:
+    """Wait until `n` messages fit the budget, then count them as sent."""
+    loop = asyncio.get_running_loop()
+    while not budget.can_send(loop.time(), n):
+        await asyncio.sleep(budget.wait_time(loop.time(), n))
+    budget.take(loop.time(), n)
+
+
+async def _paced_qualify(
+    session: IBSession,
+    budget: MessageBudget,
+    requests: list[OptionRequest],
+    underlying_conid: int,
+    batch_size: int,
+) -> QualifyOutcome:
+    """Batched qualification, each small group let out by the budget (no library bursts)."""
+    group = max(1, min(batch_size, PACED_GROUP))
+    qualified: list[OptionContract] = []
+    dropped = 0
+    for start in range(0, len(requests), group):
+        chunk = requests[start : start + group]
+        await _pace(budget, len(chunk))
+        out = await qualify_options(session, chunk, underlying_conid, batch_size=len(chunk))
+        qualified += out.qualified
+        dropped += out.dropped
+    return QualifyOutcome(qualified, dropped)

@@ -5,7 +5,8 @@ alike; <= max_lines concurrent lines; a contract holds its line for its dwell ti
 engine keeps the pool full, releases each line the moment its required fields are there
 (or at its timeout, keeping the row with flags) and spends the budget on cancels first,
 since a cancel frees a line. It never needs to trigger error 100 or 101; when IB still
-reports pacing it backs off 30/60/120/240 s and then gives up (slot_retry_exceeded).
+reports pacing it pauses briefly for a sporadic refusal and backs off 30/60/120/240 s only
+while pacing persists, then gives up (slot_retry_exceeded; collector.pipeline.pacing).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collector.ib.marketdata import Line, MarketDataLines, has_open_interest
 from collector.ib.session import IBSession
 from collector.ib.types import OptionContract, QuoteSnapshot
 from collector.pipeline.budget import MessageBudget
+from collector.pipeline.pacing import PacingLadder
 from shared.schema import MarketDataType
 
 log = logging.getLogger(__name__)
@@ -40,6 +42,7 @@ class EngineParams:
     fallback_exchanges: tuple[str, ...] = ()
     allow_delayed_fallback: bool = True
     pacing_backoff_sec: tuple[float, ...] = (30, 60, 120, 240)
+    sporadic_pacing_pause_sec: float | None = None  # None: one budget window (1.05 s)
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,9 @@ class SnapshotEngine:
         self._disconnected = False
         self._delayed_symbols: set[str] = set()
         self._pacing_epoch = 0
+        self._pacing = PacingLadder(
+            params.pacing_backoff_sec, params.sporadic_pacing_pause_sec or self.budget.window
+        )
 
     # --- event handlers (called synchronously by the library) ------------------------------
     def _on_update(self, conids: set[int]) -> None:
@@ -148,6 +154,7 @@ class SnapshotEngine:
             self._rate_pending = True
         elif ev.kind is ErrorKind.PACING:
             self._pacing_pending = True
+            self._pacing.refused()
             if act is not None:  # this request was refused: ask again after the backoff
                 self._drop(ev.conid)
                 self._queue.appendleft(act.work)
@@ -252,6 +259,7 @@ class SnapshotEngine:
             market_data_type=kind,
         )
         self.budget.take(now, cost)
+        self._pacing.opened()
         self._active[work.contract.conid] = _Active(work, line, now, self._pacing_epoch)
         return True
 
@@ -278,7 +286,6 @@ class SnapshotEngine:
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
-        backoffs = list(self.p.pacing_backoff_sec)
         while self._queue or self._active:
             if self._disconnected or not self.session.is_connected():
                 await self._recover_connection()
@@ -287,11 +294,12 @@ class SnapshotEngine:
                 self._pacing_pending = False
                 self.report.pacing_events += 1
                 self._pacing_epoch += 1
-                if not backoffs:
+                pause = self._pacing.next_pause()
+                if pause is None:  # persisted through every backoff
                     await self._give_up()
                     return
-                pause = backoffs.pop(0)
-                log.warning("pacing violation from IB: backing off %.0f s", pause)
+                if pause > self.budget.window:
+                    log.warning("pacing violation from IB: backing off %.0f s", pause)
                 await asyncio.sleep(pause)
                 self.budget = MessageBudget(self.p.max_messages_per_sec, self.budget.window)
                 continue

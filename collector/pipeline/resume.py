@@ -13,7 +13,14 @@ from typing import Any
 
 from collector.ib import OptionContract
 from collector.pipeline.run import Run, RunContext
-from collector.pipeline.store import read_table, write_chain_record
+from collector.pipeline.store import (
+    CorruptFile,
+    Quarantined,
+    quarantine,
+    read_table,
+    report_corrupt,
+    write_chain_record,
+)
 from shared import schema as S
 from shared.ledger import INTERRUPTED, LedgerReader
 
@@ -26,6 +33,7 @@ class Resume:
     ingest_id: str
     skip: set[str] = field(default_factory=set)  # underlyings a dead run already wrote
     kept: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # --retry-missed rows
+    quarantined: list[str] = field(default_factory=list)  # corrupt slot files moved aside
 
     def todo(self, plan: dict[str, list[OptionContract]]) -> dict[str, list[OptionContract]]:
         """The contracts still to collect: not in a skipped file, not among the kept rows."""
@@ -46,7 +54,19 @@ def resume_slot(run: Run, ctx: RunContext, symbols: list[str], retry_missed: boo
     done = reader.underlyings_written_by(run.view, run.trade_date, run.slot, chain)
     resume = Resume(ingest_id=ctx.run_id)
     for sym in symbols:
-        existing = read_table(run.chain_file(sym))
+        try:
+            existing = read_table(run.chain_file(sym))
+        except CorruptFile as exc:
+            # a bad disk or copy: move the file aside, forget it, and collect the slot anew
+            moved = Quarantined(exc.path, quarantine(exc.path), exc.reason)
+            report_corrupt(
+                run.layout, run.task, run.trade_date, [moved], slot=run.slot, run_id=ctx.run_id
+            )
+            ctx.ledger.forget_partition(run.view, run.trade_date, sym, run.slot)
+            ctx.runlog.event("quarantined", underlying=sym, path=str(moved.moved_to))
+            resume.quarantined.append(moved.line())
+            done.discard(sym)
+            continue
         if existing is None:
             continue
         file_ingest = str(existing.column("ingest_id")[0].as_py()) if existing.num_rows else None

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import polars as pl
 import pyarrow as pa
 
 from collector.ib.types import OptionContract, QuoteSnapshot
@@ -35,6 +36,7 @@ class RowContext:
     underlying_conid: int | None
     reference_price: float | None
     delayed_fallback: bool = False
+    discovery_stale: bool = False  # contracts from an earlier day's cache (discovery failed)
 
 
 def build_row(
@@ -109,6 +111,8 @@ def build_row(
         flags.append(S.FLAG_TIMEOUT)
     if no_permission:
         flags.append(S.FLAG_NO_PERMISSION)
+    if ctx.discovery_stale:
+        flags.append(S.FLAG_DISCOVERY_STALE)
     row["data_quality_flags"] = flags
     row["missing_reason"] = missing_reason or _reason(flags)
     return row
@@ -144,8 +148,28 @@ def fill_stats(table: pa.Table) -> FillStats:
     n = table.num_rows
     if n == 0:
         return FillStats(0, None, None, 0)
-    flags = table.column("data_quality_flags").to_pylist()
-    quote_ok = sum(1 for f in flags if S.FLAG_MISSING_QUOTE not in f)
-    greeks_ok = sum(1 for f in flags if S.FLAG_MISSING_GREEKS not in f)
-    delayed = sum(1 for f in flags if S.FLAG_DELAYED in f)
+    flags = pl.Series(table.column("data_quality_flags"))
+    quote_ok = n - int(flags.list.contains(S.FLAG_MISSING_QUOTE).sum())
+    greeks_ok = n - int(flags.list.contains(S.FLAG_MISSING_GREEKS).sum())
+    delayed = int(flags.list.contains(S.FLAG_DELAYED).sum())
     return FillStats(n, quote_ok / n, greeks_ok / n, delayed)
+
+
+def fill_stats_by_underlying(table: pa.Table) -> dict[str, FillStats]:
+    """fill_stats of each underlying's rows, in one pass over a many-underlying table."""
+    if table.num_rows == 0:
+        return {}
+    flags = pl.col("data_quality_flags")
+    per = (
+        pl.DataFrame(table.select(["underlying", "data_quality_flags"]))
+        .group_by("underlying")
+        .agg(
+            n=pl.len(),
+            no_quote=flags.list.contains(S.FLAG_MISSING_QUOTE).sum(),
+            no_greeks=flags.list.contains(S.FLAG_MISSING_GREEKS).sum(),
+            delayed=flags.list.contains(S.FLAG_DELAYED).sum(),
+        )
+    )
+    return {
+        u: FillStats(n, (n - q) / n, (n - g) / n, int(dl)) for u, n, q, g, dl in per.iter_rows()
+    }

@@ -11,14 +11,18 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from collector.errorlog import append_error, format_error
 from collector.ib import IBSession
+from collector.lock import LockHeld, RunLock
 from collector.pipeline.errors import InputError
 from collector.pipeline.runlog import RunLog, log_unhandled
+from shared import schema as S
 from shared.calendar import (
     Session,
     parse_trade_date,
     require_session,
     slot_file_label,
+    today_et,
     validate_slot,
 )
 from shared.config import AppConfig
@@ -105,7 +109,13 @@ class Run:
 
 
 class RunContext:
-    """Ledger run row + run log of one job; created only after the input is validated."""
+    """Ledger run row + run log of one job; created only after the input is validated.
+
+    A task without a slot (rollup, enrichment, history...) holds the flock
+    `<task>_<date>` until it finishes; holding it proves that a row of the same task and
+    date still `running` belongs to a dead process, which is then marked failed: interrupted.
+    (Slot tasks do the same under their slot lock, in collector.pipeline.resume.)
+    """
 
     def __init__(
         self, cfg: AppConfig, task: str, trade_date: date | None, slot: str | None = None
@@ -120,6 +130,25 @@ class RunContext:
         self.run_id = self.ledger.start_run(task, trade_date, slot, shard=self.shard)
         self.runlog = RunLog(self.layout, task, self.run_id, trade_date)
         self.runlog.event("start", trade_date=str(trade_date) if trade_date else None, slot=slot)
+        self._lock: RunLock | None = None
+        if slot is None:
+            self._claim_task(task, trade_date)
+
+    def _claim_task(self, task: str, trade_date: date | None) -> None:
+        day = trade_date.isoformat() if trade_date else "none"
+        suffix = Shard.from_config(self.cfg).lock_suffix  # each shard runs its own rollup etc.
+        lock = RunLock(self.layout.run_locks(), f"{task}_{day}{suffix}", command=task)
+        try:
+            lock.acquire()
+        except LockHeld:
+            return  # another live run of the task: its `running` row is not ours to judge
+        except OSError as exc:  # a read-only state dir must not hide the job's own failure
+            log.warning("cannot take the %s lock: %s", task, exc)
+            return
+        self._lock = lock
+        dead = self.ledger.mark_interrupted(task, trade_date, self.run_id, shard=self.shard)
+        if dead:
+            self.runlog.event("interrupted_runs", run_ids=dead)
 
     def finish(self, result: JobResult) -> JobResult:
         result.run_id = self.run_id
@@ -143,7 +172,28 @@ class RunContext:
             message=result.message,
             details=result.details,
         )
+        self._log_problem(result)
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
         return result
+
+    def _log_problem(self, result: JobResult) -> None:
+        """One error-log line per run that did not end ok (by hand or by the scheduler)."""
+        level = problem_level(self.cfg, result)
+        if level is None or result.details.get("error_logged"):
+            return
+        day = self.trade_date or today_et()
+        text = format_error(
+            self.task,
+            day,
+            f"{result.status}: {result.message}",
+            slot=self.slot,
+            run_id=self.run_id,
+            ingest_id=str(result.details.get("ingest_id") or self.run_id),
+            level=level,
+        )
+        append_error(self.layout, day, text)
 
     def crashed(self, exc: BaseException, ingest_id: str | None = None) -> JobResult:
         """Unhandled exception: error log with stack, ledger row failed, a failed JobResult."""
@@ -151,7 +201,36 @@ class RunContext:
             self.layout, self.task, ingest_id or self.run_id, exc, self.trade_date, self.slot
         )
         message = f"{type(exc).__name__}: {exc}"
-        return self.finish(JobResult(self.task, "failed", message=message))
+        # the stack is already in the error log: one record per failure
+        return self.finish(
+            JobResult(self.task, "failed", message=message, details={"error_logged": True})
+        )
+
+
+def problem_level(cfg: AppConfig, result: JobResult) -> str | None:
+    """The error-log level of a finished run: None when it is healthy.
+
+    ERROR (counted by logscan) for a failure, slot_retry_exceeded, pacing exhaustion or
+    a collection below qa.slot_coverage_min; WARNING for a partial run above it or a
+    delayed-data fallback (recorded, not counted).
+    """
+    if result.status == "failed" or below_coverage(cfg, result):
+        return "ERROR"
+    d = result.details
+    if S.FLAG_SLOT_RETRY_EXCEEDED in result.message or d.get("corrupt_files"):
+        return "ERROR"
+    if d.get("discovery_failed"):  # the day goes on for the others; this one needs a look
+        return "ERROR"
+    if result.status == "partial" or result.details.get("delayed_fallback"):
+        return "WARNING"
+    return None
+
+
+def below_coverage(cfg: AppConfig, result: JobResult) -> bool:
+    """A partial run that collected less than qa.slot_coverage_min of what it planned."""
+    if result.status != "partial" or not result.total:
+        return False
+    return result.succeeded / result.total < cfg.qa.slot_coverage_min
 
 
 @asynccontextmanager

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date
+import os
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from collector.errorlog import append_error, format_error
+from collector.pipeline.compacted import merge_tables
 from collector.pipeline.rows import fill_stats
 from shared.config import AppConfig
 from shared.ledger import Ledger, PartitionRecord
 from shared.schema import schema_for_view
-from shared.storage import Layout, atomic_write_parquet
+from shared.storage import RAW_VIEWS, Layout, atomic_write_parquet
 
 HISTORY_VIEW = "history_1d"  # the ledger view name of clean/ib/history/bar=1d files
 
@@ -28,13 +32,49 @@ def write_chain(
     table: pa.Table,
     run_id: str,
 ) -> PartitionRecord:
-    """Replace the partition file atomically, then record it (rows, bytes, fills, delayed)."""
+    """Replace the partition file atomically, then record it (rows, bytes, fills, delayed).
+
+    A raw slot whose day was already compacted goes into the compacted file instead
+    (rewritten atomically with this slot's rows replaced), so no row has two copies.
+    """
     schema = schema_for_view(view)
     if table.schema != schema:
         table = table.select(schema.names).cast(schema)
+    if slot is not None and view in RAW_VIEWS:
+        compacted = layout.compacted_file(view, trade_date, symbol)
+        if compacted.is_file():
+            return _write_into_compacted(cfg, layout, ledger, view, trade_date, symbol, slot,
+                                         table, run_id, compacted)  # fmt: skip
     path = layout.chain_file(view, trade_date, symbol, slot)
     atomic_write_parquet(path, table, cfg.storage.compression, cfg.storage.compression_level)
     rec = write_chain_record(layout, view, trade_date, symbol, slot, table)
+    ledger.record_partition(rec, run_id)
+    return rec
+
+
+def _write_into_compacted(
+    cfg: AppConfig, layout: Layout, ledger: Ledger, view: str, trade_date: date, symbol: str,
+    slot: str, table: pa.Table, run_id: str, compacted: Path,
+) -> PartitionRecord:  # fmt: skip
+    merged, _ = merge_tables(pq.read_table(compacted), [table])
+    size = atomic_write_parquet(
+        compacted, merged, cfg.storage.compression, cfg.storage.compression_level
+    )
+    # a slot file of the same slot (written before the compacted file existed) goes too
+    layout.chain_file(view, trade_date, symbol, slot).unlink(missing_ok=True)
+    stats = fill_stats(table)
+    rec = PartitionRecord(
+        view=view,
+        trade_date=trade_date,
+        underlying=symbol,
+        slot=slot,
+        path=str(compacted),
+        rows=table.num_rows,
+        bytes=size * table.num_rows // max(1, merged.num_rows),
+        quote_fill=stats.quote_fill,
+        greeks_fill=stats.greeks_fill,
+        delayed_rows=stats.delayed_rows,
+    )
     ledger.record_partition(rec, run_id)
     return rec
 
@@ -80,10 +120,99 @@ def write_chain_record(
     )
 
 
+class CorruptFile(Exception):
+    """A stored Parquet file that cannot be read; the message names it in one line."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"corrupt file {path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+# What pyarrow raises for a file that is not (or no longer) valid Parquet.
+UNREADABLE = (pa.ArrowException, OSError, ValueError)
+
+
 def read_table(path: Path) -> pa.Table | None:
+    """The file's table; None when it does not exist; CorruptFile when it cannot be read."""
     if not path.is_file():
         return None
-    return pq.read_table(path)
+    try:
+        return pq.read_table(path)
+    except UNREADABLE as exc:
+        raise CorruptFile(path, _reason(exc)) from None
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:160]}"
+
+
+def quarantine(path: Path, now: datetime | None = None) -> Path:
+    """Move a corrupt file aside as `<name>.corrupt-<utc stamp>`, beside it but outside every
+    reader's `*.parquet` glob: never deleted, so a disk or copy fault can still be examined."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while target.exists():
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+        n += 1
+    os.replace(path, target)
+    return target
+
+
+def check_readable(path: Path) -> str | None:
+    """None when the Parquet footer reads; else the reason (cheap: metadata only)."""
+    try:
+        pq.read_metadata(path)
+    except UNREADABLE as exc:
+        return _reason(exc)
+    return None
+
+
+@dataclass(frozen=True)
+class Quarantined:
+    path: Path  # where the file was
+    moved_to: Path
+    reason: str
+
+    def line(self) -> str:
+        return f"corrupt file {self.path} ({self.reason}); moved aside to {self.moved_to.name}"
+
+    def path_date(self) -> date:
+        """The trade date of the partition (its date=YYYY-MM-DD folder), else today's UTC date."""
+        for part in self.path.parts:
+            if part.startswith("date="):
+                return date.fromisoformat(part.split("=", 1)[1])
+        return datetime.now(UTC).date()
+
+
+def sweep_corrupt(directories: list[Path]) -> list[Quarantined]:
+    """Quarantine every unreadable `*.parquet` under the directories (footer check)."""
+    found = []
+    for directory in directories:
+        if not directory.is_dir():
+            continue
+        for f in sorted(directory.rglob("*.parquet")):
+            reason = check_readable(f)
+            if reason is not None and f.is_file():
+                found.append(Quarantined(f, quarantine(f), reason))
+    return found
+
+
+def report_corrupt(
+    layout: Layout,
+    task: str,
+    trade_date: date,
+    found: list[Quarantined],
+    *,
+    slot: str | None = None,
+    run_id: str | None = None,
+) -> None:
+    """One error-log line per quarantined file (logscan counts it; the operator re-collects)."""
+    for q in found:
+        text = format_error(task, trade_date, q.line(), slot=slot, run_id=run_id)
+        append_error(layout, trade_date, text)
 
 
 def remove_tmp_files(directory: Path) -> int:

@@ -39,6 +39,7 @@ class Scan:
     issues: list[dict[str, Any]] = field(default_factory=list)
     files_read: int = 0
     partial: bool = False
+    moved: int = 0  # files gone between the listing and the read (compaction running)
 
     def add(self, day: date, view: str, sym: str, slot: str, kind: str, detail: Any = None) -> None:
         self.issues.append(
@@ -80,7 +81,11 @@ def get_partition_issues(
     order = {"missing_shard": -1, "missing": 0, "corrupt": 1, "empty": 2, "ledger_file_missing": 3}
     ranked = sorted(scan.issues, key=lambda i: (i["date"], -order.get(i["kind"], 9)), reverse=True)
     counts = Counter(i["kind"] for i in scan.issues)
-    meta.extra.update({"files_read": scan.files_read, "partial": scan.partial})
+    meta.extra.update({"files_read": scan.files_read, "partial": scan.partial or bool(scan.moved)})
+    if scan.moved:
+        meta.notes.append(
+            f"{scan.moved} file(s) moved while they were checked (compaction running?): ask again"
+        )
     if scan.partial:
         meta.notes.append(
             f"looked inside {scan.budget} files (the per-call cap); older files were not opened"
@@ -212,7 +217,11 @@ def _sym_of(path: Path) -> str:
 def _check_recorded(
     scan: Scan, view: str, day: date, sym: str, slot: str, rec: dict[str, Any], path: Path
 ) -> None:
-    size = path.stat().st_size
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:  # moved since the listing (compaction merging it): not an issue
+        scan.moved += 1
+        return
     if rec["rows"] == 0 or size == 0:
         scan.add(day, view, sym, slot, "empty", {"rows": rec["rows"], "bytes": size})
     elif size != rec["bytes"]:
@@ -265,7 +274,12 @@ def _check_ledger_row(
 
 def _look_inside(scan: Scan, view: str, day: date, sym: str, slot: str, path: Path) -> None:
     """Open one file: corrupt footer, duplicate keys, and for daily_clean fallbacks and OI."""
-    if path.stat().st_size < PARQUET_MIN_BYTES:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:  # moved since the listing (compaction merging it): not an issue
+        scan.moved += 1
+        return
+    if size < PARQUET_MIN_BYTES:
         scan.add(day, view, sym, slot, "corrupt", "shorter than a Parquet footer")
         return
     clean = view == "daily_clean"
@@ -276,6 +290,9 @@ def _look_inside(scan: Scan, view: str, day: date, sym: str, slot: str, path: Pa
     try:
         names = pq.read_schema(path).names
         frame = pl.from_arrow(pq.read_table(path, columns=[c for c in cols if c in names]))
+    except FileNotFoundError:
+        scan.moved += 1  # moved while it was read (compaction): not corrupt
+        return
     except (OSError, pa.ArrowException) as exc:
         scan.add(day, view, sym, slot, "corrupt", f"{type(exc).__name__}: {str(exc)[:200]}")
         return

@@ -1,19 +1,49 @@
-"""`make bench`: run every benchmark in turn; each prints its own table."""
+"""`make bench`: run every benchmark in turn, in one run; each prints its own tables.
+
+    python -m scripts.bench.run_all [--quick]
+
+`--quick` shrinks every size for a CI smoke run (about 5 minutes instead of about an
+hour): the figures it prints show the benchmarks still work, not the performance.
+"""
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import sys
+import time
 
-BENCHES = ("scripts.bench.snapshot_bench", "scripts.bench.shard_bench", "scripts.bench.mcp_bench")
+# (module, arguments of the full run, arguments of --quick)
+BENCHES: tuple[tuple[str, list[str], list[str]], ...] = (
+    ("scripts.bench.scale_bench", [], ["--quick"]),
+    ("scripts.bench.discovery_bench", [], ["--strikes-per-side", "4"]),
+    (
+        "scripts.bench.engine_bench",
+        ["--counts", "1000,5000,20000", "--hog-count", "5000"],
+        ["--counts", "200", "--hog-count", "200"],
+    ),
+    ("scripts.bench.snapshot_bench", [], ["--contracts", "300", "--skip-reqtickers"]),
+    ("scripts.bench.shard_bench", [], ["--contracts", "400", "--symbols", "16", "--shards", "1,2"]),
+    (
+        "scripts.bench.mcp_bench",
+        [],
+        ["--symbols", "20", "--sessions", "3", "--chain-calls", "30", "--health-calls", "10"],
+    ),
+)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="small sizes: a smoke run for CI")
+    args = p.parse_args(argv)
     failed = 0
-    for name in BENCHES:
-        print(f"\n=== {name} ===", flush=True)
+    for name, full, quick in BENCHES:
+        bench_args = quick if args.quick else full
+        print(f"\n=== {name} {' '.join(bench_args)} ===", flush=True)
+        t = time.monotonic()
         module = importlib.import_module(name)
-        failed += int(module.main() != 0)
+        failed += int(module.main(bench_args) != 0)
+        print(f"({name}: {time.monotonic() - t:.0f} s)", flush=True)
     return 1 if failed else 0
 
 

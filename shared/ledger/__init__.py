@@ -15,6 +15,7 @@ from shared.ledger.sql import (
     LedgerReader,
     PartitionRecord,
     new_run_id,
+    unrepaired_missed,
     utcnow_iso,
 )
 
@@ -32,5 +33,6 @@ __all__ = [
     "PartitionRecord",
     "describe",
     "new_run_id",
+    "unrepaired_missed",
     "utcnow_iso",
 ]

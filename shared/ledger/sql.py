@@ -131,24 +131,58 @@ class Ledger:
         self.finish_run(rid, "missed", error_summary=reason)
         return rid
 
-    def record_partition(self, rec: PartitionRecord, run_id: str | None) -> None:
+    def mark_interrupted(
+        self, task: str, trade_date: date | None, by_run_id: str, shard: str = ""
+    ) -> list[str]:
+        """Runs of `task` (no slot) of this shard for the date still `running` -> failed:
+        interrupted.
+
+        Called by the next run of the task while it holds the task's (shard's) lock, so a row
+        left `running` belongs to a process that died (SIGKILL, power loss) without finishing.
+        """
+        day = trade_date.isoformat() if trade_date else None
+        same_day = "trade_date = ?" if day else "trade_date IS NULL"
         with self._db.writer() as con:
-            con.run(
+            rows = con.rows(
+                f"SELECT run_id FROM runs WHERE task=? AND {same_day} AND slot IS NULL "
+                "AND shard=? AND status='running' AND run_id != ?",
+                (task, *((day,) if day else ()), shard, by_run_id),
+            )
+        dead = [str(r["run_id"]) for r in rows]
+        for rid in dead:
+            self.finish_run(rid, "failed", error_summary=f"{INTERRUPTED}; found by {by_run_id}")
+        return dead
+
+    def record_partition(self, rec: PartitionRecord, run_id: str | None) -> None:
+        self.record_partitions([rec], run_id)
+
+    def record_partitions(self, recs: list[PartitionRecord], run_id: str | None) -> None:
+        """Record many written files in one transaction (one commit, one WAL sync)."""
+        self.record_partitions_with_runs([(rec, run_id) for rec in recs])
+
+    def record_partitions_with_runs(self, items: list[tuple[PartitionRecord, str | None]]) -> None:
+        """Like record_partitions, each file keeping its own run (e.g. re-pointed rows)."""
+        now = utcnow_iso()
+        with self._db.writer() as con:
+            con.run_many(
                 _upsert("partitions", PARTITION_COLUMNS),
-                (
-                    rec.view,
-                    rec.trade_date.isoformat(),
-                    rec.underlying,
-                    rec.slot,
-                    rec.path,
-                    rec.rows,
-                    rec.bytes,
-                    rec.quote_fill,
-                    rec.greeks_fill,
-                    rec.delayed_rows,
-                    run_id,
-                    utcnow_iso(),
-                ),
+                [
+                    (
+                        rec.view,
+                        rec.trade_date.isoformat(),
+                        rec.underlying,
+                        rec.slot,
+                        rec.path,
+                        rec.rows,
+                        rec.bytes,
+                        rec.quote_fill,
+                        rec.greeks_fill,
+                        rec.delayed_rows,
+                        run_id,
+                        now,
+                    )
+                    for rec, run_id in items
+                ],
             )
 
     def forget_partition(self, view: str, trade_date: date, underlying: str, slot: str) -> None:
@@ -196,6 +230,28 @@ def _upsert(table: str, keys: Sequence[str]) -> str:
         else:
             sql += f" ON CONFLICT ({','.join(pk)}) DO NOTHING"
     return sql
+
+
+# A later run of the same task and slot that ended like this repairs a miss. (A partial run
+# that still lacks contracts records a new miss after itself, so it stays queued.)
+REPAIRED = ("ok", "partial")
+
+
+def unrepaired_missed(runs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The missed records with no later repairing run of the same (task, slot, shard).
+
+    `runs` in start order. The ledger keeps every record; only the alarm is cleared:
+    `--retry-missed`, `--replay-missed` or a plain rerun that succeeds repairs the slot
+    for the retry queue, the selfcheck and the MCP server alike.
+    """
+    open_: dict[tuple[Any, Any, Any], Mapping[str, Any]] = {}
+    for r in runs:  # one shard's run repairs only its own shard's miss
+        key = (r.get("task"), r.get("slot"), r.get("shard") or "")
+        if r.get("status") == "missed":
+            open_[key] = r
+        elif r.get("status") in REPAIRED:
+            open_.pop(key, None)
+    return list(open_.values())
 
 
 def _by_keys(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, ...], list[Mapping[str, Any]]]:
@@ -253,7 +309,7 @@ class LedgerReader:
             return []
         marks = ",".join("?" * len(dates))
         return self._rows(
-            f"{_RUNS} WHERE trade_date IN ({marks}) ORDER BY started_at",
+            f"{_RUNS} WHERE trade_date IN ({marks}) ORDER BY started_at, {self._db.order_key}",
             [d.isoformat() for d in dates],
         )
 
@@ -275,19 +331,13 @@ class LedgerReader:
 
     def missed_slots(self, task: str, trade_date: date, shard: str = "") -> list[str]:
         """The retry queue of one shard: slots of `task` whose latest missed record has no
-        later ok run."""
+        later repair."""
         runs = self._rows(
-            "SELECT slot, status FROM runs WHERE task=? AND trade_date=? AND shard=? "
+            "SELECT task, slot, status, shard FROM runs WHERE task=? AND trade_date=? AND shard=? "
             f"AND slot IS NOT NULL ORDER BY started_at, {self._db.order_key}",
             [task, trade_date.isoformat(), shard],
         )
-        queued: dict[str, bool] = {}
-        for r in runs:
-            if r["status"] == "missed":
-                queued[r["slot"]] = True
-            elif r["status"] == "ok":
-                queued[r["slot"]] = False
-        return sorted(slot for slot, waiting in queued.items() if waiting)
+        return sorted(str(r["slot"]) for r in unrepaired_missed(runs))
 
     def resume_chain(self, task: str, trade_date: date, slot: str, shard: str = "") -> list[str]:
         """Run ids of one shard's newest unbroken chain of dead runs of one slot, newest first.

@@ -59,6 +59,17 @@ def test_demo_runs_a_full_session_and_passes_selfcheck(tmp_path: Path) -> None:
         hive_partitioning=False,
     )
     assert daily.height > 0 and daily.get_column("open_interest").null_count() < daily.height
+    # a healthy demo logs no ERROR (enrichment never asks for contracts that expired that day)
+    assert " ERROR " not in proc.stdout + proc.stderr and "Error 200" not in proc.stderr
+    errors_log = layout.errors_log(date(2026, 11, 18))
+    assert not errors_log.is_file() or " ERROR " not in errors_log.read_text()
+    # no null open interest without a reason
+    unexplained = daily.filter(
+        pl.col("open_interest").is_null()
+        & pl.col("missing_reason").is_null()
+        & (pl.col("data_quality_flags").list.len() == 0)
+    )
+    assert unexplained.height == 0
 
     tasks = {
         (r["task"], r["status"])

@@ -101,13 +101,14 @@ def test_simulate_runs_the_whole_day_and_selfcheck_passes(
     cfg = _config(tmp_path, sim.port)
     code, output = _simulate(cfg)
     assert code == 0, output
-    assert "plan for 2026-11-18 (21 tasks, ET)" in output
+    assert "plan for 2026-11-18 (22 tasks, ET)" in output
     ran = _ran(output)
     assert ran[0] == "precheck" and ran[1] == "snapshot@09:30" and ran[14] == "snapshot@16:00"
     assert ran[15:] == [
         "close-snapshot@16:00",
         "rollup",
         "qa",
+        "logscan@17:30",
         "enrichment",
         "selfcheck",
         "logscan",
@@ -200,10 +201,11 @@ def test_live_started_after_the_day_records_every_slot_missed_and_runs_the_rest(
     assert sorted(r for r in ran if r.startswith("snapshot@")) == sorted(
         f"snapshot@{s}" for s in _slots()
     )
-    assert ran[-6:] == [
+    assert ran[-7:] == [
         "close-snapshot@16:00",
         "rollup",
         "qa",
+        "logscan@17:30",
         "enrichment",
         "selfcheck",
         "logscan",

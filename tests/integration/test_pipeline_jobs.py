@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from collector.pipeline.errors import CacheMissing, InputError
@@ -19,19 +21,29 @@ from tests.support.pipeline import SIM_DAY, all_files, running_sim, sim_config, 
 EARLY_CLOSE = date(2026, 11, 27)  # the day after Thanksgiving: 13:00 close
 
 
-async def test_dry_run_plans_and_writes_nothing(tmp_path: Path) -> None:
+async def test_dry_run_plans_offline_and_writes_nothing(tmp_path: Path) -> None:
+    down = write_config(tmp_path / "down", 1, ["AAPL", "SPX"])  # nothing listens on port 1
+    before = all_files(tmp_path)
+    need = await run_snapshot(down, SIM_DAY, "10:30", overrides={"dry_run": True})
+    assert all_files(tmp_path) == before  # no ledger, no log, no data
+    assert need.status == "ok" and need.total == 0 and need.run_id is None
+    assert set(need.details["needs_discovery"]) == {"AAPL", "SPX"}
+    assert "AAPL_2026-11-18.json is missing" in need.details["needs_discovery"]["AAPL"]
     async with running_sim(sim_config()) as sim:
         cfg = write_config(tmp_path, sim.port, ["AAPL", "SPX"])
-        before = all_files(tmp_path)
-        result = await run_snapshot(
-            cfg, SIM_DAY, "10:30", overrides={"dry_run": True, "strikes": 1}
-        )
-        early = await run_close_snapshot(cfg, EARLY_CLOSE, "AAPL", overrides={"dry_run": True})
+        await precheck_contract_cache(cfg, SIM_DAY, None)  # the day's caches exist now
+    before = all_files(tmp_path)
+    # the gateway is gone: the plan comes from the caches alone
+    result = await run_snapshot(cfg, SIM_DAY, "10:30", overrides={"dry_run": True, "strikes": 1})
+    early = await run_close_snapshot(cfg, EARLY_CLOSE, "AAPL", overrides={"dry_run": True})
     assert all_files(tmp_path) == before
     assert result.status == "ok" and result.details["slot"] == "10:30"
     assert set(result.details["contracts"]) == {"AAPL", "SPX"}
-    assert 0 < result.total < 40
+    assert (
+        0 < result.total < 40 and "contracts from the contract cache" in result.details["plan"][0]
+    )
     assert early.details["slot"] == "13:00" and early.details["view"] == "close"
+    assert early.details["needs_discovery"]  # no cache for that day
 
 
 async def test_cache_precheck_rebuild_and_strict_mode(tmp_path: Path) -> None:
@@ -60,12 +72,13 @@ def test_rollup_bad_input_and_crash_goes_to_the_error_log(tmp_path: Path) -> Non
     layout = Layout.from_config(cfg)
     bad = layout.chain_file("intraday", SIM_DAY, "AAPL", "10:00")
     bad.parent.mkdir(parents=True)
-    bad.write_bytes(b"PAR1 this is not parquet")
+    pq.write_table(pa.table({"not_a_chain_column": [1]}), bad)  # readable, but not our schema
     result = run_rollup(cfg, SIM_DAY)
     assert result.status == "failed"
     logs = list((layout.run_logs / "errors").glob("errors_*.log"))
     assert logs == [layout.errors_log(SIM_DAY)]  # dated by the trade date, not the clock
     text = logs[0].read_text()
     assert "task=rollup" in text and f"ingest_id={result.run_id}" in text and "Traceback" in text
+    assert text.count(" ERROR ") == 1  # one record per failure, the stack indented under it
     runs = LedgerReader(layout.ledger).recent_runs(5, task="rollup")
     assert runs[0]["status"] == "failed" and runs[0]["error_summary"]

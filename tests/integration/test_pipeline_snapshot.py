@@ -134,13 +134,33 @@ async def test_no_permission_without_fallback_is_a_clear_failure(tmp_path: Path)
     assert all(r["bid"] is None and r["missing_reason"] == "no_permission" for r in rows)
 
 
-async def test_pacing_backoff_then_retry_queue_then_retry_missed(tmp_path: Path) -> None:
-    faults = FaultConfig(pacing_error_rate=0.5)
+async def test_sporadic_pacing_errors_cost_short_pauses_not_the_slot(tmp_path: Path) -> None:
+    faults = FaultConfig(pacing_error_rate=0.2)  # one request in five refused, at random
     async with running_sim(sim_config(faults=faults)) as sim:
+        cfg = write_config(tmp_path, sim.port, ["AAPL"], backoff="[30.0, 60.0]")
+        result = await run_snapshot(cfg, SIM_DAY, "11:00", progress=False)
+    assert result.status == "ok", result.message
+    assert result.details["pacing_events"] > 0 and result.details["not_collected"] == 0
+    assert missed_slots(Layout.from_config(cfg), SIM_DAY) == []
+    assert "ERROR" not in (
+        Layout.from_config(cfg).errors_log(SIM_DAY).read_text()
+        if Layout.from_config(cfg).errors_log(SIM_DAY).is_file()
+        else ""
+    )
+
+
+async def test_pacing_backoff_then_retry_queue_then_retry_missed(tmp_path: Path) -> None:
+    async with running_sim(sim_config()) as sim:  # the day's cache, before pacing starts
+        await precheck_contract_cache(write_config(tmp_path, sim.port, ["AAPL"]), SIM_DAY, None)
+    faults = FaultConfig(pacing_error_rate=1.0)  # pacing that persists
+    async with running_sim(sim_config(faults=faults)) as sim:
+        prime_sim(sim, ["AAPL"])
         cfg = write_config(tmp_path, sim.port, ["AAPL"], backoff="[0.1, 0.1]")
         result = await run_snapshot(cfg, SIM_DAY, "11:00", progress=False)
     assert result.status == "partial", result.message
-    assert result.details["pacing_events"] == 3  # two backoffs, then the slot is given up
+    # any short pauses while the share of refusals was still low, then two backoffs, then
+    # the slot is given up
+    assert result.details["pacing_events"] >= 3
     table = read_view(cfg, "intraday", SIM_DAY)
     flagged = pc.sum(pc.list_value_length(table.column("data_quality_flags"))).as_py()
     assert flagged > 0

@@ -116,3 +116,17 @@ def test_recent_sessions_skip_weekends_and_holidays() -> None:
         date(2025, 12, 24),
         date(2025, 12, 23),
     ]
+
+
+def test_a_file_moved_by_compaction_mid_scan_is_not_an_error(tmp_path: Path) -> None:
+    """The issue scan lists a slot file, then compaction moves it before the scan reads it."""
+    from datetime import date
+
+    from mcp_server.queries.issues import Scan, _check_recorded, _look_inside
+
+    scan = Scan(budget=10)
+    gone = tmp_path / "underlying=AAPL" / "slot=1000.parquet"  # listed, then merged away
+    rec = {"rows": 4, "bytes": 100, "quote_fill": 1.0, "greeks_fill": 1.0, "delayed_rows": 0}
+    _check_recorded(scan, "intraday", date(2026, 11, 18), "AAPL", "10:00", rec, gone)
+    _look_inside(scan, "intraday", date(2026, 11, 18), "AAPL", "10:00", gone)
+    assert scan.issues == [] and scan.moved == 2

@@ -47,8 +47,7 @@ def test_the_production_template_loads() -> None:
     cfg = load_config(PROD, env={})
     assert isinstance(cfg, AppConfig)
     assert (cfg.ib.host, cfg.ib.port, cfg.ib.client_id_pool) == ("127.0.0.1", 4001, "prod")
-    assert cfg.rate_limits.snapshot.per_minute == 30
-    assert cfg.rate_limits.snapshot.max_concurrent_snapshots == 14
+    assert (cfg.ib.max_messages_per_sec, cfg.snapshot.max_lines) == (49.0, 100)
     assert cfg.acquisition.pacing_backoff_sec == (30, 60, 120, 240)
     assert cfg.paths.data.is_absolute() and cfg.paths.data == ROOT / "data"
     assert cfg.source_file == PROD.resolve()
@@ -144,3 +143,71 @@ def test_the_cli_exits_2_with_one_stderr_line(tmp_path: Path) -> None:
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and str(bad) in lines[0] and lines[0].startswith("opt-data: error:")
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("section", "line", "replacement"),
+    [
+        ("[rate_limits.snapshot]", "per_minute = 30", "use ib.max_messages_per_sec"),
+        ("[rate_limits.snapshot]", "max_concurrent_snapshots = 14", "use snapshot.max_lines"),
+        ("[snapshot]", "batch_size = 50", "use snapshot.max_lines"),
+        ("[rollup]", 'close_slot = "16:00"', "the session's real last slot"),
+        ("[enrichment]", 'run_time = "04:30"', "use schedule.enrichment_time"),
+        ("[streaming]", 'stop_time = "16:15"', "15 min after the session's close"),
+    ],
+)
+def test_retired_keys_are_rejected_naming_their_replacement(
+    tmp_path: Path, section: str, line: str, replacement: str
+) -> None:
+    path = write(tmp_path, f"{MINIMAL}\n{section}\n{line}\n")
+    message = one_line_error(path)
+    key = line.split(" =")[0]
+    assert f".{key}' in" in message and "is no longer read" in message and replacement in message
+
+
+def test_every_key_of_the_templates_is_read_somewhere() -> None:
+    """No silently ignored config: each key of the model is used outside shared/config.py."""
+    from pydantic import BaseModel
+
+    def keys(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str]]:
+        out = []
+        for name, f in model.model_fields.items():
+            ann = f.annotation
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                out += keys(ann, f"{prefix}{name}.")
+            else:
+                out.append((f"{prefix}{name}", name))
+        return out
+
+    sources = [
+        p.read_text(encoding="utf-8")
+        for folder in ("collector", "mcp_server", "shared")
+        for p in (ROOT / folder).rglob("*.py")
+        if p.name != "config.py" or p.parent.name != "shared"
+    ]
+    # read through a method (pool_range, ...) or as the model's own fixed value
+    indirect = {"ib.client_id_pool", "paths.root", "discovery.policy", "schedule.timezone"}
+    unused = [
+        full
+        for full, name in keys(AppConfig)
+        if full not in indirect and not any(f".{name}" in text for text in sources)
+    ]
+    assert unused == []
+
+
+def test_dotenv_in_the_project_root_is_loaded_and_the_environment_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, MINIMAL)
+    (tmp_path / ".env").write_text(
+        "IB_PORT=4111\nIB_HOST=10.1.2.3\nOPT_DATA_ALERT_URLS=json://127.0.0.1:9/x\n"
+    )
+    for var in ("IB_PORT", "OPT_DATA_ALERT_URLS"):  # restored (unset) after the test
+        monkeypatch.setenv(var, "-")
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("IB_HOST", "127.0.0.1")  # set by the shell: wins over .env
+    cfg = load_config(path)
+    assert (cfg.ib.port, cfg.ib.host) == (4111, "127.0.0.1")
+    import os
+
+    assert os.environ["OPT_DATA_ALERT_URLS"] == "json://127.0.0.1:9/x"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -12,12 +13,9 @@ import time_machine
 from typer.testing import CliRunner
 
 from collector.cli.main import app
-from collector.ops.maintenance.compaction import (
-    compact_week,
-    count_rows,
-    merge_tables,
-    week_dates,
-)
+from collector.ops.maintenance.compaction import compact_day, compact_week, count_rows, week_dates
+from collector.pipeline.compacted import merge_tables
+from collector.pipeline.store import write_chain
 from shared.calendar import ET
 from shared.config import load_config
 from shared.ledger import Ledger, LedgerReader, PartitionRecord
@@ -170,3 +168,36 @@ def test_retention_removes_old_dates_and_their_ledger_rows(tmp_path: Path) -> No
         app, ["retention", "--config", str(cfg_path), "--view", "daily", "--older-than", "30"]
     )
     assert bad.exit_code == 2 and "unknown retention view" in bad.output
+
+
+def test_a_slot_collected_after_compaction_rewrites_the_compacted_file(tmp_path: Path) -> None:
+    """The tree read with DuckDB alone (a plain glob) never counts a row twice."""
+    cfg = load_config(tmp_config(tmp_path), env={})
+    layout, ledger = Layout.from_config(cfg), Ledger(Layout.from_config(cfg).ledger)
+    day = week_dates(WEEK)[0]
+    for sym in ("AAPL", "MSFT"):
+        for slot in SLOTS:
+            _write_slot(layout, ledger, day, sym, slot)
+    compact_day(layout, day, compression_level=3)
+    again = snapshot_rows("AAPL", "10:00", 5, day=day)  # the slot collected again: 5 rows
+    rec = write_chain(cfg, layout, ledger, "intraday", day, "AAPL", "10:00", again, "run-2")
+    directory = layout.underlying_dir("intraday", day, "AAPL")
+    assert sorted(p.name for p in directory.iterdir()) == [COMPACTED_FILE]
+    assert rec.path == str(directory / COMPACTED_FILE) and rec.rows == 5
+    glob = f"{layout.view_root('intraday')}/**/*.parquet"
+    con = duckdb.connect()
+    ((rows, keys),) = con.execute(
+        "SELECT count(*), count(DISTINCT (underlying, trade_date, sample_time, conid)) "
+        f"FROM read_parquet('{glob}', hive_partitioning = true)"
+    ).fetchall()
+    assert rows == keys == 2 * 3 * 3 - 3 + 5
+    per_slot = dict(
+        con.execute(
+            f"SELECT slot, count(*) FROM read_parquet('{glob}', hive_partitioning = true) "
+            "WHERE underlying = 'AAPL' GROUP BY slot"
+        ).fetchall()
+    )
+    assert per_slot == {"09:30": 3, "10:00": 5, "10:30": 3}
+    led = {r["slot"]: r for r in LedgerReader(layout.ledger).partitions_for_date(day, "intraday")
+           if r["underlying"] == "AAPL"}  # fmt: skip
+    assert led["10:00"]["rows"] == 5 and led["10:00"]["run_id"] == "run-2"

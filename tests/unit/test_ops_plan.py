@@ -34,7 +34,11 @@ def test_normal_day_has_14_slots_then_close_chain_and_next_day_enrichment() -> N
     assert slots[0] == "09:30" and slots[-1] == "16:00" and len(slots) == 14
     tasks = [p.task for p in plan]
     assert tasks[0] == "precheck" and plan[0].when == datetime(2026, 11, 20, 9, 25, tzinfo=ET)
-    assert tasks[-6:] == ["close-snapshot", "rollup", "qa", "enrichment", "selfcheck", "logscan"]
+    assert tasks[-7:] == [
+        "close-snapshot", "rollup", "qa", "logscan", "enrichment", "selfcheck", "logscan",
+    ]  # fmt: skip
+    evening_scan = plan[-4]  # the runbook's 17:30 logscan, told apart from 04:30's by its label
+    assert evening_scan.label == "logscan@17:30" and evening_scan.when == plan[-5].when
     close = plan[tasks.index("close-snapshot")]
     assert close.when == datetime(2026, 11, 20, 17, 30, tzinfo=ET) and close.slot == "16:00"
     enrichment = plan[tasks.index("enrichment")]
@@ -109,7 +113,7 @@ def test_groups_chain_post_close_tasks_but_keep_slots_apart() -> None:
     groups = plan_groups(_plan(date(2026, 11, 20)))
     names = [[p.task for p in g] for g in groups]
     assert names[1] == ["snapshot"] and names[2] == ["snapshot"]
-    assert ["close-snapshot", "rollup", "qa"] in names
+    assert ["close-snapshot", "rollup", "qa", "logscan"] in names
     assert ["enrichment", "selfcheck", "logscan"] in names
 
 

@@ -112,9 +112,9 @@ async def test_live_runs_on_time_and_records_late_slots_as_missed(
         r for r in LedgerReader(layout.ledger).runs_for_dates([DAY]) if r["status"] == "missed"
     ]
     assert [(r["task"], r["slot"]) for r in missed] == [("snapshot", "09:30")]
+    # a missed slot is lost data: logged at a level logscan counts
     assert (
-        "WARNING task=snapshot trade_date=2026-11-20 slot=09:30"
-        in layout.errors_log(DAY).read_text()
+        "ERROR task=snapshot trade_date=2026-11-20 slot=09:30" in layout.errors_log(DAY).read_text()
     )
 
 

@@ -91,3 +91,26 @@ def test_template_commands_are_accepted_by_the_cli(args: list[str], tmp_path: Pa
     # --help after the real options: typer parses the command line, then prints usage and exits 0
     result = CliRunner().invoke(app, [*args, "--help"])
     assert result.exit_code == 0, (args, result.output)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in SYSTEMD if p.suffix == ".service" and "alert@" not in p.name],
+    ids=lambda p: p.name,
+)
+def test_systemd_services_alert_on_failure(path: Path) -> None:
+    hook = _unit(path)["Unit"]["OnFailure"]
+    assert hook == "opt-data-alert@%n.service"
+    alert = _unit(OPS / "systemd" / "opt-data-alert@.service")["Service"]
+    args = _opt_data_args(shlex.split(alert["ExecStart"]))
+    assert args[:2] == ["alert", "daemon_crash"]
+
+
+@pytest.mark.parametrize("path", LAUNCHD, ids=lambda p: p.name)
+def test_launchd_logs_are_named_as_the_runbook_says(path: Path) -> None:
+    doc = plistlib.loads(path.read_bytes())
+    out, err = Path(doc["StandardOutPath"]).name, Path(doc["StandardErrorPath"]).name
+    assert out.startswith("launchd_") and out.endswith("_stdout.log")
+    assert err.startswith("launchd_") and err.endswith("_stderr.log")
+    runbook = Path("docs/ops-runbook.md").read_text(encoding="utf-8")
+    assert out in runbook and err in runbook

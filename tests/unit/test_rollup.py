@@ -95,3 +95,18 @@ def test_apply_open_interest_is_idempotent_and_flags_failures() -> None:
         previous=twice,
     )
     assert again.to_pylist()[0]["open_interest"] == 500
+
+
+def test_contracts_expiring_on_the_trade_date_get_expired_not_missing_oi() -> None:
+    daily = rollup_table(
+        table([row(1, "16:00", expiry=DAY), row(2, "16:00")]),
+        [],
+        allow_intraday_fallback=True,
+        fallback_slot="15:30",
+    )
+    got = {r["conid"]: r for r in apply_open_interest(daily, {2: 10}, DAY, {}, 3).to_pylist()}
+    expired = got[1]
+    assert expired["open_interest"] is None and expired["missing_reason"] == S.FLAG_EXPIRED
+    assert S.FLAG_EXPIRED in expired["data_quality_flags"]
+    assert S.FLAG_MISSING_OI not in expired["data_quality_flags"]
+    assert got[2]["open_interest"] == 10 and S.FLAG_EXPIRED not in got[2]["data_quality_flags"]

@@ -18,12 +18,14 @@ read as failures of the collector.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
 import polars as pl
 
+from shared.ledger import unrepaired_missed
 from shared.schema import DELAYED_TYPES, FLAG_MISSING_QUOTE
 from shared.universe import all_shards
 
@@ -80,6 +82,7 @@ class DayMetrics:
     expiring_rows: int = 0
     missed_runs: list[dict[str, Any]] = field(default_factory=list)
     failed_runs: list[dict[str, Any]] = field(default_factory=list)
+    corrupt_files: list[str] = field(default_factory=list)  # moved aside while reading
     shards: list[ShardCoverage] = field(default_factory=list)  # empty when not sharded
 
     @property
@@ -105,25 +108,61 @@ class DayMetrics:
             "oi_due": self.oi_due,
             "missed_runs": self.missed_runs,
             "failed_runs": self.failed_runs,
+            "corrupt_files": self.corrupt_files,
             "shards": [s.as_json() for s in self.shards],
             "missing_shards": self.missing_shards,
         }
 
 
+SUMMARY_KEYS = ["underlying", "slot"]
+
+
+def summarize_intraday(
+    intraday: pl.DataFrame | pl.LazyFrame, flags: bool = True
+) -> pl.DataFrame | pl.LazyFrame:
+    """Per (underlying, slot): rows, rows with a two-sided quote, rows served delayed.
+
+    Everything QA measures on the intraday view needs only these counts, so a day is
+    aggregated while it is read (a lazy scan) instead of held row by row in memory.
+    `flags=False`: rows carry no data_quality_flags column and count as quoted.
+    """
+    quoted = (
+        ~pl.col("data_quality_flags").list.contains(FLAG_MISSING_QUOTE).fill_null(False)
+        if flags
+        else pl.lit(True)
+    )
+    delayed = pl.col("delayed_fallback").fill_null(False) | pl.col("market_data_type").is_in(
+        [int(t) for t in DELAYED_TYPES]
+    ).fill_null(False)
+    return intraday.group_by(SUMMARY_KEYS).agg(
+        rows=pl.len().cast(pl.Int64),
+        quoted=quoted.sum().cast(pl.Int64),
+        delayed=delayed.sum().cast(pl.Int64),
+    )
+
+
+def _summary(intraday: pl.DataFrame) -> pl.DataFrame:
+    """The summary of raw rows, or the frame itself when it already is one."""
+    if "rows" in intraday.columns and "quoted" in intraday.columns:
+        return intraday
+    if not intraday.height:
+        return pl.DataFrame(
+            schema={"underlying": pl.String, "slot": pl.String, "rows": pl.Int64,
+                    "quoted": pl.Int64, "delayed": pl.Int64}
+        )  # fmt: skip
+    out = summarize_intraday(intraday, "data_quality_flags" in intraday.columns)
+    assert isinstance(out, pl.DataFrame)
+    return out
+
+
 def slot_coverage(intraday: pl.DataFrame, symbols: list[str], slots: list[str]) -> Coverage:
     """A (symbol, slot) pair is covered when it has rows and at least half of them carry a
     two-sided quote: a file of empty rows (no permission, timeouts) is not coverage."""
-    present: set[tuple[str, str]] = set()
-    if intraday.height:
-        quoted = ~pl.col("data_quality_flags").list.contains(FLAG_MISSING_QUOTE).fill_null(False)
-        if "data_quality_flags" not in intraday.columns:
-            quoted = pl.lit(True)
-        pairs = (
-            intraday.group_by("underlying", "slot")
-            .agg(quoted.mean().alias("quoted"))
-            .filter(pl.col("quoted") >= MIN_QUOTED_SHARE)
-        )
-        present = {(u, s) for u, s, _ in pairs.iter_rows()}
+    summary = _summary(intraday)
+    pairs = summary.filter(
+        (pl.col("rows") > 0) & (pl.col("quoted") / pl.col("rows") >= MIN_QUOTED_SHARE)
+    )
+    present = {(u, s) for u, s in pairs.select(SUMMARY_KEYS).iter_rows()}
     expected = [(sym, slot) for sym in symbols for slot in slots]
     missing = [f"{sym}@{slot}" for sym, slot in expected if (sym, slot) not in present]
     return Coverage(len(expected), len(expected) - len(missing), missing)
@@ -150,13 +189,8 @@ def shard_coverage(
 
 
 def delayed_ratio(intraday: pl.DataFrame) -> Ratio:
-    if not intraday.height:
-        return Ratio(0, 0)
-    delayed = intraday.filter(
-        pl.col("delayed_fallback").fill_null(False)
-        | pl.col("market_data_type").is_in([int(t) for t in DELAYED_TYPES]).fill_null(False)
-    ).height
-    return Ratio(delayed, intraday.height)
+    summary = _summary(intraday)
+    return Ratio(int(summary["delayed"].sum() or 0), int(summary["rows"].sum() or 0))
 
 
 def still_listed(daily_clean: pl.DataFrame, trade_date: date) -> pl.DataFrame:
@@ -181,7 +215,7 @@ def oi_fill_rate(daily_clean: pl.DataFrame) -> Ratio:
     )
 
 
-def runs_with_status(runs: list[dict[str, Any]], status: str) -> list[dict[str, Any]]:
+def runs_with_status(runs: Sequence[Mapping[str, Any]], status: str) -> list[dict[str, Any]]:
     keep = ("run_id", "task", "slot", "status", "error_summary", "started_at")
     return [{k: r.get(k) for k in keep} for r in runs if r.get("status") == status]
 
@@ -197,6 +231,8 @@ def day_metrics(
     oi_due: bool,
     shard_count: int = 1,
 ) -> DayMetrics:
+    """`intraday`: the view's rows, or their summary (summarize_intraday)."""
+    intraday = _summary(intraday)
     day_runs = [r for r in runs if r.get("trade_date") == trade_date.isoformat()]
     listed = still_listed(daily_clean, trade_date)
     coverage = slot_coverage(intraday, symbols, slots_due)
@@ -210,9 +246,9 @@ def day_metrics(
         rollup_fallback=rollup_fallback_ratio(listed),
         oi_fill=oi_fill_rate(listed),
         oi_due=oi_due,
-        intraday_rows=intraday.height,
+        intraday_rows=int(intraday["rows"].sum() or 0),
         daily_clean_rows=daily_clean.height,
         expiring_rows=daily_clean.height - listed.height,
-        missed_runs=runs_with_status(day_runs, "missed"),
+        missed_runs=runs_with_status(unrepaired_missed(day_runs), "missed"),
         failed_runs=runs_with_status(day_runs, "failed"),
     )

@@ -5,14 +5,15 @@ write metrics/metrics_YYYYMMDD.json and selfcheck/selfcheck_YYYYMMDD.json, clean
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from collector.ops.checks.dataset import read_view, scheduled_symbols
+from collector.ops.checks.dataset import intraday_summary, read_view, scheduled_symbols
 from collector.ops.checks.logscan import LogscanResult, scan_day
 from collector.ops.checks.qa import DayMetrics, day_metrics
+from collector.pipeline.store import report_corrupt, sweep_corrupt
 from shared.calendar import get_session, now_et
 from shared.config import AppConfig, QAConfig
 from shared.due import enrichment_due, intraday_due
@@ -122,6 +123,17 @@ def judge(
                 "no data from shard " + ", ".join(metrics.missing_shards),
             )
         )
+    if metrics.corrupt_files:
+        checks.append(
+            Check(
+                "corrupt_files",
+                len(metrics.corrupt_files),
+                "<=",
+                0,
+                False,
+                "; ".join(metrics.corrupt_files) + " - re-collect the slot",
+            )
+        )
     if metrics.missed_runs:
         checks.append(
             Check("missed_runs", len(metrics.missed_runs), "<=", 0, False, _missed_note(metrics))
@@ -143,12 +155,10 @@ def compute_metrics(
     layout = Layout.from_config(cfg)
     session = get_session(trade_date)
     due = intraday_due(cfg, session, clock) if session else []
-    intraday = read_view(
-        layout,
-        "intraday",
-        trade_date,
-        ["underlying", "slot", "delayed_fallback", "market_data_type", "data_quality_flags"],
-    )
+    # a corrupt file is a finding: moved aside (one error-log line each), then measured without
+    corrupt = sweep_corrupt([layout.date_dir(v, trade_date) for v in ("intraday", "daily_clean")])
+    report_corrupt(layout, Task.QA, trade_date, corrupt)
+    intraday = intraday_summary(layout, trade_date)
     daily = read_view(
         layout, "daily_clean", trade_date, ["expiry", "rollup_strategy", "open_interest"]
     )
@@ -158,9 +168,10 @@ def compute_metrics(
     oi_due = enrichment_due(cfg, trade_date, clock) or any(
         r["task"] == Task.ENRICHMENT and r["status"] in ("ok", "partial") for r in runs
     )
-    return day_metrics(
+    metrics = day_metrics(
         trade_date, syms, due, intraday, daily, runs, oi_due=oi_due, shard_count=shards
     )
+    return replace(metrics, corrupt_files=[q.line() for q in corrupt])
 
 
 def write_metrics(cfg: AppConfig, metrics: DayMetrics) -> Path:

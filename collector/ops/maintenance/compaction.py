@@ -1,10 +1,9 @@
-"""`compact`: merge a week's intraday slot files into one zstd file per (date, underlying).
+"""`compact`: merge a week's (or one day's) intraday slot files into one file per underlying.
 
-    view=intraday/date=D/underlying=SYM/slot=0930.parquet, slot=1000.parquet, ...
- -> view=intraday/date=D/underlying=SYM/compacted.parquet   (all slots, `slot` column kept)
-
-Every row and the unique key (trade_date, sample_time, conid) survive; a slot re-collected
-after compaction is merged in by the next run (its new file wins over the compacted copy).
+The merge rule and the file's layout are collector/pipeline/compacted.py. Every row and the
+unique key (trade_date, sample_time, conid) survive; a slot collected again after
+compaction is written into the compacted file by the slot writer itself, and a slot file
+left beside it (an older collector) is merged in by the next run (it wins over the copy).
 The ledger keeps one row per slot, re-pointed at the compacted file, so per-slot queries
 still find their rows. Order: write compacted.parquet atomically, delete the slot files,
 update the ledger; a crash between steps leaves duplicates only until the next run.
@@ -12,23 +11,22 @@ update the ledger; a crash between steps leaves duplicates only until the next r
 
 from __future__ import annotations
 
-from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
-import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from collector.ops.checks.dataset import partition_files
+from collector.pipeline.compacted import merge_frames, read_day_files
 from shared.ledger import Ledger, LedgerReader, PartitionRecord
-from shared.schema import SNAPSHOT_SCHEMA, conform
 from shared.storage import Layout, atomic_write_parquet
 
 VIEW = "intraday"
-UNIQUE_KEY = ["trade_date", "sample_time", "conid"]
-SORT = ["slot", "expiry", "strike", "right", "conid"]
 
 
 @dataclass
@@ -76,75 +74,84 @@ def default_week(today: date) -> date:
     return today - timedelta(days=today.weekday() + 7)
 
 
-def _frame(table: pa.Table) -> pl.DataFrame:
-    frame = pl.from_arrow(conform(table, SNAPSHOT_SCHEMA))
-    assert isinstance(frame, pl.DataFrame)
-    return frame
-
-
-def merge_tables(compacted: pa.Table | None, slot_tables: list[pa.Table]) -> tuple[pa.Table, int]:
-    """Pure: union of the slot tables and the compacted rows of other slots, unique by key.
-
-    A slot present in the new slot files replaces its compacted copy; an exact key repeat
-    keeps the newest. Returns the merged table (data-contract schema) and duplicates dropped.
-    """
-    frames = [_frame(t) for t in slot_tables]
-    new_slots: set[str] = set()
-    for frame in frames:
-        new_slots.update(frame.get_column("slot").unique().to_list())
-    if compacted is not None:
-        frames.insert(0, _frame(compacted).filter(~pl.col("slot").is_in(sorted(new_slots))))
-    if not frames:
-        return SNAPSHOT_SCHEMA.empty_table(), 0
-    merged = pl.concat(frames, how="vertical")
-    unique = merged.unique(subset=UNIQUE_KEY, keep="last", maintain_order=True).sort(SORT)
-    return conform(unique.to_arrow(), SNAPSHOT_SCHEMA), merged.height - unique.height
-
-
 def compact_underlying(
-    layout: Layout, trade_date: date, directory: Path, compression_level: int, dry_run: bool
+    layout: Layout,
+    trade_date: date,
+    directory: Path,
+    compression_level: int,
+    dry_run: bool,
+    known: dict[tuple[str, str], dict[str, Any]] | None = None,
+    ledger: Ledger | None = None,
 ) -> UnderlyingCompaction | None:
+    """Merge one underlying's slot files of a date; `known` are the date's ledger rows."""
+    done = _merge_underlying(layout, trade_date, directory, compression_level, dry_run)
+    if done is None:
+        return None
+    item, records = done
+    if records:
+        if known is None:
+            known = day_partitions(layout, trade_date)
+        (ledger or Ledger(layout.ledger)).record_partitions_with_runs(
+            [r for rec in records for r in repoint_records(trade_date, *rec, known)]
+        )
+    return item
+
+
+_Repoint = tuple[str, pa.Table, Path, int]  # underlying, merged table, file, its size
+
+
+def _merge_underlying(
+    layout: Layout, trade_date: date, directory: Path, compression_level: int, dry_run: bool
+) -> tuple[UnderlyingCompaction, list[_Repoint]] | None:
     slot_files = sorted(directory.glob("slot=*.parquet"))
     if not slot_files:
         return None
     underlying = directory.name.split("=", 1)[1]
     target = layout.compacted_file(VIEW, trade_date, underlying)
-    compacted = pq.read_table(target) if target.is_file() else None
-    tables = [pq.read_table(f) for f in slot_files]
-    rows_in = sum(t.num_rows for t in tables) + (compacted.num_rows if compacted is not None else 0)
-    merged, dropped = merge_tables(compacted, tables)
+    compacted = read_day_files([target]) if target.is_file() else None
+    slots = read_day_files(slot_files)
+    rows_in = slots.height + (compacted.height if compacted is not None else 0)
+    merged, dropped = merge_frames(compacted, slots)
     item = UnderlyingCompaction(
         trade_date, underlying, len(slot_files), rows_in, merged.num_rows, dropped, target
     )
     if dry_run:
-        return item
+        return item, []
     size = atomic_write_parquet(target, merged, "zstd", compression_level)
     for f in slot_files:
         f.unlink()
-    _repoint_ledger(layout, trade_date, underlying, merged, target, size)
-    return item
+    return item, [(underlying, merged, target, size)]
 
 
-def _repoint_ledger(
-    layout: Layout, trade_date: date, underlying: str, merged: pa.Table, target: Path, size: int
-) -> None:
-    per_slot = Counter(merged.column("slot").to_pylist())
-    known = {
-        r["slot"]: r
+def day_partitions(layout: Layout, trade_date: date) -> dict[tuple[str, str], dict[str, Any]]:
+    """The date's intraday ledger rows by (underlying, slot), read once per date."""
+    return {
+        (r["underlying"], r["slot"]): r
         for r in LedgerReader(layout.ledger).partitions_for_date(trade_date, VIEW)
-        if r["underlying"] == underlying
     }
-    ledger = Ledger(layout.ledger)
+
+
+def repoint_records(
+    trade_date: date,
+    underlying: str,
+    merged: pa.Table,
+    target: Path,
+    size: int,
+    known: dict[tuple[str, str], dict[str, Any]],
+) -> list[tuple[PartitionRecord, str | None]]:
+    """One ledger row per slot held by the compacted file (fills and run kept)."""
+    counts = pc.value_counts(merged.column("slot")).to_pylist()
+    per_slot = {str(c["values"]): int(c["counts"]) for c in counts}
     total = max(1, merged.num_rows)
+    out = []
     for slot_label, rows in sorted(per_slot.items()):
         key = slot_label.replace(":", "")
-        old = known.get(key) or known.get(slot_label) or {}
-        ledger_slot = str(old.get("slot", slot_label))
+        old = known.get((underlying, key)) or known.get((underlying, slot_label)) or {}
         rec = PartitionRecord(
             VIEW,
             trade_date,
             underlying,
-            ledger_slot,
+            str(old.get("slot", slot_label)),
             str(target),
             rows,
             size * rows // total,
@@ -152,7 +159,69 @@ def _repoint_ledger(
             old.get("greeks_fill"),
             int(old.get("delayed_rows") or 0),
         )
-        ledger.record_partition(rec, old.get("run_id"))
+        out.append((rec, old.get("run_id")))
+    return out
+
+
+LEDGER_BATCH = 50  # underlyings per ledger transaction (a commit costs a WAL sync)
+
+
+def compact_day(
+    layout: Layout, day: date, compression_level: int, dry_run: bool = False
+) -> list[UnderlyingCompaction]:
+    """Every underlying of one date: the ledger read once, its rows written in batches.
+
+    The underlyings are merged two at a time (reading and writing Parquet releases the
+    GIL). Should the run die between writing files and recording them, the next run
+    re-points what the ledger still places in slot files that are gone.
+    """
+    day_dir = layout.date_dir(VIEW, day)
+    if not day_dir.is_dir():
+        return []
+    known = day_partitions(layout, day)
+    ledger = None if dry_run else Ledger(layout.ledger)
+    dirs = sorted(p for p in day_dir.glob("underlying=*") if p.is_dir())
+    items: list[UnderlyingCompaction] = []
+    pending: list[_Repoint] = [] if dry_run else _stale(layout, day, dirs, known)
+
+    def flush() -> None:
+        if ledger is not None and pending:
+            ledger.record_partitions_with_runs(
+                [r for rec in pending for r in repoint_records(day, *rec, known)]
+            )
+        pending.clear()
+
+    with ThreadPoolExecutor(2) as pool:
+        for done in pool.map(
+            lambda d: _merge_underlying(layout, day, d, compression_level, dry_run), dirs
+        ):
+            if done is not None:
+                items.append(done[0])
+                pending += done[1]
+                if len(pending) >= LEDGER_BATCH:
+                    flush()
+    flush()
+    return items
+
+
+def _stale(
+    layout: Layout, day: date, dirs: list[Path], known: dict[tuple[str, str], dict[str, Any]]
+) -> list[_Repoint]:
+    """Compacted files whose ledger rows still name slot files that are gone."""
+    out: list[_Repoint] = []
+    by_underlying: dict[str, list[dict[str, Any]]] = {}
+    for (u, _), r in known.items():
+        by_underlying.setdefault(u, []).append(r)
+    for d in dirs:
+        underlying = d.name.split("=", 1)[1]
+        target = layout.compacted_file(VIEW, day, underlying)
+        rows = by_underlying.get(underlying, [])
+        if target.is_file() and any(
+            r["path"] != str(target) and not Path(r["path"]).exists() for r in rows
+        ):
+            table = pq.read_table(target, columns=["slot"])
+            out.append((underlying, table, target, target.stat().st_size))
+    return out
 
 
 def compact_week(
@@ -174,10 +243,7 @@ def compact_week(
                 f"{day} (today or later; storage.same_day_compaction_enabled=false)"
             )
             continue
-        for directory in sorted(p for p in day_dir.glob("underlying=*") if p.is_dir()):
-            item = compact_underlying(layout, day, directory, compression_level, dry_run)
-            if item is not None:
-                report.items.append(item)
+        report.items += compact_day(layout, day, compression_level, dry_run)
     return report
 
 

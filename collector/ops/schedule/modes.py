@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from collector.lock import RunLock
+from collector.ops.alerts import notify
 from collector.ops.schedule.plan import PlannedTask, build_plan, format_plan
 from collector.ops.schedule.runner import Executor, Listener, LiveScheduler, PlanRunner, TaskOutcome
 from shared.calendar import get_session, now_et, previous_session, slot_datetime, today_et
@@ -53,7 +55,13 @@ def plan_for(cfg: AppConfig, opts: ScheduleOptions) -> Callable[[date], list[Pla
 
 
 def exit_code(outcomes: list[TaskOutcome]) -> int:
-    return 1 if any(o.status in ("failed", "missed", "skipped") for o in outcomes) else 0
+    """1 when anything failed, was missed or skipped, or a symbol failed its precheck."""
+    bad = any(
+        o.status in ("failed", "missed", "skipped")
+        or (o.item.task == Task.PRECHECK and o.status == "partial")
+        for o in outcomes
+    )
+    return 1 if bad else 0
 
 
 async def run_schedule(
@@ -75,6 +83,7 @@ async def run_schedule(
             grace_seconds=cfg.acquisition.slot_grace_seconds,
             listener=listener,
             shard=shard.label,
+            alert=functools.partial(notify, cfg),
         )
         make_plan = plan_for(cfg, opts)
         if opts.mode == "simulate":

@@ -86,6 +86,9 @@ def build_plan(
     )
     plan.append(PlannedTask(close_at, Task.ROLLUP, trade_date))
     plan.append(PlannedTask(close_at, Task.QA, trade_date, args=dict(common)))
+    # the runbook's evening scan: the day's errors are seen the same evening, not at 04:30
+    # (labelled by its time, so a restart tells it apart from the 04:30 scan)
+    plan.append(PlannedTask(close_at, Task.LOGSCAN, trade_date, f"{close_at:%H:%M}"))
     nxt = enrichment_session or next_session(trade_date)
     enrich_at = _at(nxt.trade_date, sched.enrichment_time)
     plan.append(

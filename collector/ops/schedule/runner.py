@@ -20,6 +20,7 @@ from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from collector.errorlog import append_error, format_error
+from collector.ops.alerts import Event
 from collector.ops.schedule.plan import DEADLINE_TASKS, PlannedTask, plan_groups
 from shared.calendar import ET
 from shared.ledger import Ledger, LedgerReader
@@ -40,6 +41,7 @@ class TaskOutcome:
     message: str = ""
     rows: int = 0
     run_id: str | None = None
+    logged: bool = False  # the job wrote its own error-log line (pipeline jobs do)
 
     @property
     def failed(self) -> bool:
@@ -48,6 +50,13 @@ class TaskOutcome:
 
 Executor = Callable[[PlannedTask], Awaitable[TaskOutcome]]
 Listener = Callable[[str, PlannedTask, TaskOutcome | None], None]  # event: start | done
+Alert = Callable[[Event, str, str], object]  # (event, title, body), e.g. alerts.notify bound
+# The alert of a failed check task; other failures are task_failed, missed slots slot_missed.
+TASK_EVENTS = {
+    Task.PRECHECK: Event.PRECHECK_FAILED,
+    Task.SELFCHECK: Event.SELFCHECK_FAIL,
+    Task.LOGSCAN: Event.LOGSCAN_BREACH,
+}
 
 
 def _now() -> datetime:
@@ -66,6 +75,7 @@ class PlanRunner:
         listener: Listener | None = None,
         clock: Callable[[], datetime] = _now,
         shard: str = "",
+        alert: Alert | None = None,
     ) -> None:
         self.layout = layout
         self.shard = shard  # the ledger's runs.shard: what this scheduler records and resumes
@@ -73,6 +83,7 @@ class PlanRunner:
         self.grace = timedelta(seconds=grace_seconds)
         self.listener = listener or (lambda *_: None)
         self.clock = clock
+        self.alert = alert or (lambda *_: None)
         self.ledger = Ledger(layout.ledger)
         self.outcomes: list[TaskOutcome] = []
         self._one_at_a_time = asyncio.Lock()
@@ -104,7 +115,11 @@ class PlanRunner:
                     ),
                 )
             else:
-                if outcome.status == "failed" and item.task not in SELF_REPORTING:
+                if (
+                    outcome.status == "failed"
+                    and item.task not in SELF_REPORTING
+                    and not outcome.logged
+                ):
                     text = format_error(
                         item.task,
                         item.trade_date,
@@ -130,12 +145,22 @@ class PlanRunner:
                 f"missed: {reason}",
                 slot=item.slot,
                 run_id=run_id,
-                level="WARNING",
+                level="ERROR",  # a missed slot is lost data: logscan must count it
             ),
         )
         return self._record(TaskOutcome(item, "missed", reason, run_id=run_id))
 
     def _record(self, outcome: TaskOutcome) -> TaskOutcome:
+        # pipeline jobs alert for themselves (they know the details); here the rest
+        if outcome.status in ("failed", "missed") and not outcome.logged:
+            item = outcome.item
+            event = (
+                Event.SLOT_MISSED
+                if outcome.status == "missed"
+                else TASK_EVENTS.get(Task(item.task), Event.TASK_FAILED)
+            )
+            where = " ".join(x for x in (item.task, str(item.trade_date), item.slot or "") if x)
+            self.alert(event, where, f"{where}: {outcome.status} - {outcome.message}")
         self.outcomes.append(outcome)
         self.listener("done", outcome.item, outcome)
         return outcome
@@ -225,6 +250,12 @@ class LiveScheduler:
             first = pending[0]
             if first.task == Task.PRECHECK:
                 await self.runner.run_task(first, enforce_deadline=False)
+                continue
+            if trade_date in self.runner.aborted_dates:
+                # the precheck failed: nothing of the day can run, so nothing is scheduled
+                # (an --exit-when-idle run then exits 1 now instead of waiting for 04:30)
+                for item in pending:
+                    await self.runner.run_task(item, enforce_deadline=False)
                 continue
             deadline = first.task in DEADLINE_TASKS
             if deadline and now - first.when > self.runner.grace:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 
+from collector.errorlog import append_error, format_error
+from collector.ops.alerts import Event, alert_job, notify
 from collector.ops.checks.logscan import scan_day, write_summary
 from collector.ops.checks.selfcheck import compute_metrics, run_selfcheck, write_metrics
 from collector.ops.schedule import plan as p
@@ -17,17 +19,25 @@ from collector.pipeline.jobs.enrichment import run_enrichment
 from collector.pipeline.jobs.precheck import precheck_contract_cache
 from collector.pipeline.jobs.rollup import run_rollup
 from collector.pipeline.jobs.snapshot import run_snapshot
-from collector.pipeline.run import JobResult
+from collector.pipeline.run import JobResult, problem_level
+from collector.pipeline.snapshot_plan import discovery_problems
 from shared.config import AppConfig
 from shared.ledger import Ledger
 from shared.storage import Layout
 from shared.tasks import Task
 
 
-def _from_job(item: p.PlannedTask, result: JobResult) -> TaskOutcome:
-    """A pipeline JobResult (status ok/partial/failed) as a TaskOutcome."""
+def _from_job(cfg: AppConfig, item: p.PlannedTask, result: JobResult) -> TaskOutcome:
+    """A pipeline JobResult (status ok/partial/failed) as a TaskOutcome, alerted as the CLI
+    would (slot_retry_exceeded, discovery failures, delayed fallback, failures).
+
+    A partial below qa.slot_coverage_min or with slot_retry_exceeded counts as failed.
+    """
     message = result.message or (f"{result.succeeded}/{result.total} ok" if result.total else "")
-    return TaskOutcome(item, result.status, message, result.rows, result.run_id)
+    where = " ".join(x for x in (item.task, str(item.trade_date), item.slot or "") if x)
+    alert_job(cfg, result, where)
+    status = "failed" if problem_level(cfg, result) == "ERROR" else result.status
+    return TaskOutcome(item, status, message, result.rows, result.run_id, logged=True)
 
 
 class TaskExecutor:
@@ -60,11 +70,23 @@ class TaskExecutor:
         statuses = await precheck_contract_cache(
             self.cfg, item.trade_date, _symbols_arg(item), rebuild=item.args.get("rebuild", True)
         )
-        rebuilt = sorted(sym for sym, state in statuses.items() if state != "ok")
-        message = f"{len(statuses)} contract caches ok" + (
+        problems = discovery_problems(statuses)
+        rebuilt = sorted(s for s, state in statuses.items() if state != "ok" and s not in problems)
+        message = f"{len(statuses) - len(problems)} contract caches ok" + (
             f", rebuilt: {', '.join(rebuilt)}" if rebuilt else ""
         )
-        return TaskOutcome(item, "ok", message)
+        if not problems:
+            return TaskOutcome(item, "ok", message)
+        # the day goes on for the symbols that work; the failing ones are reported loudly
+        lines = "; ".join(f"{sym} {why}" for sym, why in sorted(problems.items()))
+        where = f"{item.task} {item.trade_date}"
+        notify(self.cfg, Event.DISCOVERY_FAILED, where, f"{where}: discovery failed: {lines}")
+        append_error(
+            self.layout,
+            item.trade_date,
+            format_error(item.task, item.trade_date, f"discovery failed: {lines}"),
+        )
+        return TaskOutcome(item, "partial", f"{message}; discovery failed: {lines}", logged=True)
 
     async def _run_snapshot(self, item: p.PlannedTask) -> TaskOutcome:
         assert item.slot is not None
@@ -76,7 +98,7 @@ class TaskExecutor:
             view="intraday",
             progress=self.progress,
         )
-        return _from_job(item, result)
+        return _from_job(self.cfg, item, result)
 
     async def _run_close_snapshot(self, item: p.PlannedTask) -> TaskOutcome:
         result = await run_close_snapshot(
@@ -85,14 +107,18 @@ class TaskExecutor:
             _symbols_arg(item),
             fail_on_missing_cache=bool(item.args.get("fail_on_missing_cache", False)),
         )
-        return _from_job(item, result)
+        return _from_job(self.cfg, item, result)
 
     async def _run_rollup(self, item: p.PlannedTask) -> TaskOutcome:
-        return _from_job(item, await asyncio.to_thread(run_rollup, self.cfg, item.trade_date))
+        return _from_job(
+            self.cfg, item, await asyncio.to_thread(run_rollup, self.cfg, item.trade_date)
+        )
 
     async def _run_enrichment(self, item: p.PlannedTask) -> TaskOutcome:
         fields = tuple(item.args.get("fields") or self.cfg.enrichment.fields)
-        return _from_job(item, await run_enrichment(self.cfg, item.trade_date, fields=fields))
+        return _from_job(
+            self.cfg, item, await run_enrichment(self.cfg, item.trade_date, fields=fields)
+        )
 
     # --- ops checks --------------------------------------------------------------------
     async def _run_qa(self, item: p.PlannedTask) -> TaskOutcome:
@@ -131,7 +157,7 @@ class TaskExecutor:
 
     async def _run_logscan(self, item: p.PlannedTask) -> TaskOutcome:
         ledger = Ledger(self.layout.ledger)
-        run_id = ledger.start_run(Task.LOGSCAN, item.trade_date)
+        run_id = ledger.start_run(Task.LOGSCAN, item.trade_date, item.slot)
         result = scan_day(self.layout, item.trade_date, self.cfg.logscan.keywords)
         path = write_summary(self.layout, result, self.cfg.logscan.max_total)
         over = result.total > self.cfg.logscan.max_total

@@ -16,7 +16,7 @@ from typing import Any
 from collector.ib import IBError, IBSession, OptionContract
 from collector.pipeline.engine import Collected, EngineParams, SnapshotEngine
 from collector.pipeline.errors import InputError
-from collector.pipeline.rollup import apply_open_interest
+from collector.pipeline.rollup import apply_open_interest, expired_on
 from collector.pipeline.run import JobResult, RunContext, as_date, connected, session_for
 from collector.pipeline.sentinels import open_interest_of
 from collector.pipeline.store import read_table, write_chain
@@ -92,10 +92,15 @@ async def _enrich(
     session: IBSession | None,
 ) -> JobResult:
     todo: list[OptionContract] = []
+    expired = 0
     for table in tables.values():
         for row in table.to_pylist():
-            if row.get("oi_asof_date") is None:
-                todo.append(_contract_of(row))
+            if row.get("oi_asof_date") is not None:
+                continue
+            if expired_on(row, d):  # IB no longer knows it (error 200): never asked
+                expired += 1
+                continue
+            todo.append(_contract_of(row))
     found: dict[int, int] = {}
 
     def on_result(res: Collected) -> None:
@@ -145,6 +150,7 @@ async def _enrich(
         "filled": len(found),
         "missing": missing,
         "oi_enrichment_failed": flagged,
+        "expired_skipped": expired,
         "error_codes": report.error_codes if report else {},
     }
     status = "ok" if missing == 0 else ("partial" if found else "failed")

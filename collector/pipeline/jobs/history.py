@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from collector.ib import IBError, IBSession
 from collector.ib.bars import historical_bars
-from collector.ib.types import Bar
+from collector.ib.types import Bar, UnderlyingRef
 from collector.pipeline.daily_bars import HistoricalPacer, daily_from_bars, merge_history
 from collector.pipeline.discovery import resolve_underlying
 from collector.pipeline.errors import InputError
@@ -37,7 +37,6 @@ async def run_history(
     entries = resolve_symbols(cfg, symbols, "intraday")
     today = today_et()
     layout = Layout.from_config(cfg)
-    h = cfg.history
     pacer = HistoricalPacer()
     ctx: RunContext | None = None
     try:
@@ -48,43 +47,25 @@ async def run_history(
                 entry = replace(e, conid=None) if force_refresh else e
                 refs[e.symbol] = await resolve_underlying(ib, entry)
             ctx = RunContext(cfg, Task.HISTORY, today)
-            rows_total, done = 0, []
+            rows_total, done, kept = 0, [], []
             for e in entries:
                 ref = refs[e.symbol]
-                existing = None if force_refresh else read_table(layout.history_file(e.symbol))
+                # Read the stored bars even on --force-refresh: a refresh replaces the days IB
+                # answers, it never shrinks the file because IB answered nothing (error 162).
+                existing = read_table(layout.history_file(e.symbol))
                 want = days
-                if existing is not None and existing.num_rows:
+                if not force_refresh and existing is not None and existing.num_rows:
                     last = max(existing.column("bar_date").to_pylist())
                     want = min(days, max(1, (today - last).days + 1))
-                bars: list[Bar] = []
-                end: datetime | str = ""
-                remaining = want
-                while remaining > 0:
-                    chunk = min(remaining, h.max_days_per_request)
-                    await pacer.wait()
-                    got = await historical_bars(
-                        ib,
-                        ref,
-                        end=end,
-                        duration=f"{chunk} D",
-                        bar_size=h.bar_size,
-                        what_to_show=h.what_to_show,
-                        use_rth=h.use_rth,
-                        timeout=cfg.ib.request_timeout_sec * 2,
-                    )
-                    if not got:
-                        break
-                    bars.extend(got)
-                    first = (
-                        min(b.start for b in got if isinstance(b.start, datetime))
-                        if any(isinstance(b.start, datetime) for b in got)
-                        else None
-                    )
-                    if first is None:
-                        break
-                    end = first.astimezone(UTC) - timedelta(seconds=1)
-                    remaining -= chunk
-                new_rows = daily_from_bars(e.symbol, ref.conid, bars, h.bar_size, ctx.run_id)
+                bars = await _fetch(ib, cfg, ref, want, pacer)
+                new_rows = daily_from_bars(
+                    e.symbol, ref.conid, bars, cfg.history.bar_size, ctx.run_id
+                )
+                if not new_rows:
+                    stored = existing.num_rows if existing is not None else 0
+                    kept.append(f"{e.symbol} (kept {stored} stored bars)")
+                    ctx.runlog.event("no_bars", underlying=e.symbol, kept_rows=stored)
+                    continue
                 table = merge_history(existing, new_rows)
                 write_history(cfg, layout, ctx.ledger, e.symbol, table, ctx.run_id, today)
                 ctx.runlog.event(
@@ -96,7 +77,10 @@ async def run_history(
                 )
                 rows_total += len(new_rows)
                 done.append(e.symbol)
-            status = "ok" if len(done) == len(entries) else "partial"
+            status = "ok" if not kept else ("partial" if done else "failed")
+            message = f"{rows_total} daily bars for {', '.join(done) or 'no symbol'}"
+            if kept:
+                message += f"; IB returned no bars for {', '.join(kept)}"
             return ctx.finish(
                 JobResult(
                     Task.HISTORY,
@@ -105,8 +89,13 @@ async def run_history(
                     total=len(entries),
                     succeeded=len(done),
                     failed=len(entries) - len(done),
-                    message=f"{rows_total} daily bars for {', '.join(done)}",
-                    details={"symbols": done, "days": days, "force_refresh": force_refresh},
+                    message=message,
+                    details={
+                        "symbols": done,
+                        "no_bars": kept,
+                        "days": days,
+                        "force_refresh": force_refresh,
+                    },
                 )
             )
     except IBError as exc:
@@ -117,3 +106,35 @@ async def run_history(
     except Exception as exc:
         ctx = ctx or RunContext(cfg, Task.HISTORY, today)
         return ctx.crashed(exc)
+
+
+async def _fetch(
+    ib: IBSession, cfg: AppConfig, ref: UnderlyingRef, days: int, pacer: HistoricalPacer
+) -> list[Bar]:
+    """`days` of bars, newest first, in chunks of history.max_days_per_request."""
+    h = cfg.history
+    bars: list[Bar] = []
+    end: datetime | str = ""
+    remaining = days
+    while remaining > 0:
+        chunk = min(remaining, h.max_days_per_request)
+        await pacer.wait()
+        got = await historical_bars(
+            ib,
+            ref,
+            end=end,
+            duration=f"{chunk} D",
+            bar_size=h.bar_size,
+            what_to_show=h.what_to_show,
+            use_rth=h.use_rth,
+            timeout=cfg.ib.request_timeout_sec * 2,
+        )
+        if not got:
+            break
+        bars.extend(got)
+        starts = [b.start for b in got if isinstance(b.start, datetime)]
+        if not starts:
+            break
+        end = min(starts).astimezone(UTC) - timedelta(seconds=1)
+        remaining -= chunk
+    return bars

@@ -28,7 +28,11 @@ async def precheck_contract_cache(
     view: str = "intraday",
     session: IBSession | None = None,
 ) -> dict[str, str]:
-    """Check (and unless told not to, rebuild) each symbol's cache for the date."""
+    """Check (and unless told not to, rebuild) each symbol's cache for the date.
+
+    A symbol whose discovery fails gets its latest earlier cache (status `stale (...)`) or
+    none (`failed: ...`); the others go on. It raises only when no symbol has a cache.
+    """
     d = as_date(trade_date)
     session_for(d)
     entries = resolve_symbols(cfg, symbols, view)
@@ -49,6 +53,6 @@ async def precheck_contract_cache(
     except IBError as exc:
         raise JobFailed(f"contract cache rebuild failed: {exc}") from None
     for sym, st in status.items():
-        if st != "ok":
+        if st != "ok" and sym in caches:
             save_cache(layout, caches[sym])
     return status

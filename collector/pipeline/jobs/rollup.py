@@ -1,21 +1,57 @@
 """`opt-data rollup`: close view (+ intraday fallback) -> clean/ib/chain/view=daily_clean.
 
-The rule of which row wins is the pure stage collector.pipeline.rollup; this job finds the
-day's files, calls it per underlying and writes through the common writer.
+The rule of which row wins is the pure stage collector.pipeline.rollup. This job makes
+one vectorised pass over every underlying of the day (collector/pipeline/rollup_inputs.py
+reads only the intraday files the bad close rows need), writes the files in parallel
+(each one atomically) and records every ledger row in one transaction.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from collector.pipeline.errors import InputError
-from collector.pipeline.rollup import rollup_table
+from collector.pipeline.rollup_inputs import list_day, rollup_day
+from collector.pipeline.rows import fill_stats_by_underlying
 from collector.pipeline.run import JobResult, RunContext, as_date, session_for
-from collector.pipeline.store import read_table, write_chain
+from collector.pipeline.store import Quarantined, report_corrupt, sweep_corrupt
 from shared.config import AppConfig
-from shared.storage import Layout
+from shared.ledger import LedgerReader, PartitionRecord
+from shared.storage import Layout, atomic_write_parquet
 from shared.tasks import Task
 from shared.universe import Shard
+
+WRITE_THREADS = 4  # writes wait on fsync; a few in flight hide it
+
+
+def day_symbols(layout: Layout, d: date, views: tuple[str, ...]) -> set[str]:
+    symbols: set[str] = set()
+    for view in views:
+        date_dir = layout.date_dir(view, d)
+        if date_dir.is_dir():
+            symbols |= {
+                p.name.split("=", 1)[1] for p in date_dir.glob("underlying=*") if p.is_dir()
+            }
+    return symbols
+
+
+def by_underlying(table: pa.Table) -> list[tuple[str, pa.Table]]:
+    """Zero-copy slices of a table sorted by underlying."""
+    if table.num_rows == 0:
+        return []
+    runs = pc.run_end_encode(table.column("underlying")).combine_chunks()
+    ends = runs.run_ends.to_pylist()
+    names = runs.values.to_pylist()
+    out, start = [], 0
+    for name, end in zip(names, ends, strict=True):
+        out.append((str(name), table.slice(start, end - start)))
+        start = end
+    return out
 
 
 def run_rollup(cfg: AppConfig, trade_date: date | str) -> JobResult:
@@ -23,86 +59,85 @@ def run_rollup(cfg: AppConfig, trade_date: date | str) -> JobResult:
     d = as_date(trade_date)
     session_for(d)
     layout = Layout.from_config(cfg)
-    symbols = set()
-    for view in ("close", "intraday") if cfg.rollup.allow_intraday_fallback else ("close",):
-        date_dir = layout.date_dir(view, d)
-        if date_dir.is_dir():
-            symbols |= {
-                p.name.split("=", 1)[1] for p in date_dir.glob("underlying=*") if p.is_dir()
-            }
-    symbols = {s for s in symbols if Shard.from_config(cfg).holds(s)}  # other shards' roll up there
+    allow = cfg.rollup.allow_intraday_fallback
+    symbols = day_symbols(layout, d, ("close", "intraday") if allow else ("close",))
+    symbols = {s for s in symbols if Shard.from_config(cfg).holds(s)}  # others' roll up there
     if not symbols:
-        hint = (
-            "close-snapshot"
-            if not cfg.rollup.allow_intraday_fallback
-            else "snapshot or close-snapshot"
-        )
+        hint = "close-snapshot" if not allow else "snapshot or close-snapshot"
         raise InputError(f"no raw chain data for {d}: run {hint} first")
     ctx = RunContext(cfg, Task.ROLLUP, d)
+    # a corrupt input file is a finding (moved aside, one error-log line), not a crash
+    corrupt = sweep_corrupt([layout.date_dir(v, d) for v in ("close", "intraday", "daily_clean")])
+    report_corrupt(layout, Task.ROLLUP, d, corrupt, run_id=ctx.run_id)
     try:
-        rows, missing_close = 0, []
-        strategies: dict[str, int] = {}
-        for sym in sorted(symbols):
-            close_dir = layout.underlying_dir("close", d, sym)
-            close_files = sorted(close_dir.glob("slot=*.parquet")) if close_dir.is_dir() else []
-            close = read_table(close_files[-1]) if close_files else None
-            if close is None:
-                missing_close.append(sym)
-            intraday_dir = layout.underlying_dir("intraday", d, sym)
-            intraday = (
-                [
-                    t
-                    for f in sorted(intraday_dir.glob("slot=*.parquet"))
-                    if (t := read_table(f)) is not None
-                ]
-                if intraday_dir.is_dir()
-                else []
-            )
-            previous = read_table(layout.chain_file("daily_clean", d, sym))
-            table = rollup_table(
-                close,
-                intraday,
-                allow_intraday_fallback=cfg.rollup.allow_intraday_fallback,
-                fallback_slot=cfg.rollup.fallback_slot,
-                previous=previous,
-            )
-            if table.num_rows == 0:
-                continue
-            write_chain(cfg, layout, ctx.ledger, "daily_clean", d, sym, None, table, ctx.run_id)
-            rows += table.num_rows
-            for s in table.column("rollup_strategy").to_pylist():
-                strategies[s] = strategies.get(s, 0) + 1
-        fallback = sum(v for k, v in strategies.items() if k != "close")
-        details = {
-            "strategies": strategies,
-            "missing_close": missing_close,
-            "fallback_rows": fallback,
+        files = list_day(layout, d, sorted(symbols), with_intraday=allow)
+        recorded = {
+            Path(r["path"]): int(r["rows"])
+            for r in LedgerReader(layout.ledger).partitions_for_date(d, "intraday")
         }
-        if missing_close and not cfg.rollup.allow_intraday_fallback:
-            return ctx.finish(
-                JobResult(
-                    Task.ROLLUP,
-                    "failed",
-                    rows=rows,
-                    total=len(symbols),
-                    message=f"close view missing for {', '.join(missing_close)}: "
-                    "run close-snapshot first (allow_intraday_fallback is off)",
-                    details=details,
-                )
-            )
-        status = "ok" if not missing_close else "partial"
-        msg = f"{rows} daily_clean rows; strategies {strategies}"
-        return ctx.finish(
-            JobResult(
-                Task.ROLLUP,
-                status,
-                rows=rows,
-                total=len(symbols),
-                succeeded=len(symbols) - len(missing_close),
-                failed=len(missing_close),
-                message=msg,
-                details=details,
-            )
+        result = rollup_day(
+            files,
+            allow_intraday_fallback=allow,
+            fallback_slot=cfg.rollup.fallback_slot,
+            recorded_rows=recorded,
         )
+
+        stats = fill_stats_by_underlying(result.table)
+
+        def write(item: tuple[str, pa.Table]) -> PartitionRecord:
+            sym, table = item
+            path = layout.chain_file("daily_clean", d, sym)
+            size = atomic_write_parquet(
+                path, table, cfg.storage.compression, cfg.storage.compression_level
+            )
+            st = stats[sym]
+            return PartitionRecord("daily_clean", d, sym, "", str(path), table.num_rows, size,
+                                   st.quote_fill, st.greeks_fill, st.delayed_rows)  # fmt: skip
+
+        with ThreadPoolExecutor(WRITE_THREADS) as pool:
+            records = list(pool.map(write, by_underlying(result.table)))
+        ctx.ledger.record_partitions(records, ctx.run_id)
+        counts = pc.value_counts(result.table.column("rollup_strategy")).to_pylist()
+        strategies = {str(c["values"]): int(c["counts"]) for c in counts}
+        return ctx.finish(_result(result.table.num_rows, symbols, result.missing_close,
+                                  strategies, allow, corrupt))  # fmt: skip
     except Exception as exc:
         return ctx.crashed(exc)
+
+
+def _result(
+    rows: int,
+    symbols: set[str],
+    missing_close: list[str],
+    strategies: dict[str, int],
+    allow: bool,
+    corrupt: list[Quarantined],
+) -> JobResult:
+    fallback = sum(v for k, v in strategies.items() if k != "close")
+    details = {
+        "strategies": strategies,
+        "missing_close": missing_close,
+        "fallback_rows": fallback,
+        "corrupt_files": [q.line() for q in corrupt],
+    }
+    found = "".join(f"; {q.line()}" for q in corrupt)
+    if missing_close and not allow:
+        return JobResult(
+            Task.ROLLUP,
+            "failed",
+            rows=rows,
+            total=len(symbols),
+            message=f"close view missing for {', '.join(missing_close)}: "
+            "run close-snapshot first (allow_intraday_fallback is off)",
+            details=details,
+        )
+    return JobResult(
+        Task.ROLLUP,
+        "ok" if not missing_close and not corrupt else "partial",
+        rows=rows,
+        total=len(symbols),
+        succeeded=len(symbols) - len(missing_close),
+        failed=len(missing_close),
+        message=f"{rows} daily_clean rows; strategies {strategies}{found}",
+        details=details,
+    )

@@ -16,7 +16,7 @@ from typing import Any
 from collector.ib import IBError, IBSession, OptionContract
 from collector.ib.contracts import reference_price
 from collector.lock import LockHeld, RunLock
-from collector.pipeline.discovery import ContractCache, save_cache
+from collector.pipeline.discovery import CacheError, ContractCache, load_cache, save_cache
 from collector.pipeline.engine import Collected, EngineParams, EngineReport, SnapshotEngine
 from collector.pipeline.errors import InputError, JobFailed
 from collector.pipeline.progress import Progress
@@ -34,7 +34,10 @@ from collector.pipeline.run import (
 from collector.pipeline.slot_writer import SlotWriter
 from collector.pipeline.snapshot_plan import (
     SnapshotOverrides,
+    discovery_problems,
     engine_params,
+    is_midday_slot,
+    midday_refresh,
     overrides_from,
     pick_contracts,
     prepare_caches,
@@ -83,6 +86,8 @@ async def run_snapshot(
     run = _validated_run(cfg, trade_date, slot, view)
     entries = resolve_symbols(cfg, symbols, view)
     ov = overrides_from(overrides)
+    if ov.dry_run:
+        return _dry_run(run, entries, ov)
     params = engine_params(cfg, ov)
     try:
         async with connected(
@@ -93,8 +98,6 @@ async def run_snapshot(
         ) as ib:
             with ib.market_data_type_as(run.market_data_type):
                 plan = await _plan_slot(run, ib, entries, ov, rebuild=not fail_on_missing_cache)
-                if ov.dry_run:
-                    return _dry_run(run, plan)
                 return await _locked(run, ib, plan, ov, params, progress)
     except (IBError, JobFailed) as exc:
         # Gateway unreachable / dropped for good, cache or permission trouble: recorded.
@@ -133,7 +136,15 @@ async def _plan_slot(
     caches, status = await prepare_caches(
         ib, run.cfg, run.layout, entries, run.trade_date, rebuild=rebuild
     )
+    cfg = run.cfg
+    if cfg.discovery.midday_refresh_enabled and run.view == "intraday":
+        slots = session_for(run.trade_date).slots(
+            cfg.schedule.slot_interval_minutes, cfg.schedule.extra_slots
+        )
+        if is_midday_slot(slots, run.slot):
+            await midday_refresh(ib, cfg, entries, caches, status, run.trade_date)
     prices: dict[str, float | None] = {}
+    entries = [e for e in entries if e.symbol in caches]  # the others failed discovery
     for entry in entries:
         cache = caches[entry.symbol]
         if status[entry.symbol].startswith("rebuilt"):
@@ -147,21 +158,36 @@ async def _plan_slot(
     return SlotPlan(caches, status, prices, contracts)
 
 
-def _dry_run(run: Run, plan: SlotPlan) -> JobResult:
+def _dry_run(run: Run, entries: Sequence[UniverseEntry], ov: SnapshotOverrides) -> JobResult:
+    """The plan from the day's contract caches alone: no connection, no ledger row, no file.
+
+    The cache's discovery-time reference price stands in for the live one (only --strikes
+    uses it); a symbol without a usable cache is listed with what it would need.
+    """
+    contracts: dict[str, int] = {}
+    needs: dict[str, str] = {}
+    for entry in entries:
+        try:
+            cache = load_cache(run.layout, entry.symbol, run.trade_date)
+        except CacheError as exc:
+            needs[entry.symbol] = f"{exc}: the run would discover it first (needs the gateway)"
+            continue
+        contracts[entry.symbol] = len(pick_contracts(cache, cache.reference_price, ov.strikes))
+    total = sum(contracts.values())
+    lines = [f"{sym}: {n} contracts from the contract cache" for sym, n in contracts.items()]
+    lines += [f"{sym}: {why}" for sym, why in needs.items()]
     details = {
         "slot": run.slot,
         "view": run.view,
-        "contracts": {s: len(v) for s, v in plan.contracts.items()},
-        "cache": plan.cache_status,
-        "reference_prices": plan.prices,
+        "market_data_type": int(run.market_data_type),
+        "contracts": contracts,
+        "needs_discovery": needs,
+        "plan": lines,
     }
-    return JobResult(
-        run.task,
-        "ok",
-        total=plan.total,
-        message=f"dry run: {plan.total} contracts planned",
-        details=details,
-    )
+    message = f"dry run: {total} contracts planned for {run.trade_date} {run.slot} ({run.view})"
+    if needs:
+        message += f"; {len(needs)} symbol(s) need discovery first"
+    return JobResult(run.task, "ok", total=total, message=message, details=details)
 
 
 async def _locked(
@@ -202,7 +228,7 @@ async def _collect(
     progress: bool,
 ) -> JobResult:
     for sym, status in plan.cache_status.items():
-        if status != "ok":
+        if status != "ok" and sym in plan.caches:
             save_cache(run.layout, plan.caches[sym])
     for sym in plan.contracts:
         remove_tmp_files(run.underlying_dir(sym))
@@ -259,7 +285,14 @@ def _row_contexts(
     for sym in todo:
         conid = plan.caches[sym].underlying.conid
         out[sym] = RowContext(
-            run.trade_date, run.slot, sample_time, resume.ingest_id, sym, conid, plan.prices[sym]
+            run.trade_date,
+            run.slot,
+            sample_time,
+            resume.ingest_id,
+            sym,
+            conid,
+            plan.prices[sym],
+            discovery_stale=plan.caches[sym].stale_from is not None,
         )
         append_jsonl(
             run.layout.reference_prices_file(run.trade_date),
@@ -305,6 +338,8 @@ def _finish(
         "error_codes": report.error_codes,
         "not_collected": len(report.not_collected),
         "cache": plan.cache_status,
+        "quarantined": resume.quarantined,
+        "discovery_failed": discovery_problems(plan.cache_status),
     }
 
     def done(status: str, msg: str) -> JobResult:
@@ -337,6 +372,13 @@ def _finish(
         )
     status = "ok" if failed == 0 else ("partial" if succeeded else "failed")
     msg = f"{rows} rows in {len(writer.written)} files; {succeeded}/{total} contracts complete"
+    problems = discovery_problems(plan.cache_status)
+    if problems:
+        msg += "; discovery failed: " + "; ".join(
+            f"{sym} {why}" for sym, why in sorted(problems.items())
+        )
+    if resume.quarantined:
+        msg += f"; replaced {len(resume.quarantined)} corrupt file(s), moved aside"
     if report.timed_out:
         msg += f", {report.timed_out} timed out"
     return done(status, msg)

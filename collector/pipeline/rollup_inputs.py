@@ -1,0 +1,180 @@
+"""Reading a day's rollup inputs without opening every intraday file.
+
+The rules (collector/pipeline/rollup.py) only look past the close view for contracts whose
+close row has no two-sided quote. So the close files of all underlyings are read at once;
+for the underlyings with such rows, the fallback slot's file is read first, then the slot
+files from the latest back, each round only for the contracts still unresolved (a good
+row found in the fallback slot, or walking back, is final). The result is the same as
+reading every file, provided each intraday slot lists no contract the close view lacks:
+the day's contracts are frozen in the contract cache, so every slot of the day lists the
+same set. When that cannot be taken for granted for an underlying (no close file, an
+intraday file the ledger has no row for, or one with more rows than the close file), all
+its slot files are read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from collector.pipeline import rollup as R
+from shared import schema as S
+from shared.calendar import slot_file_label
+from shared.storage import Layout
+
+SLOT_GLOB = "slot=*.parquet"
+
+
+@dataclass
+class DayFiles:
+    """The files the rollup of one day may read, per underlying."""
+
+    close: dict[str, Path] = field(default_factory=dict)
+    intraday: dict[str, list[Path]] = field(default_factory=dict)
+    previous: dict[str, Path] = field(default_factory=dict)
+
+
+def list_day(layout: Layout, day: date, symbols: Iterable[str], with_intraday: bool) -> DayFiles:
+    files = DayFiles()
+    for sym in symbols:
+        close_dir = layout.underlying_dir("close", day, sym)
+        close = sorted(close_dir.glob(SLOT_GLOB)) if close_dir.is_dir() else []
+        if close:
+            files.close[sym] = close[-1]  # the close view's last slot
+        if with_intraday:
+            d = layout.underlying_dir("intraday", day, sym)
+            slots = sorted(d.glob(SLOT_GLOB)) if d.is_dir() else []
+            # a compacted day holds every slot in one file; a slot file beside it is newer
+            compacted = layout.compacted_file("intraday", day, sym)
+            if compacted.is_file():
+                slots.insert(0, compacted)
+            if slots:
+                files.intraday[sym] = slots
+        prev = layout.chain_file("daily_clean", day, sym)
+        if prev.is_file():
+            files.previous[sym] = prev
+    return files
+
+
+def read_many(
+    paths: Sequence[Path], schema: pa.Schema, columns: list[str] | None = None
+) -> pl.DataFrame | None:
+    """Many Parquet files in one multi-threaded read, `_path` naming each row's file.
+
+    Files written under an older schema (a column fewer, another float width) do not
+    share one read plan; they are read one by one and conformed to today's schema.
+    """
+    if not paths:
+        return None
+    try:
+        return pl.read_parquet([str(p) for p in paths], columns=columns, include_file_paths="_path")
+    except (pl.exceptions.PolarsError, OSError):
+        frames = [
+            pl.DataFrame(
+                S.conform(pq.read_table(p), schema).select(columns or schema.names)
+            ).with_columns(_path=pl.lit(str(p)))
+            for p in paths
+        ]
+        return pl.concat(frames, how="vertical_relaxed")
+
+
+@dataclass(frozen=True)
+class RollupRead:
+    table: pa.Table  # daily_clean rows of every underlying, sorted by underlying, contract
+    missing_close: list[str]
+    files_read: int
+
+
+def rollup_day(
+    files: DayFiles,
+    *,
+    allow_intraday_fallback: bool,
+    fallback_slot: str,
+    recorded_rows: dict[Path, int] | None = None,
+) -> RollupRead:
+    """daily_clean of every listed underlying; `recorded_rows` are the ledger's intraday rows."""
+    close = read_many(list(files.close.values()), S.SNAPSHOT_SCHEMA)
+    previous = read_many(list(files.previous.values()), S.DAILY_CLEAN_SCHEMA, R.PREVIOUS_COLUMNS)
+    read = len(files.close) + len(files.previous)
+    symbols = sorted(set(files.close) | set(files.intraday))
+    missing = [s for s in symbols if s not in files.close]
+    cands = []
+    if close is not None:
+        cands.append(R.close_candidates(close.drop("_path")))
+    if allow_intraday_fallback and files.intraday:
+        parts, n = _intraday_needed(files, cands[0] if cands else None, fallback_slot,
+                                    recorded_rows or {})  # fmt: skip
+        read += n
+        if parts is not None:
+            cands.append(R.intraday_candidates(parts, fallback_slot))
+    table = R.finish(R.choose(cands), previous.drop("_path") if previous is not None else None)
+    return RollupRead(table, missing, read)
+
+
+def _intraday_needed(
+    files: DayFiles,
+    close: pl.DataFrame | None,
+    fallback_slot: str,
+    recorded: dict[Path, int],
+) -> tuple[pl.DataFrame | None, int]:
+    """The intraday rows the rules can pick, in file order per underlying."""
+    close_rows: dict[str, int] = {}
+    bad = pl.DataFrame(schema={"underlying": pl.String, "conid": pl.Int64})
+    if close is not None:
+        close_rows = dict(close.group_by("underlying").len().iter_rows())  # type: ignore[arg-type]
+        bad = close.filter(pl.col("_tier") == R.TIER_CLOSE_BAD).select(R.KEY)
+    full = [
+        s
+        for s, paths in files.intraday.items()
+        if s not in close_rows
+        or any(recorded.get(p, close_rows[s] + 1) > close_rows[s] for p in paths)
+    ]
+    order: dict[Path, int] = {}
+    for paths in files.intraday.values():
+        order.update({p: i for i, p in enumerate(paths)})
+    frames = [
+        f
+        for f in [read_many([p for s in full for p in files.intraday[s]], S.SNAPSHOT_SCHEMA)]
+        if f is not None
+    ]
+    n = sum(len(files.intraday[s]) for s in full)
+    unresolved = bad.filter(~pl.col("underlying").is_in(full))
+    walks = {s: _walk(files.intraday[s], fallback_slot) for s in unresolved["underlying"].unique()}
+    step = 0
+    while unresolved.height:
+        want = set(unresolved["underlying"].unique())
+        batch = [walks[s][step] for s in sorted(want) if step < len(walks[s])]
+        if not batch:
+            break
+        df = read_many(batch, S.SNAPSHOT_SCHEMA)
+        n += len(batch)
+        step += 1
+        if df is None:
+            continue
+        df = df.join(unresolved, on=R.KEY, how="semi")
+        frames.append(df)
+        found = df.filter(R.good_quote()).select(R.KEY).unique()
+        unresolved = unresolved.join(found, on=R.KEY, how="anti")
+    if not frames:
+        return None, n
+    rows = pl.concat(frames, how="vertical_relaxed")
+    fidx = rows["_path"].replace_strict(
+        {str(p): i for p, i in order.items()}, return_dtype=pl.Int64
+    )
+    # ties go to the row the reference read last: slot files in name order, rows in file order
+    within = pl.int_range(pl.len(), dtype=pl.Int64).over("_path")
+    rows = rows.with_columns(_order=fidx * 10_000_000 + within)
+    return rows.drop("_path"), n
+
+
+def _walk(paths: list[Path], fallback_slot: str) -> list[Path]:
+    """The fallback slot's file first, then the others from the latest back."""
+    name = f"slot={slot_file_label(fallback_slot)}.parquet"
+    first = [p for p in paths if p.name == name]
+    return first + [p for p in reversed(paths) if p.name != name]

@@ -1,0 +1,25 @@
+"""`opt-data --help` loads no data stack: the heavy libraries load when a command runs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+HEAVY = ("pyarrow", "polars", "numpy", "pandas", "ib_async", "pydantic", "duckdb")
+
+
+def test_help_imports_none_of_the_data_stack() -> None:
+    code = (
+        "import sys\n"
+        "from collector.cli.main import app\n"
+        "try:\n"
+        "    app(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print('heavy=' + ','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert "opt-data" in out.stdout
+    assert out.stdout.strip().splitlines()[-1] == "heavy="

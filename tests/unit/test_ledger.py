@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from shared.config import ConfigError, load_config
-from shared.ledger import Ledger, LedgerError, LedgerLocation, LedgerReader, LedgerURL
+from shared.ledger import (
+    Ledger,
+    LedgerError,
+    LedgerLocation,
+    LedgerReader,
+    LedgerURL,
+    unrepaired_missed,
+)
 from shared.ledger.sql import PartitionRecord
 from shared.storage import Layout
 from tests.support.config import tmp_config
@@ -205,3 +212,31 @@ def test_a_ledger_url_of_another_scheme_is_a_config_error(tmp_path: Path) -> Non
     with pytest.raises(ConfigError, match=r"ledger\.url") as err:
         load_config(path, env={})
     assert "pw" not in str(err.value)
+
+
+def test_batched_partition_writes_and_interrupted_slotless_runs(location: LedgerLocation) -> None:
+    ledger, reader = Ledger(location), LedgerReader(location)
+    run = ledger.start_run("snapshot", DAY, "10:00")
+    ledger.record_partitions([_part("AAPL", "10:00"), _part("MSFT", "10:00")], run)
+    ledger.record_partitions_with_runs([(_part("SPY", "10:00"), "other-run")])
+    rows = {r["underlying"]: r["run_id"] for r in reader.partitions_for_date(DAY)}
+    assert rows == {"AAPL": run, "MSFT": run, "SPY": "other-run"}
+
+    dead_mine = ledger.start_run("rollup", DAY, shard="1/2")
+    alive_other = ledger.start_run("rollup", DAY, shard="2/2")  # another shard's, not ours
+    no_day = ledger.start_run("history", None)
+    now = ledger.start_run("rollup", DAY, shard="1/2")
+    assert ledger.mark_interrupted("rollup", DAY, now, shard="1/2") == [dead_mine]
+    assert ledger.mark_interrupted("history", None, "h2") == [no_day]
+    status = {r["run_id"]: r["status"] for r in reader.recent_runs(10)}
+    assert status[dead_mine] == "failed" and status[no_day] == "failed"
+    assert status[alive_other] == "running" and status[now] == "running"
+
+
+def test_one_shards_rerun_does_not_repair_anothers_miss(location: LedgerLocation) -> None:
+    ledger, reader = Ledger(location), LedgerReader(location)
+    ledger.record_missed("snapshot", DAY, "10:00", "down", shard="1/2")
+    ledger.record_missed("snapshot", DAY, "10:00", "down", shard="2/2")
+    ledger.finish_run(ledger.start_run("snapshot", DAY, "10:00", shard="2/2"), "ok")
+    left = unrepaired_missed(reader.runs_for_dates([DAY]))
+    assert [(r["slot"], r["shard"]) for r in left] == [("10:00", "1/2")]

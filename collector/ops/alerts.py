@@ -19,10 +19,9 @@ from enum import StrEnum
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from shared.config import AppConfig
-
-if TYPE_CHECKING:  # the CLI imports this module for --help: no pyarrow, no ib_async here
+if TYPE_CHECKING:  # the CLI imports this module for --help: no pydantic, pyarrow, ib_async
     from collector.pipeline.run import JobResult
+    from shared.config import AppConfig
 
 log = logging.getLogger(__name__)
 ENV_URLS = "OPT_DATA_ALERT_URLS"

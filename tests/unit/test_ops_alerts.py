@@ -14,9 +14,17 @@ from tests.support.config import tmp_config
 from tests.support.receiver import alert_receiver
 
 
+def with_urls(tmp_path: Path, *urls: str) -> Path:
+    """The test config with `[alerts] urls` set."""
+    path = tmp_config(tmp_path)
+    listed = ", ".join(f'"{u}"' for u in urls)
+    path.write_text(path.read_text().replace("urls = []", f"urls = [{listed}]"))
+    return path
+
+
 def test_an_alert_reaches_the_receiver_with_event_title_and_body(tmp_path: Path) -> None:
     with alert_receiver() as rx:
-        cfg = load_config(tmp_config(tmp_path, f'\n[alerts]\nurls = ["{rx.url}"]\n'), env={})
+        cfg = load_config(with_urls(tmp_path, rx.url), env={})
         assert notify(cfg, Event.SELFCHECK_FAIL, "2026-11-27 FAIL", "2 slots missed", env={})
     assert len(rx.messages) == 1
     msg = rx.messages[0]
@@ -43,7 +51,7 @@ def test_secrets_are_masked_in_repr_and_logs(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     secret = "https://hooks.slack.com/services/T1234ABCD/B5678EFGH/s3cr3tTokenValue42"
-    cfg = load_config(tmp_config(tmp_path, f'\n[alerts]\nurls = ["{secret}"]\n'), env={})
+    cfg = load_config(with_urls(tmp_path, secret), env={})
     assert "s3cr3tTokenValue42" not in repr(cfg) and "s3cr3tTokenValue42" not in str(cfg.alerts)
     assert "s3cr3tTokenValue42" not in masked("slack://T1234ABCD/B5678EFGH/s3cr3tTokenValue42")
     # a refused connection: logged without the password, never raised

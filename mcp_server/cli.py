@@ -53,7 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--transport", default="stdio", choices=["stdio", "streamable-http"], help="MCP transport"
     )
-    p.add_argument("--host", default="127.0.0.1", help="bind address for streamable-http")
+    p.add_argument(
+        "--host", default="127.0.0.1",
+        help="bind address for streamable-http (non-loopback needs OPT_DATA_MCP_TOKEN / mcp.http_token)",
+    )  # fmt: skip
     p.add_argument("--port", type=int, default=8765, help="port for streamable-http")
     return p
 
@@ -75,6 +78,15 @@ def main(argv: list[str] | None = None) -> None:
         cfg = load_config(args.config)
     except ConfigError as exc:
         fail(str(exc))
+    token = None
+    if args.transport == "streamable-http":
+        from mcp_server.http_auth import BindRefused, check_bind
+
+        secret = cfg.mcp.http_token.get_secret_value() if cfg.mcp.http_token else None
+        try:
+            token = check_bind(args.host, secret)
+        except BindRefused as exc:
+            fail(str(exc))
     logging.basicConfig(
         level=getattr(logging, args.log_level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -85,7 +97,6 @@ def main(argv: list[str] | None = None) -> None:
     from mcp_server.audit import AuditLog
     from mcp_server.context import ServerContext
     from mcp_server.server import build_server
-    from shared.due import recent_sessions
 
     allow_raw = cfg.mcp.allow_raw if args.allow_raw is None else args.allow_raw
     allow_clean = cfg.mcp.allow_clean if args.allow_clean is None else args.allow_clean
@@ -93,7 +104,6 @@ def main(argv: list[str] | None = None) -> None:
     assert audit_path is not None
     check_audit_db(audit_path)
     ctx = ServerContext.build(cfg, allow_raw=allow_raw, allow_clean=allow_clean)
-    recent_sessions(2)  # loads the XNYS calendar now, not during the first call
     server = build_server(ctx, AuditLog(audit_path.resolve()), log_level=args.log_level)
     log = logging.getLogger("mcp_server")
     log.info(
@@ -103,7 +113,11 @@ def main(argv: list[str] | None = None) -> None:
     if args.transport == "stdio":
         server.run("stdio")
     else:
-        server.run("streamable-http", host=args.host, port=args.port)
+        from mcp_server.http_auth import serve_http
+
+        log.info("streamable HTTP on %s:%d, bearer token %s", args.host, args.port,
+                 "required" if token else "off (loopback only)")  # fmt: skip
+        serve_http(server, args.host, args.port, token, args.log_level)
 
 
 if __name__ == "__main__":

@@ -6,9 +6,6 @@ import logging
 from dataclasses import dataclass
 from datetime import date
 
-import pyarrow as pa
-
-from mcp_server.compacted import slot_counts
 from mcp_server.limits import Limits
 from mcp_server.paths import DataAccess
 from shared.config import AppConfig
@@ -34,7 +31,7 @@ class ServerContext:
         return cls(
             cfg=cfg,
             access=DataAccess(layout, allow_raw=allow_raw, allow_clean=allow_clean),
-            ledger=LedgerReader(layout.ledger),
+            ledger=LedgerReader(layout.ledger, keep_open=True),
             limits=Limits.from_config(cfg.mcp),
             universe_intraday=load_universe(cfg, "intraday"),
             universe_close=load_universe(cfg, "close"),
@@ -90,6 +87,10 @@ class ServerContext:
 
     def _compacted_slots(self, view: str, day: date, symbol: str) -> list[str]:
         """Slots held by the day's compacted file (its `slot` column only); none if unreadable."""
+        import pyarrow as pa  # here, not at start-up: the server answers initialize first
+
+        from mcp_server.compacted import slot_counts
+
         path = self.access.compacted_file(view, day, symbol)
         try:
             return list(slot_counts(path))

@@ -34,6 +34,8 @@ class Limits:
     runs: Cap = Cap("limit", 20, 200)
     sample: Cap = Cap("limit", 100, 1000)
     run_status_days: Cap = Cap("days", 3, 14)
+    underlyings: Cap = Cap("limit", 500, 5000)
+    sessions: Cap = Cap("limit", 30, 400)
     # Files a single get_partition_issues call may open to look inside (duplicates,
     # rollup fallbacks, missing OI, corrupt footers); beyond it meta.partial is set.
     max_files_read: int = 600
@@ -56,6 +58,8 @@ class Limits:
             "list_recent_runs.limit": self.runs.describe(),
             "get_chain_sample.limit": self.sample.describe(),
             "analysis tools.limit": self.rows.describe(),
+            "list_underlyings.limit": self.underlyings.describe(),
+            "list_sessions.limit": self.sessions.describe(),
             "max_files_read_per_call": self.max_files_read,
             "max_log_bytes": self.max_log_bytes,
             "max_dir_entries": self.max_dir_entries,
@@ -87,6 +91,9 @@ class Meta:
     source: list[str] = field(default_factory=list)
     rows: int = 0
     truncated: bool = False
+    next_cursor: str | None = None
+    # relative or omitted arguments as resolved ({"date": "2026-11-27", "slot": "16:00"})
+    resolved: dict[str, str | None] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -114,6 +121,10 @@ class Meta:
             "rows": self.rows,
             "truncated": self.truncated,
         }
+        if self.next_cursor:
+            out["next_cursor"] = self.next_cursor
+        if self.resolved:
+            out["resolved"] = self.resolved
         out.update(self.extra)
         if self.notes:
             out["notes"] = self.notes

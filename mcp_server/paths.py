@@ -7,6 +7,7 @@ allowed root (a symlink, say) is refused the same way.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass
@@ -121,7 +122,7 @@ class DataAccess:
     def inside(path: Path, root: Path) -> Path:
         """Refuse a path that resolves (through symlinks or '..') outside `root`."""
         resolved = path.resolve(strict=False)
-        if not resolved.is_relative_to(root.resolve(strict=False)):
+        if not resolved.is_relative_to(_resolved_root(root)):
             raise QueryError("the requested partition resolves outside the data root")
         return path
 
@@ -146,30 +147,6 @@ class DataAccess:
             return {"unreadable": f"{path.name}: {type(exc).__name__}"}
         return data if isinstance(data, dict) else {"value": data}
 
-    def count_files(self, directory: Path, max_entries: int) -> dict[str, Any]:
-        """Underlying dirs, Parquet and *.tmp files of one date directory, two levels deep.
-
-        Plain os.scandir on strings (no pathlib per entry): this runs on every health call.
-        """
-        parquet = tmp = seen = 0
-        underlyings = 0
-        for entry in _scan(str(directory)):
-            if entry.name.endswith(".tmp"):
-                tmp += 1
-            if not entry.is_dir():
-                continue
-            underlyings += 1
-            for f in _scan(entry.path):
-                seen += 1
-                if f.name.endswith(".parquet"):
-                    parquet += 1
-                elif f.name.endswith(".tmp"):
-                    tmp += 1
-            if seen >= max_entries:
-                break
-        return {"underlyings": underlyings, "parquet_files": parquet, "tmp_files": tmp,
-                "listing_truncated": seen >= max_entries}  # fmt: skip
-
     def list_dir(self, directory: Path, max_entries: int) -> tuple[list[os.DirEntry[str]], bool]:
         """Up to max_entries entries of one directory (not recursive); True when cut short."""
         out: list[os.DirEntry[str]] = []
@@ -184,9 +161,7 @@ class DataAccess:
         return out, False
 
 
-def _scan(path: str) -> list[os.DirEntry[str]]:
-    try:
-        with os.scandir(path) as it:
-            return list(it)
-    except (FileNotFoundError, NotADirectoryError):
-        return []
+@functools.lru_cache(maxsize=64)
+def _resolved_root(root: Path) -> Path:
+    """A root's real path, resolved once (the roots are fixed at start-up)."""
+    return root.resolve(strict=False)

@@ -3,24 +3,125 @@
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.context import Context
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
+from mcp_types import CallToolResult, InputRequiredResult, TextContent
+from pydantic import ValidationError
 
 from mcp_server.audit import AuditLog, AuditMiddleware
 from mcp_server.context import ServerContext
+from mcp_server.errors import one_line, validation_message
+from mcp_server.results import HARD_REPLY_BYTES, compact_json
 from mcp_server.tools import register_tools
-from shared.schema import ALL_FLAGS, ROLLUP_STRATEGIES, schema_for_view
+
+log = logging.getLogger(__name__)
 
 INSTRUCTIONS = (
-    "Read-only access to US option-chain data collected from Interactive Brokers. Start with "
-    "health_overview; use get_partition_issues and run_status_overview to diagnose gaps; "
-    "get_chain_sample for rows; get_iv_smile, get_atm_term_structure, get_put_call_ratios, "
-    "get_oi_gamma_by_strike and get_chain_change for analysis. Every reply has meta "
-    "{limit, clamped, source, rows, truncated}; results are capped, never complete dumps."
+    "Read-only access to US option-chain data collected from Interactive Brokers. First call "
+    "list_underlyings (which symbols exist, first and last dates), then list_sessions (dates and "
+    "slots of a view) or list_expiries (expiries and strikes of one underlying on one date). "
+    "Dates may be YYYY-MM-DD, today, yesterday, last_session, -N or a weekday name; meta.resolved "
+    "says what they meant. health_overview, run_status_overview and get_partition_issues diagnose "
+    "the collector; get_chain_sample returns rows; get_iv_smile, get_atm_term_structure, "
+    "get_put_call_ratios, get_oi_gamma_by_strike, get_chain_change and get_history_bars analyse. "
+    "Tables are {columns, rows}; replies are cut to a byte budget: when meta.truncated is true, "
+    "repeat the call with cursor=meta.next_cursor."
 )
+
+
+class OptDataServer(MCPServer):
+    """MCPServer whose replies are compact and whose errors are one bounded line.
+
+    - the text block of a structured reply is the same JSON as structuredContent, without
+      indentation (the SDK's indent=2 text is what made a chain row cost ~720 characters);
+    - a bad argument is one line naming the argument, never a pydantic dump or the value;
+    - every error text is cut to a bounded length (an oversized tool name included).
+    """
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        try:
+            result = await super().call_tool(name, arguments, context)
+        except UnexpectedToolError:
+            raise
+        except ToolError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ValidationError):
+                raise ToolError(validation_message(name[:60], cause)) from cause
+            # "Error executing tool NAME: why" (the SDK's wording) -> "NAME: why", the same
+            # form as a validation error
+            text = str(exc).removeprefix("Error executing tool ")
+            raise ToolError(one_line(text)) from cause
+        return _compact(name, result)
+
+
+def _compact(
+    name: str, result: CallToolResult | InputRequiredResult
+) -> CallToolResult | InputRequiredResult:
+    if (
+        not isinstance(result, CallToolResult)
+        or result.is_error
+        or result.structured_content is None
+    ):
+        return result
+    first = result.content[0] if result.content else None
+    if isinstance(first, TextContent) and not first.text.startswith("{\n"):
+        text = first.text  # built compact by tooling.run_query
+    else:  # a reply model the SDK dumped with indent=2
+        text = compact_json(result.structured_content)
+    if len(text) > HARD_REPLY_BYTES:
+        log.error(
+            "%s built a %d-byte reply, over the %d-byte cap", name, len(text), HARD_REPLY_BYTES
+        )
+        raise ToolError(f"the reply is over {HARD_REPLY_BYTES} bytes: ask for fewer rows or fields")
+    if text is not getattr(first, "text", None):
+        others = [b for b in result.content if not isinstance(b, TextContent)]
+        result = result.model_copy(
+            update={"content": [TextContent(type="text", text=text), *others]}
+        )
+    return result
+
+
+class ToolsOnFirstUse:
+    """Middleware registering the tools when the first request other than `initialize`
+    arrives: building their argument models and schemas is work `initialize` need not wait
+    for (see docs/benchmarks.md, start-up)."""
+
+    def __init__(self, ctx: ServerContext) -> None:
+        self.server: MCPServer | None = None  # set once built; None again when registered
+        self.ctx = ctx
+
+    async def __call__(self, ctx: Any, call_next: Any) -> Any:
+        if self.server is not None and ctx.method not in ("initialize", "ping"):
+            register_tools(self.server, self.ctx)
+            self.server = None
+        return await call_next(ctx)
+
+
+def warm_up() -> None:
+    """Import what the first query needs (polars, pyarrow, the XNYS calendar) off the
+    request path: started once `initialize` has been answered, so start-up stays fast."""
+
+    def work() -> None:
+        try:
+            import polars  # noqa: F401
+            import pyarrow.parquet  # noqa: F401
+
+            from shared.due import recent_sessions
+
+            recent_sessions(2)
+        except Exception:  # a failed warm-up only means the first call imports instead
+            log.exception("warm-up failed")
+
+    threading.Thread(target=work, name="warm-up", daemon=True).start()
 
 
 def build_server(ctx: ServerContext, audit: AuditLog, log_level: str = "INFO") -> MCPServer:
@@ -32,20 +133,23 @@ def build_server(ctx: ServerContext, audit: AuditLog, log_level: str = "INFO") -
         finally:
             await audit.close()
 
-    server: MCPServer = MCPServer(
+    tools = ToolsOnFirstUse(ctx)
+    server = OptDataServer(
         "opt-data",
         instructions=INSTRUCTIONS,
         version="0.1.0",
         lifespan=lifespan,
         log_level=log_level,  # type: ignore[arg-type]
-        middleware=[AuditMiddleware(audit)],
+        middleware=[AuditMiddleware(audit, on_initialized=warm_up), tools],
     )
-    register_tools(server, ctx)
+    tools.server = server
     register_resources(server, ctx)
     return server
 
 
 def data_contract(ctx: ServerContext) -> dict[str, Any]:
+    from shared.schema import ALL_FLAGS, ROLLUP_STRATEGIES, schema_for_view
+
     def columns(view: str) -> list[dict[str, Any]]:
         return [
             {"name": f.name, "type": str(f.type), "nullable": f.nullable}

@@ -228,23 +228,88 @@ def validate_slot(
     return normal
 
 
+# Relative dates an operator or an agent can say instead of doing calendar maths. One
+# parser for the CLI's --date and every MCP date argument; meanings are XNYS sessions.
+RELATIVE_DATES = "'today', 'yesterday', 'last_session', '-N' (N sessions back) or a weekday name"
+_WEEKDAYS = {
+    name: i
+    for i, names in enumerate(
+        (("monday", "mon"), ("tuesday", "tue", "tues"), ("wednesday", "wed"),
+         ("thursday", "thu", "thurs"), ("friday", "fri"), ("saturday", "sat"), ("sunday", "sun"))
+    )
+    for name in names
+}  # fmt: skip
+_SESSIONS_BACK = re.compile(r"-(\d{1,4})")
+MAX_SESSIONS_BACK = 2600  # about ten years of sessions
+
+
 def parse_trade_date(text: str, now: datetime | None = None) -> date:
-    """'YYYY-MM-DD' or 'today' (the ET date now); raises ValueError otherwise."""
-    if text.strip().lower() == "today":
-        return today_et(now)
+    """A trade date from 'YYYY-MM-DD' or a relative word, in ET; raises ValueError otherwise.
+
+    - today: the ET calendar date now (a session or not);
+    - yesterday: the last session before today (on a Monday, the Friday before);
+    - last_session: the most recent session that has closed by now (see latest_session);
+    - -N: the session N sessions before today (-1 is yesterday, -0 today);
+    - monday..sunday (or mon..sun): the latest session on that weekday, today included.
+    """
+    word = text.strip().lower()
+    today = today_et(now)
+    if word == "today":
+        return today
+    if word == "yesterday":
+        return previous_session(today).trade_date
+    if word in ("last_session", "last-session"):
+        return latest_session(now).trade_date
+    back = _SESSIONS_BACK.fullmatch(word)
+    if back:
+        return sessions_back(today, int(back.group(1)))
+    if word in _WEEKDAYS:
+        return latest_weekday_session(today, _WEEKDAYS[word])
+    # Python 3.11's fromisoformat also takes '20261120' and week dates like '2026-W47-5';
+    # the documented form is YYYY-MM-DD only.
     try:
-        # Python 3.11's fromisoformat also takes '20261120' and week dates like '2026-W47-5';
-        # the documented form is YYYY-MM-DD only.
-        if not _ISO_DATE.fullmatch(text.strip()):
+        if not _ISO_DATE.fullmatch(word):
             raise ValueError(text)
-        day = date.fromisoformat(text.strip())
+        day = date.fromisoformat(word)
     except ValueError:
-        raise ValueError(f"date must be YYYY-MM-DD or 'today', got {text!r}") from None
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise ValueError(f"date must be YYYY-MM-DD or {RELATIVE_DATES}; got {shown!r}") from None
     low, high = TRADE_DATE_RANGE
     if not low <= day <= high:
         # the calendar arithmetic around a date (next/previous session) must stay in range
         raise ValueError(f"date {day} is outside the supported range {low} .. {high}")
     return day
+
+
+def sessions_back(today: date, count: int) -> date:
+    """The session `count` sessions before `today` (0: today itself, session or not)."""
+    if count > MAX_SESSIONS_BACK:
+        raise ValueError(f"-N goes back at most {MAX_SESSIONS_BACK} sessions, got -{count}")
+    day = today
+    for _ in range(count):
+        day = previous_session(day).trade_date
+    return day
+
+
+def latest_weekday_session(today: date, weekday: int) -> date:
+    """The latest session on `weekday` (0 = Monday) on or before `today`."""
+    if weekday >= 5:
+        raise ValueError("XNYS has no sessions on Saturdays or Sundays")
+    day = today - timedelta(days=(today.weekday() - weekday) % 7)
+    for _ in range(10):  # a weekday is never a holiday ten weeks running
+        if get_session(day) is not None:
+            return day
+        day -= timedelta(days=7)
+    raise LookupError(f"no session on that weekday in the ten weeks before {today}")
+
+
+def closed_reason(day: date) -> str | None:
+    """Why XNYS has no session on `day` ('a Saturday', 'an XNYS holiday'), or None if it has."""
+    if get_session(day) is not None:
+        return None
+    if day.weekday() >= 5:
+        return f"a {day:%A}"
+    return "an XNYS holiday"
 
 
 def require_session(day: date) -> Session:

@@ -27,6 +27,7 @@ ENV_OVERRIDES = {
     "IB_PORT": ("ib", "port"),
     "IB_CLIENT_ID": ("ib", "client_id"),
     "IB_MARKET_DATA_TYPE": ("ib", "market_data_type"),
+    "OPT_DATA_MCP_TOKEN": ("mcp", "http_token"),
 }
 LEDGER_URL_ENV = "OPT_DATA_LEDGER_URL"  # a secret: not in ENV_OVERRIDES' plain values
 CLIENT_ID_POOLS: dict[str, tuple[int, int]] = {
@@ -94,6 +95,10 @@ class DiscoveryConfig(_Frozen):
     strikes_per_side: int = Field(3, ge=1)
     max_strikes_per_expiry: int = Field(10, ge=1)
     moneyness: float = Field(0.20, gt=0, le=1)
+    # One extra strike nearest reference x (1 -+ w) per w: reaches the 25-delta wings
+    # (collector/pipeline/selection.py explains the numbers). Off in code, on in the
+    # shipped config/opt-data*.toml ([0.05, 0.10, 0.20]).
+    wing_moneyness: tuple[float, ...] = ()
     near_weeklies: int = Field(2, ge=0)
     monthlies: int = Field(3, ge=0)
     quarterlies: int = Field(2, ge=0)
@@ -104,6 +109,13 @@ class DiscoveryConfig(_Frozen):
     @classmethod
     def _hhmm(cls, value: str) -> str:
         return _check_hhmm(value)
+
+    @field_validator("wing_moneyness")
+    @classmethod
+    def _wings(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(not 0 < w < 1 for w in value):
+            raise ValueError("each wing must be a fraction between 0 and 1, e.g. 0.10")
+        return value
 
 
 class SnapshotConfig(_Frozen):
@@ -159,6 +171,9 @@ class StorageConfig(_Frozen):
     errors_retain_days: int = Field(30, ge=1)  # default of `retention --view errors`
     weekly_compaction_enabled: bool = True
     same_day_compaction_enabled: bool = False
+    # merge the day's intraday slot files right after its rollup (the scheduler's
+    # `compact` task): ~38 instead of ~75 bytes per row, one file per underlying to read
+    daily_compaction_enabled: bool = False
 
 
 class QAConfig(_Frozen):
@@ -227,6 +242,8 @@ class MCPConfig(_Frozen):
     default_limit: int = Field(200, ge=1)
     max_limit: int = Field(2000, ge=1)
     query_timeout_sec: float = Field(10.0, gt=0)
+    # Bearer token of streamable HTTP (env OPT_DATA_MCP_TOKEN wins); required off loopback.
+    http_token: SecretStr | None = None
 
 
 class AlertsConfig(_Frozen):

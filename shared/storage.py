@@ -15,10 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any
 
 from shared.calendar import slot_file_label
 from shared.config import AppConfig
@@ -27,6 +24,9 @@ from shared.ledger.location import LedgerLocation, LedgerURL
 CHAIN_VIEWS = ("intraday", "close", "daily_clean")
 RAW_VIEWS = ("intraday", "close")
 COMPACTED_FILE = "compacted.parquet"  # see docs/ops-runbook.md, "Compaction"
+if TYPE_CHECKING:  # pyarrow is imported by the writer only: readers such as the MCP
+    import pyarrow as pa  # server start without it (see docs/benchmarks.md, start-up)
+
 SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
 
 
@@ -208,6 +208,8 @@ def parquet_options(schema: pa.Schema) -> dict[str, Any]:
     BYTE_STREAM_SPLIT (their exponent bytes compress, plain doubles hardly do), dictionary
     only for text (repeated labels; on unique doubles it costs 17%), statistics only on
     the columns readers filter on."""
+    import pyarrow as pa
+
     names = set(schema.names)
     floats = [f.name for f in schema if pa.types.is_floating(f.type)]
     text = [
@@ -228,6 +230,8 @@ def atomic_write_parquet(
     path: Path, table: pa.Table, compression: str = "zstd", level: int = 3
 ) -> int:
     """Write one Parquet file atomically (one row group unless huge); returns its size in bytes."""
+    import pyarrow.parquet as pq
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)

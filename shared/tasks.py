@@ -14,6 +14,7 @@ class Task(StrEnum):
     SNAPSHOT = "snapshot"
     CLOSE_SNAPSHOT = "close-snapshot"
     ROLLUP = "rollup"
+    COMPACT = "compact"
     QA = "qa"
     ENRICHMENT = "enrichment"
     SELFCHECK = "selfcheck"
@@ -28,6 +29,7 @@ DAY_TASKS = (
     Task.SNAPSHOT,
     Task.CLOSE_SNAPSHOT,
     Task.ROLLUP,
+    Task.COMPACT,  # only with storage.daily_compaction_enabled
     Task.QA,
     Task.ENRICHMENT,
     Task.SELFCHECK,

@@ -27,13 +27,16 @@ from collector.cli.common import (
     load_cfg,
     setup_logging,
 )
+from shared.calendar import RELATIVE_DATES
 from shared.tasks import Task
 
 if TYPE_CHECKING:  # the jobs (pyarrow, polars, ib_async) load when a command runs, not for --help
     from collector.pipeline.run import JobResult
     from shared.config import AppConfig
 
-DateOption = typer.Option("today", "--date", help="Trade date YYYY-MM-DD or 'today' (ET).")
+DateOption = typer.Option(
+    "today", "--date", help=f"Trade date (ET): YYYY-MM-DD or {RELATIVE_DATES}."
+)
 SymbolsOption = typer.Option(None, "--symbols", help="Comma list (default: the universe file).")
 LogLevelOption = typer.Option("WARNING", "--log-level", help="DEBUG, INFO, WARNING, ERROR.")
 

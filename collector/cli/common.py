@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, NoReturn
 
 import typer
 
+from shared.calendar import RELATIVE_DATES, parse_trade_date
+
 if TYPE_CHECKING:  # config (pydantic) and storage (pyarrow) load when a command runs
     from shared.config import AppConfig
 
@@ -18,7 +20,9 @@ EXIT_USAGE = 2  # bad input: config, arguments, dates, symbols
 
 DEFAULT_CONFIG = Path("config/opt-data.toml")
 ConfigOption = typer.Option(DEFAULT_CONFIG, "--config", "-c", help="Config TOML file.")
-DateOption = typer.Option("today", "--date", help="Trade date YYYY-MM-DD or 'today' (ET).")
+DateOption = typer.Option(
+    "today", "--date", help=f"Trade date (ET): YYYY-MM-DD or {RELATIVE_DATES}."
+)
 ShardOption = typer.Option(
     None, "--shard", help="This collector's shard i/N of the universe (default: [shard] in config)."
 )
@@ -57,8 +61,6 @@ def setup_logging(level: str = "INFO") -> None:
 
 
 def parse_date_arg(text: str) -> date:
-    from shared.calendar import parse_trade_date
-
     try:
         return parse_trade_date(text)
     except ValueError as exc:

@@ -153,6 +153,7 @@ def _rules(cfg: AppConfig, strikes_per_side: int | None) -> tuple[ExpiryRules, S
             if strikes_per_side
             else d.max_strikes_per_expiry,
             d.moneyness,
+            d.wing_moneyness,
         ),
     )
 

@@ -3,7 +3,18 @@
 Expiries: the next `monthlies` standard monthlies (third Friday, or the session before it
 when that Friday is a holiday), the next `quarterlies` quarter-end monthlies after those,
 and the `near_weeklies` nearest other expiries. Strikes: within +-moneyness of the
-reference price, `strikes_per_side` on each side of it, at most `max_strikes_per_expiry`.
+reference price, `strikes_per_side` on each side of it, plus one "wing" strike nearest
+each of reference x (1 -+ w) for every w in `wings`, at most `max_strikes_per_expiry`
+(wings are kept first, then the near strikes closest to the money).
+
+Why wings: the nearest strikes alone stop well short of the 25-delta points the
+volatility analytics need (RR25/BF25, the fixed-delta surface). For a 30-day option the
+25-delta strikes sit near ln(K/S) = -+0.674 x sigma x sqrt(T): about 3% away at 15% vol
+and 8% at 40% vol, where 3 strikes a side of SPY ($1 apart) reach only 0.5%. Wings at 5,
+10 and 20% reach the 25-delta points of the 7-60 day expiries from 15% to 50% volatility
+and of 90 days up to 40% (tests/mcp/test_selection_wings.py), for 6 extra strikes at most;
+past that the +-20% moneyness band is the limit. Wings are set by discovery.wing_moneyness
+(on in the shipped config; off in code, so other configurations keep their strike count).
 """
 
 from __future__ import annotations
@@ -74,21 +85,30 @@ class StrikeRules:
     strikes_per_side: int = 3
     max_strikes_per_expiry: int = 10
     moneyness: float = 0.20
+    # Relative distances from the reference of the wing strikes (discovery.wing_moneyness).
+    wings: tuple[float, ...] = ()
 
 
 def select_strikes(strikes: Sequence[float], reference: float, rules: StrikeRules) -> list[float]:
-    """`strikes_per_side` strikes at or below the reference and as many above, within moneyness."""
+    """`strikes_per_side` strikes at or below the reference and as many above, plus the wing
+    strikes, all within moneyness."""
     lo, hi = reference * (1 - rules.moneyness), reference * (1 + rules.moneyness)
     inside = sorted({float(s) for s in strikes if lo <= s <= hi})
     below = [s for s in inside if s <= reference][-rules.strikes_per_side :]
     above = [s for s in inside if s > reference][: rules.strikes_per_side]
-    picked = below + above
-    if len(picked) > rules.max_strikes_per_expiry:
-        # Keep the ones nearest the money.
-        picked = sorted(
-            sorted(picked, key=lambda s: (abs(s - reference), s))[: rules.max_strikes_per_expiry]
-        )
-    return picked
+    near = sorted(below + above, key=lambda s: (abs(s - reference), s))
+    wings: list[float] = []
+    for w in sorted(rules.wings):
+        for target in (reference * (1 - w), reference * (1 + w)):
+            if inside:
+                best = min(inside, key=lambda s, t=target: (abs(s - t), s))  # type: ignore[misc]
+                if best not in wings:
+                    wings.append(best)
+    cap = rules.max_strikes_per_expiry
+    # Wings first (nearest the money first when even they exceed the cap), then near strikes.
+    kept = sorted(wings, key=lambda s: (abs(s - reference), s))[:cap]
+    kept += [s for s in near if s not in kept][: max(0, cap - len(kept))]
+    return sorted(kept)
 
 
 def nearest_strikes(strikes: Sequence[float], reference: float, per_side: int) -> set[float]:

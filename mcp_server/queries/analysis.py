@@ -1,8 +1,15 @@
-"""Analysis an options analyst asks for, each over one (or two) partition files.
+"""Analysis an options analyst asks for, each over one partition file.
 
-Conventions: `spot` is the median und_price of the file; gamma exposure (GEX) is dollar
-gamma per 1% move of the underlying, gamma x OI x multiplier x spot^2 x 0.01, counted
-positive for calls and negative for puts (the usual dealer-short-puts convention).
+Conventions (documented in docs/mcp.md, "Conventions"):
+- `spot` is the median und_price of the partition's rows (one slot, or the day's rolled-up
+  rows for daily_clean);
+- contracts are grouped by (expiry, trading_class, strike): SPX monthlies (AM-settled) and
+  SPXW weeklies (PM-settled) can share an expiry and a strike and are different options;
+- gamma exposure (GEX) is dollar gamma per 1% move, gamma x OI x multiplier x spot^2 x 0.01,
+  positive for calls and negative for puts (dealers long calls, short puts), summed over
+  classes at a strike (all are options on the same underlying);
+- gamma_flip_strike is the first strike, going up, where cumulative net GEX changes sign;
+  zero_gamma_spot (see flip.py) is the spot level where total GEX, re-priced there, is zero.
 """
 
 from __future__ import annotations
@@ -12,12 +19,15 @@ from typing import Any
 import polars as pl
 
 from mcp_server.context import ServerContext
-from mcp_server.limits import Meta, clamp, take
+from mcp_server.limits import Meta, clamp
 from mcp_server.paths import QueryError
-from mcp_server.queries.chain import check_expiry
+from mcp_server.queries.chain import check_class, check_expiry
+from mcp_server.queries.flip import zero_gamma_spot
 from mcp_server.queries.frames import partition_info, read_partition, resolve_partition, to_records
+from mcp_server.results import Page, table
+from shared.analytics.snapshot import gex_expr
 
-BASE = ["expiry", "strike", "right", "und_price"]
+BASE = ["expiry", "strike", "right", "trading_class", "und_price"]
 
 
 def _load(
@@ -29,11 +39,12 @@ def _load(
     columns: list[str],
     meta: Meta,
 ) -> tuple[Any, pl.DataFrame, float | None]:
-    part = resolve_partition(ctx, symbol, day, view, slot)
+    part = resolve_partition(ctx, symbol, day, view, slot, meta)
     frame = read_partition(ctx, part, list(dict.fromkeys(BASE + columns)), meta)
+    frame = frame.with_columns(pl.col("trading_class").fill_null(symbol.upper()))
     spot = frame["und_price"].drop_nulls().median() if "und_price" in frame.columns else None
     meta.extra["file_rows"] = frame.height
-    return part, frame, float(spot) if spot is not None else None  # type: ignore[arg-type]
+    return part, frame, round(float(spot), 6) if spot is not None else None  # type: ignore[arg-type]
 
 
 def _pivot_rights(frame: pl.DataFrame, keys: list[str], values: list[str]) -> pl.DataFrame:
@@ -52,12 +63,17 @@ def iv_smile(
     day: str | None = None,
     view: str = "daily_clean",
     slot: str | None = None,
+    trading_class: str | None = None,
     limit: int | None = None,
+    page: Page | None = None,
 ) -> dict[str, Any]:
     meta = Meta()
     n = meta.apply(clamp(ctx.limits.rows, limit))
     part, frame, spot = _load(ctx, symbol, day, view, slot, ["iv", "delta"], meta)
     with_iv = frame.filter(pl.col("iv").is_not_null())
+    tc = check_class(trading_class)
+    if tc is not None:
+        with_iv = with_iv.filter(pl.col("trading_class") == tc)
     expiries = sorted(set(with_iv["expiry"].to_list()))
     want = check_expiry(expiry)
     if want is None:
@@ -70,7 +86,9 @@ def iv_smile(
         raise QueryError(
             f"expiry {want} has no implied volatility in this partition (expiries: {listed})"
         )
-    smile = _pivot_rights(with_iv.filter(pl.col("expiry") == want), ["strike"], ["iv", "delta"])
+    on_expiry = with_iv.filter(pl.col("expiry") == want)
+    classes = sorted(on_expiry["trading_class"].unique().to_list())
+    smile = _pivot_rights(on_expiry, ["trading_class", "strike"], ["iv", "delta"])
     if spot:
         otm = pl.when(pl.col("strike") < spot).then(pl.col("put_iv")).otherwise(pl.col("call_iv"))
         smile = smile.with_columns(
@@ -78,14 +96,19 @@ def iv_smile(
             (pl.col("strike") / spot).log().alias("log_moneyness"),
             pl.coalesce(otm, pl.col("call_iv"), pl.col("put_iv")).alias("otm_iv"),
         )
-        smile = _nearest_strikes(smile, spot, n, meta)
-    points = take(to_records(smile), n, meta)
+        smile = _nearest_strikes(smile, spot, n * max(1, len(classes)), meta)
+    if len(classes) > 1:
+        meta.notes.append(
+            f"{want} is listed by {len(classes)} trading classes ({', '.join(classes)}): each has "
+            "its own rows; pass trading_class to keep one"
+        )
     return {
         "partition": partition_info(part),
         "expiry": want.isoformat(),
+        "trading_classes": classes,
         "spot": spot,
         "expiries": [e.isoformat() for e in expiries],
-        "points": points,
+        "points": table(smile.sort(["trading_class", "strike"]), meta, n * len(classes) or n, page),
         "meta": meta.as_dict(),
     }
 
@@ -106,6 +129,7 @@ def atm_term_structure(
     view: str = "daily_clean",
     slot: str | None = None,
     limit: int | None = None,
+    page: Page | None = None,
 ) -> dict[str, Any]:
     meta = Meta()
     n = meta.apply(clamp(ctx.limits.rows, limit))
@@ -114,25 +138,25 @@ def atm_term_structure(
         raise QueryError(
             f"no underlying price in {symbol} on {part.trade_date}: cannot find ATM strikes"
         )
-    wide = _pivot_rights(frame.filter(pl.col("iv").is_not_null()), ["expiry", "strike"], ["iv"])
+    keys = ["expiry", "trading_class", "strike"]
+    wide = _pivot_rights(frame.filter(pl.col("iv").is_not_null()), keys, ["iv"])
     atm = (
         wide.with_columns((pl.col("strike") - spot).abs().alias("distance"))
-        .sort(["expiry", "distance"])
-        .group_by("expiry", maintain_order=True)
+        .sort(["expiry", "trading_class", "distance"])
+        .group_by(["expiry", "trading_class"], maintain_order=True)
         .first()
         .with_columns(
             (pl.col("expiry") - pl.lit(part.trade_date)).dt.total_days().alias("dte"),
             pl.mean_horizontal("call_iv", "put_iv").alias("atm_iv"),
         )
         .filter(pl.col("dte") >= 0)
-        .select(["expiry", "dte", "strike", "call_iv", "put_iv", "atm_iv"])
+        .select(["expiry", "trading_class", "dte", "strike", "call_iv", "put_iv", "atm_iv"])
         .rename({"strike": "atm_strike"})
     )
-    points = take(to_records(atm), n, meta)
     return {
         "partition": partition_info(part),
         "spot": spot,
-        "term_structure": points,
+        "term_structure": table(atm, meta, n, page),
         "meta": meta.as_dict(),
     }
 
@@ -145,6 +169,7 @@ def put_call_ratios(
     slot: str | None = None,
     by_expiry: bool = True,
     limit: int | None = None,
+    page: Page | None = None,
 ) -> dict[str, Any]:
     meta = Meta()
     n = meta.apply(clamp(ctx.limits.rows, limit))
@@ -169,8 +194,11 @@ def put_call_ratios(
         )
     out: dict[str, Any] = {"partition": partition_info(part), "spot": spot, "total": total}
     if by_expiry:
-        per = with_ratios(frame.group_by("expiry").agg(sums).sort("expiry"))
-        out["by_expiry"] = take(to_records(per), n, meta)
+        keys = ["expiry", "trading_class"]
+        per = with_ratios(frame.group_by(keys).agg(sums).sort(keys))
+        out["by_expiry"] = table(per, meta, n, page)
+    else:
+        meta.rows = 1
     out["meta"] = meta.as_dict()
     return out
 
@@ -183,11 +211,12 @@ def oi_gamma_by_strike(
     slot: str | None = None,
     expiry: str | None = None,
     limit: int | None = None,
+    page: Page | None = None,
 ) -> dict[str, Any]:
     meta = Meta()
     n = meta.apply(clamp(ctx.limits.rows, limit))
     part, frame, spot = _load(
-        ctx, symbol, day, view, slot, ["gamma", "open_interest", "multiplier"], meta
+        ctx, symbol, day, view, slot, ["gamma", "iv", "open_interest", "multiplier"], meta
     )
     if spot is None:
         raise QueryError(
@@ -198,11 +227,7 @@ def oi_gamma_by_strike(
         frame = frame.filter(pl.col("expiry") == want)
         if frame.is_empty():
             raise QueryError(f"expiry {want} is not in {symbol} on {part.trade_date}")
-    sign = pl.when(pl.col("right") == "C").then(1.0).otherwise(-1.0)
-    mult = pl.col("multiplier").fill_null(100).cast(pl.Float64)
-    frame = frame.with_columns(
-        (sign * pl.col("gamma") * pl.col("open_interest") * mult * spot * spot * 0.01).alias("gex")
-    )
+    frame = frame.with_columns(gex_expr(spot).alias("gex"))  # the one GEX rule
     by_strike = (
         frame.group_by("strike")
         .agg(
@@ -215,8 +240,9 @@ def oi_gamma_by_strike(
         .sort("strike")
     )
     summary = _gex_summary(by_strike)
+    summary.update(zero_gamma_spot(frame, spot, part.trade_date))
     shown = _nearest_strikes(by_strike, spot, n, meta)
-    rows = take(to_records(shown), n, meta)
+    rows = table(shown, meta, n, page)
     missing = frame["open_interest"].null_count()
     if missing:
         meta.notes.append(f"{missing} rows without open_interest count as zero")

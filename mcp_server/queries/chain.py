@@ -9,22 +9,19 @@ from typing import Any
 import polars as pl
 
 from mcp_server.context import ServerContext
-from mcp_server.limits import Meta, clamp, take
+from mcp_server.limits import Meta, clamp
 from mcp_server.paths import QueryError
-from mcp_server.queries.frames import (
-    Partition,
-    partition_info,
-    read_partition,
-    resolve_partition,
-    to_records,
-)
+from mcp_server.queries.frames import partition_info, read_partition, resolve_partition
+from mcp_server.results import Page, table
 
-DEFAULT_COLUMNS = [
-    "trade_date", "slot", "sample_time", "underlying", "conid", "local_symbol", "expiry", "strike",
-    "right", "bid", "ask", "last", "mid", "volume", "iv", "delta", "gamma", "vega", "theta",
-    "und_price", "open_interest", "market_data_type", "delayed_fallback", "data_quality_flags",
+# The default fields of a chain row: what an agent reads a chain by. The partition's
+# date, slot and underlying are stated once in the reply, not repeated per row; und_price
+# is the reply's `spot`. Any other column is one `fields` entry away.
+DEFAULT_FIELDS = [
+    "conid", "expiry", "strike", "right", "bid", "ask", "mid", "volume", "open_interest",
+    "iv", "delta", "gamma",
 ]  # fmt: skip
-CLEAN_EXTRA = ["rollup_strategy", "rollup_source_slot", "oi_asof_date"]
+CLASS_FIELD = "trading_class"  # added by default when a partition holds several classes
 
 
 def check_expiry(text: str | None) -> date | None:
@@ -57,17 +54,27 @@ def check_strikes(low: float | None, high: float | None) -> tuple[float | None, 
 
 def contract_filter(
     expiry: date | None, right: str | None, strike_min: float | None, strike_max: float | None
-) -> pl.Expr:
-    expr = pl.lit(True)
+) -> pl.Expr | None:
+    """The filter the arguments ask for, or None when they ask for none."""
+    terms = []
     if expiry is not None:
-        expr &= pl.col("expiry") == expiry
+        terms.append(pl.col("expiry") == expiry)
     if right is not None:
-        expr &= pl.col("right") == right
+        terms.append(pl.col("right") == right)
     if strike_min is not None:
-        expr &= pl.col("strike") >= strike_min
+        terms.append(pl.col("strike") >= strike_min)
     if strike_max is not None:
-        expr &= pl.col("strike") <= strike_max
-    return expr
+        terms.append(pl.col("strike") <= strike_max)
+    return pl.all_horizontal(terms) if terms else None
+
+
+def check_class(text: str | None) -> str | None:
+    if text is None or not text.strip():
+        return None
+    value = text.strip().upper()
+    if not value.replace(".", "").isalnum() or len(value) > 12:
+        raise QueryError(f"trading_class must be letters and digits, e.g. SPXW; got {value[:20]!r}")
+    return value
 
 
 def get_chain_sample(
@@ -80,30 +87,40 @@ def get_chain_sample(
     right: str | None = None,
     strike_min: float | None = None,
     strike_max: float | None = None,
-    columns: list[str] | None = None,
+    trading_class: str | None = None,
+    fields: list[str] | None = None,
     limit: int | None = None,
+    page: Page | None = None,
 ) -> dict[str, Any]:
     meta = Meta()
     n = meta.apply(clamp(ctx.limits.sample, limit))
     exp, rt = check_expiry(expiry), check_right(right)
     lo, hi = check_strikes(strike_min, strike_max)
-    part = resolve_partition(ctx, symbol, day, view, slot)
-    wanted = list(dict.fromkeys(columns)) if columns else _default_columns(part)
-    filter_cols = ["expiry", "right", "strike"]
-    frame = read_partition(ctx, part, list(dict.fromkeys(wanted + filter_cols)), meta)
-    total = frame.height
-    picked = frame.filter(contract_filter(exp, rt, lo, hi))
-    meta.extra["file_rows"] = total
+    tc = check_class(trading_class)
+    part = resolve_partition(ctx, symbol, day, view, slot, meta)
+    wanted = list(dict.fromkeys(fields)) if fields else list(DEFAULT_FIELDS)
+    needed = ["expiry", "right", "strike", CLASS_FIELD, "und_price"]
+    frame = read_partition(ctx, part, list(dict.fromkeys(wanted + needed)), meta)
+    classes = (
+        sorted(c for c in frame[CLASS_FIELD].unique().to_list() if c)
+        if CLASS_FIELD in frame.columns
+        else []
+    )
+    if not fields and len(classes) > 1:
+        wanted.insert(wanted.index("right") + 1, CLASS_FIELD)
+    select = contract_filter(exp, rt, lo, hi)
+    if tc is not None:
+        only = pl.col(CLASS_FIELD) == tc
+        select = only if select is None else select & only
+    picked = frame if select is None else frame.filter(select)
+    meta.extra["file_rows"] = frame.height
     meta.extra["matching_rows"] = picked.height
-    records = to_records(picked.head(n + 1).select([c for c in wanted if c in picked.columns]))
-    rows = take(records, n, meta)
+    spot = frame["und_price"].drop_nulls().median() if "und_price" in frame.columns else None
+    rows = table(picked, meta, n, page, [c for c in wanted if c in picked.columns])
     return {
         "partition": partition_info(part),
-        "columns": wanted,
-        "rows": rows,
+        "spot": round(float(spot), 6) if spot is not None else None,  # type: ignore[arg-type]
+        "trading_classes": classes,
+        **rows,
         "meta": meta.as_dict(),
     }
-
-
-def _default_columns(part: Partition) -> list[str]:
-    return DEFAULT_COLUMNS + (CLEAN_EXTRA if part.view == "daily_clean" else [])

@@ -8,7 +8,7 @@ from typing import Any
 import polars as pl
 
 from mcp_server.context import ServerContext
-from mcp_server.limits import Meta, clamp, take
+from mcp_server.limits import Meta, clamp
 from mcp_server.paths import QueryError
 from mcp_server.queries.chain import check_expiry, check_right, check_strikes, contract_filter
 from mcp_server.queries.frames import (
@@ -18,6 +18,7 @@ from mcp_server.queries.frames import (
     resolve_partition,
     to_records,
 )
+from mcp_server.results import Page, table
 from shared.calendar import previous_session
 
 DEFAULT_FIELDS = ["mid", "iv", "delta", "volume", "open_interest", "und_price"]
@@ -52,6 +53,7 @@ def chain_change(
     conids: list[int] | None = None,
     fields: list[str] | None = None,
     limit: int | None = None,
+    page: Page | None = None,
 ) -> dict[str, Any]:
     meta = Meta()
     n = meta.apply(clamp(ctx.limits.rows, limit))
@@ -64,19 +66,23 @@ def chain_change(
     select = contract_filter(
         check_expiry(expiry), check_right(right), *check_strikes(strike_min, strike_max)
     )
+    if select is None:
+        select = pl.lit(True)
     if conids:
         if len(conids) > ctx.limits.rows.maximum:
             raise QueryError(
                 f"at most {ctx.limits.rows.maximum} conids per call, got {len(conids)}"
             )
         select &= pl.col("conid").is_in(conids)
-    to = resolve_partition(ctx, symbol, to_date, view, to_slot)
+    to = resolve_partition(ctx, symbol, to_date, view, to_slot, meta, prefix="to_")
     if from_date is None and from_slot is None:
         start_day, start_slot = _previous(ctx, to)
-        frm = resolve_partition(ctx, symbol, start_day.isoformat(), view, start_slot)
+        frm = resolve_partition(
+            ctx, symbol, start_day.isoformat(), view, start_slot, meta, prefix="from_"
+        )
     else:
         frm = resolve_partition(
-            ctx, symbol, from_date or to.trade_date.isoformat(), view, from_slot
+            ctx, symbol, from_date or to.trade_date.isoformat(), view, from_slot, meta, "from_"
         )
     if (frm.trade_date, frm.slot) == (to.trade_date, to.slot):
         raise QueryError(
@@ -95,8 +101,7 @@ def chain_change(
     only_to = after.join(before, on="conid", how="anti").height
     summary = {f"median_{f}_change": joined[f"{f}_change"].median() for f in wanted}
     meta.extra.update({"contracts_only_in_from": only_from, "contracts_only_in_to": only_to})
-    rows = take(to_records(joined.head(n + 1)), n, meta)
-    meta.extra["total_available"] = joined.height
+    rows = table(joined, meta, n, page)
     return {
         "from": partition_info(frm),
         "to": partition_info(to),

@@ -15,6 +15,8 @@ from mcp_server.compacted import read_slot
 from mcp_server.context import ServerContext
 from mcp_server.limits import Meta
 from mcp_server.paths import QueryError
+from mcp_server.queries import nearest
+from mcp_server.results import json_ready
 from shared.schema import schema_for_view
 
 
@@ -31,27 +33,45 @@ class Partition:
 
 
 def resolve_partition(
-    ctx: ServerContext, symbol: str, day: str | None, view: str, slot: str | None
+    ctx: ServerContext,
+    symbol: str,
+    day: str | None,
+    view: str,
+    slot: str | None,
+    meta: Meta | None = None,
+    prefix: str = "",
 ) -> Partition:
-    """Check the arguments and fill in the latest date / slot the ledger knows of."""
+    """Check the arguments and fill in the latest date / slot the ledger knows of.
+
+    What is asked for but not stored is an error naming the nearest that is. meta.resolved
+    records the date and slot used (keys prefixed, e.g. 'from_date', for two partitions).
+    """
     acc = ctx.access
     view = acc.view(view)
     sym = acc.symbol(symbol)
     trade_date = acc.trade_date(day) or ctx.latest_date(view, sym)
     if trade_date is None:
-        raise QueryError(f"no {view} data for {sym}")
+        raise nearest.missing_symbol(ctx, view, sym)
     slot_label = acc.slot(slot)
     if view == "daily_clean":
         slot_label = None
     elif slot_label is None:
         slot_label = ctx.latest_slot(view, trade_date, sym)
         if slot_label is None:
-            raise QueryError(f"no {view} slot for {sym} on {trade_date}")
+            raise nearest.missing_date(ctx, view, sym, trade_date)
+    if meta is not None:
+        meta.resolved[f"{prefix}date"] = trade_date.isoformat()
+        if view != "daily_clean":
+            meta.resolved[f"{prefix}slot"] = slot_label
     path = acc.chain_file(view, trade_date, sym, slot_label)
     if slot_label is not None and not path.is_file():
         packed = acc.compacted_file(view, trade_date, sym)
         if packed.is_file():
             return Partition(view, trade_date, sym, slot_label, packed, compacted=True)
+    if not path.is_file():
+        if slot_label is not None:
+            raise nearest.missing_slot(ctx, view, sym, trade_date, slot_label)
+        raise nearest.missing_date(ctx, view, sym, trade_date)
     return Partition(view, trade_date, sym, slot_label, path)
 
 
@@ -77,10 +97,11 @@ def read_partition(
             assert part.slot is not None
             table = read_slot(part.path, part.slot, columns)
         else:
-            pf = pq.ParquetFile(part.path)
+            # One small file: no read-ahead buffer and no thread pool (halves the read).
+            pf = pq.ParquetFile(part.path, pre_buffer=False)
             file_cols = set(pf.schema_arrow.names)
             wanted = [c for c in columns if c in file_cols] if columns else None
-            table = pf.read(columns=wanted)
+            table = pf.read(columns=wanted, use_threads=False)
     except (OSError, pa.ArrowException) as exc:
         raise QueryError(f"partition {source} is unreadable: {exc}") from None
     if part.compacted and table.num_rows == 0:
@@ -103,19 +124,8 @@ def partition_info(part: Partition) -> dict[str, Any]:
 
 
 def to_records(frame: pl.DataFrame) -> list[dict[str, Any]]:
-    """Rows as JSON-ready dicts: dates and times as ISO text, floats rounded, NaN and inf as null."""
-    casts = []
-    for name, dtype in frame.schema.items():
-        col = pl.col(name)
-        if dtype == pl.Date:
-            casts.append(col.dt.strftime("%Y-%m-%d"))
-        elif isinstance(dtype, pl.Datetime):
-            casts.append(col.dt.strftime("%Y-%m-%dT%H:%M:%S%.f%:z"))
-        elif dtype in (pl.Float32, pl.Float64):
-            casts.append(pl.when(col.is_finite()).then(col.round(6)).otherwise(None).alias(name))
-    if casts:
-        frame = frame.with_columns(casts)
-    return frame.to_dicts()
+    """Rows as JSON-ready dicts (results.json_ready: ISO dates, rounded floats, no NaN)."""
+    return json_ready(frame).to_dicts()
 
 
 def ratio(num: float | None, den: float | None) -> float | None:

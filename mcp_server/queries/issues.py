@@ -20,9 +20,10 @@ import pyarrow.parquet as pq
 
 from mcp_server.compacted import SLOT_COLUMN, slot_counts
 from mcp_server.context import ServerContext
-from mcp_server.limits import Meta, clamp, take
+from mcp_server.limits import Meta, clamp
 from mcp_server.paths import QueryError
 from mcp_server.queries.shards import by_shard, missing, shards_of_day
+from mcp_server.results import Page, records_table
 from shared.calendar import get_session, now_et
 from shared.due import due_slots, recent_sessions
 from shared.storage import COMPACTED_FILE, RAW_VIEWS
@@ -61,6 +62,7 @@ def get_partition_issues(
     view: str | None,
     limit: int | None,
     now: datetime | None = None,
+    page: Page | None = None,
 ) -> dict[str, Any]:
     meta = Meta()
     n_days = meta.apply(clamp(ctx.limits.days, days), "days")
@@ -90,7 +92,7 @@ def get_partition_issues(
         meta.notes.append(
             f"looked inside {scan.budget} files (the per-call cap); older files were not opened"
         )
-    issues = take(ranked, n, meta)
+    issues = records_table(ranked, meta, n, page)
     return {"summary": dict(counts), "checked": checked, "issues": issues, "meta": meta.as_dict()}
 
 

@@ -7,8 +7,9 @@ import re
 from typing import Any
 
 from mcp_server.context import ServerContext
-from mcp_server.limits import Meta, clamp, take
+from mcp_server.limits import Meta, clamp
 from mcp_server.paths import QueryError
+from mcp_server.results import Page, records_table
 from shared.due import recent_sessions
 from shared.ledger import RUN_STATUSES
 
@@ -45,7 +46,11 @@ def run_status_overview(ctx: ServerContext, days: int | None) -> dict[str, Any]:
 
 
 def list_recent_runs(
-    ctx: ServerContext, limit: int | None, task: str | None, status: str | None
+    ctx: ServerContext,
+    limit: int | None,
+    task: str | None,
+    status: str | None,
+    page: Page | None = None,
 ) -> dict[str, Any]:
     meta = Meta()
     n = meta.apply(clamp(ctx.limits.runs, limit))
@@ -56,8 +61,10 @@ def list_recent_runs(
     if status is not None and status not in RUN_STATUSES:
         raise QueryError(f"unknown status {status!r}: expected one of {', '.join(RUN_STATUSES)}")
     meta.add_source("ledger:runs")
-    runs = ctx.ledger.recent_runs(n + 1, task=task, status=status)
-    rows = take([_run_row(r) for r in runs], n, meta)
+    offset = page.offset if page else 0
+    runs = ctx.ledger.recent_runs(offset + n + 1, task=task, status=status)
+    rows = records_table([_run_row(r) for r in runs], meta, n, page)
+    meta.extra.pop("total_rows", None)  # only offset + limit + 1 runs were read
     if not ctx.ledger.exists():
         meta.notes.append("the ledger does not exist yet: no run has been recorded")
     return {"runs": rows, "meta": meta.as_dict()}

@@ -29,6 +29,11 @@ BENCHES: tuple[tuple[str, list[str], list[str]], ...] = (
         [],
         ["--symbols", "20", "--sessions", "3", "--chain-calls", "30", "--health-calls", "10"],
     ),
+    (
+        "scripts.bench.mcp_vol_bench",
+        [],
+        ["--symbols", "20", "--sessions", "3", "--calls", "5"],
+    ),
 )
 
 

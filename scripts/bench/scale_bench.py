@@ -90,25 +90,23 @@ def run_cmd(cmd: list[str]) -> tuple[float, float, float, int]:
 
 # --- storage ---------------------------------------------------------------------------
 def _old_write(table: pa.Table) -> int:
-    """How files were written before: float64 model values, default encodings, zstd 3."""
-    wide = pa.schema(
-        [pa.field(f.name, pa.float64()) if f.name in S.MODEL_FLOAT32 else f for f in table.schema]
-    )
+    """How files were written before: the values as IB sent them (float64), default
+    encodings and statistics, zstd 3, one row group."""
     buf = io.BytesIO()
-    pq.write_table(table.cast(wide), buf, compression="zstd", compression_level=3,
+    pq.write_table(table, buf, compression="zstd", compression_level=3,
                    row_group_size=max(1, table.num_rows))  # fmt: skip
     return len(buf.getvalue())
 
 
 def _new_write(table: pa.Table, tmp: Path) -> int:
-    return atomic_write_parquet(tmp / "x.parquet", table)
+    return atomic_write_parquet(tmp / "x.parquet", S.conform(table, S.SNAPSHOT_SCHEMA))
 
 
 def storage(symbols: int, slots: list[str], tmp: Path) -> list[tuple[str, float, float]]:
     """(layout, bytes/row before, bytes/row after) on a sample of underlyings."""
     sums: dict[str, list[int]] = {k: [0, 0, 0] for k in ("slot file", "merged day", "demo")}
     for k in range(min(symbols, 40)):
-        day = underlying_day(k, f"S{k:03d}", DAY, slots)
+        day = underlying_day(k, f"S{k:03d}", DAY, slots, as_received=True)
         tables = [t for view, _, t in day if view == "intraday"]
         merged = pa.concat_tables(tables).sort_by(
             [*S.SORT_KEYS, ("conid", "ascending"), ("slot", "ascending")]

@@ -36,6 +36,11 @@ from shared.config import AppConfig, load_config
 from shared.ledger import Ledger, PartitionRecord
 from shared.storage import Layout, atomic_write_parquet
 
+# IB sends every value as a double; the data contract stores its model values as float32
+IB_SCHEMA = pa.schema(
+    [pa.field(f.name, pa.float64(), f.nullable) if f.name in S.MODEL_FLOAT32 else f
+     for f in S.SNAPSHOT_SCHEMA]
+)  # fmt: skip
 DAY = date(2026, 11, 18)  # a full Wednesday session: 14 slots 09:30..16:00
 EXPIRIES, STRIKES = 15, 13  # x 2 rights = 390 contracts per underlying
 
@@ -147,7 +152,7 @@ def _slot_table(
         for q, g in zip(no_quote.tolist(), no_greeks.tolist(), strict=True)
     ]
     arrays = []
-    for f in S.SNAPSHOT_SCHEMA:
+    for f in IB_SCHEMA:
         v = cols[f.name]
         if isinstance(v, np.ndarray) and v.dtype.kind == "f":
             mask = np.isnan(v)
@@ -160,13 +165,17 @@ def _slot_table(
             arrays.append(pa.array(v, f.type, mask=mask))
         else:
             arrays.append(v if isinstance(v, pa.Array) else pa.array(v, f.type))
-    return pa.Table.from_arrays(arrays, schema=S.SNAPSHOT_SCHEMA)
+    return pa.Table.from_arrays(arrays, schema=IB_SCHEMA)
 
 
 def underlying_day(
-    k: int, sym: str, day: date, slots: list[str], seed: int = 11, with_close: bool = True
-) -> list[tuple[str, str, pa.Table]]:
-    """(view, slot, table) of one underlying's day: every intraday slot, then the close."""
+    k: int, sym: str, day: date, slots: list[str], seed: int = 11, with_close: bool = True,
+    as_received: bool = False,
+) -> list[tuple[str, str, pa.Table]]:  # fmt: skip
+    """(view, slot, table) of one underlying's day: every intraday slot, then the close.
+
+    Tables follow the data contract (SNAPSHOT_SCHEMA); `as_received=True` keeps every
+    value as IB sends it (model values in float64), as files were written before."""
     rng = np.random.default_rng(seed * 100_003 + k)
     spot0 = float(rng.lognormal(math.log(120), 0.8))
     vol = float(rng.uniform(0.15, 0.6))
@@ -183,7 +192,7 @@ def underlying_day(
         spot = spot0 * (1.0 + 0.004 * math.sin(minute / 60 + k)) if view == "intraday" else spot
         bad = 0.015 if view == "close" else 0.02
         table = _slot_table(rng, k, sym, chain, spot, vol, day, slot, view, minute, bad, state)
-        out.append((view, slot, table))
+        out.append((view, slot, table if as_received else S.conform(table, S.SNAPSHOT_SCHEMA)))
     return out
 
 

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from shared.calendar import previous_session, session_slots, slot_datetime
 from shared.config import load_config
 from shared.ledger import PARTITION_COLUMNS, RUN_COLUMNS, Ledger, LedgerReader
-from shared.schema import DAILY_CLEAN_SCHEMA, SNAPSHOT_SCHEMA
+from shared.schema import DAILY_CLEAN_SCHEMA, HISTORY_SCHEMA, SNAPSHOT_SCHEMA
 from shared.storage import Layout
 
 CONFIG = """[ib]
@@ -241,6 +241,24 @@ class StoreWriter:
         self.partitions.clear()
         self.runs.clear()
 
+    def history(self, days: list[date]) -> None:
+        """Daily bars (clean/ib/history/bar=1d) of every symbol: one bar per session."""
+        for sym in self.symbols:
+            opens = [self.market.spot(sym, d, 0) for d in days]
+            closes = [self.market.spot(sym, d, 390) for d in days]
+            n = len(days)
+            cols = {
+                "underlying": [sym] * n, "conid": [self.symbols.index(sym) + 1] * n,
+                "bar_date": days, "open": opens, "close": closes,
+                "high": [max(o, c) * 1.005 for o, c in zip(opens, closes, strict=True)],
+                "low": [min(o, c) * 0.995 for o, c in zip(opens, closes, strict=True)],
+                "volume": [1e6 + 1000 * i for i in range(n)], "wap": closes, "bar_count": [390] * n,
+                "source_bar_size": ["1 day"] * n, "source_bars": [1] * n, "ingest_id": ["syn-history"] * n,
+            }  # fmt: skip
+            path = self.layout.history_file(sym)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(pa.table(cols, schema=HISTORY_SCHEMA), path, compression="zstd")
+
     def run_logs(self, day: date) -> None:
         lay = self.layout
         lay.selfcheck_dir().mkdir(parents=True, exist_ok=True)
@@ -296,6 +314,7 @@ def build_store(root: Path, sessions: int, symbols: int | list[str], *, end: dat
             writer.flush()
     writer.flush()
     writer.run_logs(days[-1])
+    writer.history(days)
     if faults:
         plant_faults(writer.layout, days[-1], names)
     return writer.config_path

@@ -10,6 +10,7 @@ a read-only session (`default_transaction_read_only`), so a reader cannot write 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -78,7 +79,9 @@ class Backend(Protocol):
 
     def writer(self) -> Any: ...  # context manager -> Conn, one transaction
 
-    def reader(self) -> Any: ...  # context manager -> Conn, read-only
+    def reader(self, keep_open: bool = False) -> Any: ...  # context manager -> Conn, read-only
+
+    def data_version(self) -> int | None: ...
 
 
 class _SqliteConn:
@@ -101,6 +104,7 @@ class SqliteBackend:
     def __init__(self, path: Path) -> None:
         self.location: LedgerLocation = path
         self.path = path
+        self._kept = threading.local()  # keep_open: one connection per thread
 
     def exists(self) -> bool:
         return self.path.is_file()
@@ -133,12 +137,28 @@ class SqliteBackend:
             con.close()
 
     @contextmanager
-    def reader(self) -> Iterator[_SqliteConn]:
+    def reader(self, keep_open: bool = False) -> Iterator[_SqliteConn]:
+        """keep_open: this thread's connection, kept for the reader's life (a long-lived
+        server); each SELECT still runs in its own implicit transaction and sees the latest
+        commits."""
+        if keep_open:
+            kept: sqlite3.Connection | None = getattr(self._kept, "con", None)
+            if kept is None:
+                kept = self._open(f"file:{self.path}?mode=ro", 5)
+                self._kept.con = kept
+            yield _SqliteConn(kept)
+            return
         con = self._open(f"file:{self.path}?mode=ro", 5)
         try:
             yield _SqliteConn(con)
         finally:
             con.close()
+
+    def data_version(self) -> int | None:
+        """PRAGMA data_version of this thread's kept connection: it changes whenever another
+        connection commits."""
+        with self.reader(keep_open=True) as conn:
+            return int(conn.rows("PRAGMA data_version")[0]["data_version"])
 
 
 class _PgConn:
@@ -171,6 +191,7 @@ class PostgresBackend:
         self.location: LedgerLocation = url
         self.url = url
         self._seen_tables = False  # tables are never dropped: once seen, skip the check
+        self._kept = threading.local()
 
     def _connect(self, read_only: bool) -> Any:
         import psycopg  # the driver is only needed by a site that configured Postgres
@@ -189,18 +210,28 @@ class PostgresBackend:
         return con
 
     @contextmanager
-    def _session(self, read_only: bool) -> Iterator[_PgConn]:
+    def _session(self, read_only: bool, keep_open: bool = False) -> Iterator[_PgConn]:
+        """One transaction; keep_open reuses this thread's read-only connection (a new
+        transaction each time, so every read sees the latest commits)."""
         import psycopg
 
-        con = self._connect(read_only)
+        con = getattr(self._kept, "con", None) if keep_open else None
+        if con is None:
+            con = self._connect(read_only)
+            if keep_open:
+                self._kept.con = con
         try:
             with con.transaction():
                 yield _PgConn(con)
         except psycopg.Error as exc:
+            if keep_open:  # a broken kept connection is replaced on the next read
+                self._kept.con = None
+                con.close()
             first = str(exc).strip().splitlines()[0]
             raise LedgerError(f"ledger {self.url}: {first}") from None
         finally:
-            con.close()
+            if not keep_open:
+                con.close()
 
     def exists(self) -> bool:
         if not self._seen_tables:
@@ -224,8 +255,13 @@ class PostgresBackend:
     def writer(self) -> Any:
         return self._session(read_only=False)
 
-    def reader(self) -> Any:
-        return self._session(read_only=True)
+    def reader(self, keep_open: bool = False) -> Any:
+        return self._session(read_only=True, keep_open=keep_open)
+
+    def data_version(self) -> int | None:
+        """None: Postgres has no cheap commit counter per database, so readers do not keep
+        answers derived from it (each read asks the server)."""
+        return None
 
 
 def backend_for(location: LedgerLocation) -> SqliteBackend | PostgresBackend:

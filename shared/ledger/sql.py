@@ -268,17 +268,34 @@ _PARTITIONS = "SELECT " + ", ".join(PARTITION_COLUMNS) + " FROM partitions"
 class LedgerReader:
     """Read-only access: it cannot create, migrate or write the ledger."""
 
-    def __init__(self, location: LedgerLocation) -> None:
+    def __init__(self, location: LedgerLocation, keep_open: bool = False) -> None:
+        """keep_open: one connection per thread, kept for the reader's life (a long-lived
+        server: opening one per read cost a health_overview call 11 connects). Each read
+        still runs in its own transaction, so it sees the latest commits."""
         self.location = location
+        self.keep_open = keep_open
         self._db = backend_for(location)
+
+    @property
+    def path(self) -> LedgerLocation:
+        """The ledger's location (file or redacted URL), e.g. as a cache key."""
+        return self.location
 
     def exists(self) -> bool:
         return self._db.exists()
 
+    def data_version(self) -> int | None:
+        """A number that changes whenever another connection commits (SQLite's PRAGMA
+        data_version on the kept connection), so a reader may keep answers derived from the
+        ledger until it does; None without a kept connection, and on Postgres."""
+        if not self.keep_open or not self.exists():
+            return None
+        return self._db.data_version()
+
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         if not self.exists():
             return []
-        with self._db.reader() as con:
+        with self._db.reader(self.keep_open) as con:
             return list(con.rows(sql, params))
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
@@ -442,3 +459,50 @@ class LedgerReader:
             [view, trade_date.isoformat()],
         )
         return row or {"n": 0}
+
+    # --- what is stored: discovery reads (MCP list tools and "nearest that exists" errors) ---
+    def underlying_ranges(self, view: str | None = None) -> list[dict[str, Any]]:
+        """Per (view, underlying): first and last trade date, sessions and partitions stored."""
+        where, params = ("WHERE view = ?", (view,)) if view else ("", ())
+        return self._rows(
+            "SELECT underlying, view, MIN(trade_date) AS first_date, MAX(trade_date) AS last_date, "
+            "COUNT(DISTINCT trade_date) AS sessions, COUNT(*) AS partitions FROM partitions "
+            f"{where} GROUP BY underlying, view ORDER BY underlying, view",
+            params,
+        )
+
+    def session_slots(
+        self, view: str, symbol: str | None, start: date, end: date
+    ) -> list[dict[str, Any]]:
+        """Per (trade_date, slot) of a view between two dates: partitions and rows, newest first."""
+        sql = (
+            "SELECT trade_date, slot, COUNT(*) AS partitions, SUM(rows) AS rows FROM partitions "
+            "WHERE view = ? AND trade_date BETWEEN ? AND ?"
+        )
+        params: tuple[Any, ...] = (view, start.isoformat(), end.isoformat())
+        if symbol:
+            sql += " AND underlying = ?"
+            params += (symbol,)
+        return self._rows(sql + " GROUP BY trade_date, slot ORDER BY trade_date DESC, slot", params)
+
+    def nearest_dates(self, view: str, symbol: str, day: date) -> tuple[date | None, date | None]:
+        """The closest trade dates before and after `day` holding the underlying in the view."""
+        found: list[date | None] = []
+        for op, agg in (("<", "MAX"), (">", "MIN")):
+            rows = self._rows(
+                f"SELECT {agg}(trade_date) AS d FROM partitions "
+                f"WHERE view = ? AND underlying = ? AND trade_date {op} ?",
+                (view, symbol, day.isoformat()),
+            )
+            value = rows[0]["d"] if rows else None
+            found.append(date.fromisoformat(value) if value else None)
+        return found[0], found[1]
+
+    def slots_on(self, view: str, day: date, symbol: str) -> list[str]:
+        """The slots the ledger holds for one underlying on one date, in order."""
+        rows = self._rows(
+            "SELECT slot FROM partitions WHERE view = ? AND trade_date = ? AND underlying = ? "
+            "ORDER BY slot",
+            (view, day.isoformat(), symbol),
+        )
+        return [str(r["slot"]) for r in rows]

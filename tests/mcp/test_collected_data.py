@@ -22,7 +22,7 @@ from collector.pipeline.jobs.rollup import run_rollup
 from collector.pipeline.jobs.snapshot import run_snapshot
 from shared.config import AppConfig
 from shared.storage import Layout
-from tests.support.mcp_client import McpSession, audit_rows, server_params
+from tests.support.mcp_client import McpSession, audit_rows, records, server_params
 from tests.support.pipeline import SIM_DAY, prime_sim, sim_config, write_config
 
 SYMBOLS = ["AAPL", "MSFT"]
@@ -75,9 +75,9 @@ def test_every_tool_answers_over_collected_data(collected: AppConfig, mcp: McpSe
     health = mcp.ok("health_overview")
     for view in ("intraday", "close", "daily_clean"):
         assert health["freshness"][view]["last"]["date"] == day
-    assert health["on_disk_latest"]["intraday"]["parquet_files"] == len(SYMBOLS) * len(SLOTS)
+    assert health["freshness"]["intraday"]["partitions_on_last_date"] == len(SYMBOLS) * len(SLOTS)
 
-    runs = mcp.ok("list_recent_runs", {"limit": 200})["runs"]
+    runs = records(mcp.ok("list_recent_runs", {"limit": 200})["runs"])
     assert {r["task"] for r in runs if r["trade_date"] == day} >= {
         "snapshot",
         "close-snapshot",
@@ -86,24 +86,27 @@ def test_every_tool_answers_over_collected_data(collected: AppConfig, mcp: McpSe
     status = mcp.ok("run_status_overview", {"days": 14})
     assert status["meta"]["days"] == 14
     issues = mcp.ok("get_partition_issues", {"days": 14})
-    assert all(i["kind"] not in ("corrupt", "duplicates", "leftover_tmp") for i in issues["issues"])
+    assert all(
+        i["kind"] not in ("corrupt", "duplicates", "leftover_tmp")
+        for i in records(issues["issues"])
+    )
 
     for sym in SYMBOLS:
         file = pl.read_parquet(layout.chain_file("intraday", SIM_DAY, sym, "11:00"))
         sample = mcp.ok("get_chain_sample", {"symbol": sym, "date": day, "view": "intraday", "slot": "11:00",
-                                             "columns": ["conid", "strike", "right", "iv"], "limit": 1000})  # fmt: skip
-        assert [r["conid"] for r in sample["rows"]] == file["conid"].to_list()
+                                             "fields": ["conid", "strike", "right", "iv"], "limit": 1000})  # fmt: skip
+        assert [r["conid"] for r in records(sample)] == file["conid"].to_list()
         clean = mcp.ok("get_chain_sample", {"symbol": sym, "date": day})
         assert clean["partition"]["view"] == "daily_clean" and clean["rows"]
         smile = mcp.ok("get_iv_smile", {"symbol": sym, "view": "intraday"})
-        assert smile["points"] and smile["spot"] > 0
-        assert mcp.ok("get_atm_term_structure", {"symbol": sym})["term_structure"]
+        assert smile["points"]["rows"] and smile["spot"] > 0
+        assert mcp.ok("get_atm_term_structure", {"symbol": sym})["term_structure"]["rows"]
         ratios = mcp.ok("get_put_call_ratios", {"symbol": sym})
         assert ratios["total"]["call_volume"] is not None
-        assert mcp.ok("get_oi_gamma_by_strike", {"symbol": sym})["strikes"]
+        assert mcp.ok("get_oi_gamma_by_strike", {"symbol": sym})["strikes"]["rows"]
         change = mcp.ok("get_chain_change", {"symbol": sym, "view": "intraday", "to_slot": "11:00"})
         assert (change["from"]["slot"], change["to"]["slot"]) == SLOTS
-        assert change["contracts"]
+        assert change["contracts"]["rows"]
 
     assert digest(layout.data) == before
     assert len(audit_rows(collected.mcp.audit_db)) == mcp.calls  # type: ignore[arg-type]

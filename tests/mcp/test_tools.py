@@ -15,11 +15,12 @@ from scripts.bench.synthetic_store import FAULTS
 from shared.calendar import previous_session
 from shared.config import load_config
 from shared.storage import Layout
-from tests.support.mcp_client import SYMBOLS, McpSession, audit_rows, server_params
+from tests.support.mcp_client import SYMBOLS, McpSession, audit_rows, records, server_params
 
 TOOLS = {
-    "health_overview", "run_status_overview", "list_recent_runs", "get_partition_issues", "get_chain_sample",
+    "list_underlyings", "list_sessions", "list_expiries", "get_history_bars", "health_overview", "run_status_overview", "list_recent_runs", "get_partition_issues", "get_chain_sample",
     "get_iv_smile", "get_atm_term_structure", "get_put_call_ratios", "get_oi_gamma_by_strike", "get_chain_change",
+    "get_vol_timeseries", "get_vol_surface", "run_sql",
 }  # fmt: skip
 
 
@@ -82,7 +83,6 @@ def test_health_overview(mcp: McpSession, layout: Layout) -> None:
     assert h["logscan"]["summary"]["by_keyword"]["ERROR"] == 1
     qa = json.loads(layout.metrics_file(day).read_text())
     assert h["qa_metrics"]["date"] == day.isoformat() and h["qa_metrics"]["summary"] == qa
-    assert h["on_disk_latest"]["intraday"]["tmp_files"] == 1
     total = ledger(
         layout,
         "SELECT SUM(bytes) FROM partitions WHERE view='daily_clean' AND trade_date=?",
@@ -107,25 +107,27 @@ def test_run_status_overview(mcp: McpSession, layout: Layout) -> None:
 
 def test_list_recent_runs(mcp: McpSession, layout: Layout) -> None:
     r = mcp.ok("list_recent_runs", {"limit": 5})
-    assert r["meta"]["limit"] == 5 and len(r["runs"]) == 5 and r["meta"]["truncated"] is True
-    starts = [x["started_at"] for x in r["runs"]]
+    runs = records(r["runs"])
+    assert r["meta"]["limit"] == 5 and len(runs) == 5 and r["meta"]["truncated"] is True
+    starts = [x["started_at"] for x in runs]
     assert starts == sorted(starts, reverse=True)
-    failed = mcp.ok("list_recent_runs", {"status": "failed"})["runs"]
+    failed = records(mcp.ok("list_recent_runs", {"status": "failed"})["runs"])
     assert [x["task"] for x in failed] == ["enrichment"]
-    rollups = mcp.ok("list_recent_runs", {"task": "rollup", "limit": 200})["runs"]
+    rollups = records(mcp.ok("list_recent_runs", {"task": "rollup", "limit": 200})["runs"])
     assert len(rollups) == ledger(layout, "SELECT COUNT(*) FROM runs WHERE task='rollup'")[0][0]
 
 
 def test_partition_issues_find_every_planted_fault(mcp: McpSession, layout: Layout) -> None:
     r = mcp.ok("get_partition_issues", {"days": 2})  # today may be a session not yet collected
     day = newest(layout).isoformat()
-    found = {(i["kind"], i["underlying"]) for i in r["issues"] if i["date"] == day}
+    issues = records(r["issues"])
+    found = {(i["kind"], i["underlying"]) for i in issues if i["date"] == day}
     for kind, index in FAULTS.items():
         assert (kind, SYMBOLS[index]) in found, f"{kind} on {SYMBOLS[index]} not reported"
-    assert sum(r["summary"].values()) == len(r["issues"])
+    assert sum(r["summary"].values()) == len(issues)
     assert {c["view"] for c in r["checked"]} == {"intraday", "close", "daily_clean"}
     only_clean = mcp.ok("get_partition_issues", {"days": 2, "view": "daily_clean", "limit": 2})
-    assert only_clean["meta"]["truncated"] is True and len(only_clean["issues"]) == 2
+    assert only_clean["meta"]["truncated"] is True and len(only_clean["issues"]["rows"]) == 2
     assert {c["view"] for c in only_clean["checked"]} == {"daily_clean"}
 
 
@@ -138,7 +140,7 @@ def test_chain_sample_reads_the_partition_it_names(mcp: McpSession, layout: Layo
         {"symbol": "msft", "expiry": expiry.isoformat(), "right": "P", "limit": 1000},
     )
     want = df.filter((pl.col("expiry") == expiry) & (pl.col("right") == "P"))
-    assert [row["conid"] for row in r["rows"]] == want["conid"].to_list()
+    assert [row["conid"] for row in records(r)] == want["conid"].to_list()
     assert r["partition"] == {
         "symbol": "MSFT",
         "view": "daily_clean",
@@ -148,9 +150,9 @@ def test_chain_sample_reads_the_partition_it_names(mcp: McpSession, layout: Layo
     assert r["meta"]["source"] == [
         f"clean/ib/chain/view=daily_clean/date={day}/underlying=MSFT/part.parquet"
     ]
-    slim = mcp.ok("get_chain_sample", {"symbol": "SPY", "view": "intraday", "slot": "10:30", "columns": ["conid", "bid"],
+    slim = mcp.ok("get_chain_sample", {"symbol": "SPY", "view": "intraday", "slot": "10:30", "fields": ["conid", "bid"],
                                        "strike_min": 0, "limit": 3})  # fmt: skip
-    assert all(set(row) == {"conid", "bid"} for row in slim["rows"]) and len(slim["rows"]) == 3
+    assert slim["columns"] == ["conid", "bid"] and len(slim["rows"]) == 3
     assert slim["partition"]["slot"] == "10:30" and slim["meta"]["truncated"] is True
     latest = mcp.ok("get_chain_sample", {"symbol": "AAPL", "view": "intraday", "limit": 1})
     slot = ledger(layout, "SELECT MAX(slot) FROM partitions WHERE view='intraday' AND underlying='AAPL' AND trade_date=?",
@@ -167,8 +169,9 @@ def test_iv_smile_matches_the_file(mcp: McpSession, layout: Layout) -> None:
         (pl.col("expiry") == date.fromisoformat(r["expiry"])) & (pl.col("right") == "C")
     )
     want = dict(zip(calls["strike"].to_list(), calls["iv"].to_list(), strict=True))
-    assert len(r["points"]) == len(want)
-    for p in r["points"]:
+    points = records(r["points"])
+    assert len(points) == len(want)
+    for p in points:
         assert p["call_iv"] == pytest.approx(want[p["strike"]], rel=1e-5)
         assert p["otm_iv"] == (p["put_iv"] if p["strike"] < r["spot"] else p["call_iv"])
 
@@ -178,8 +181,9 @@ def test_atm_term_structure(mcp: McpSession, layout: Layout) -> None:
     df = frame(layout, "daily_clean", day, "QQQ")
     spot = df["und_price"].median()
     r = mcp.ok("get_atm_term_structure", {"symbol": "QQQ", "date": day.isoformat()})
-    assert len(r["term_structure"]) == df["expiry"].n_unique()
-    for point in r["term_structure"]:
+    term = records(r["term_structure"])
+    assert len(term) == df["expiry"].n_unique()
+    for point in term:
         strikes = (
             df.filter(pl.col("expiry") == date.fromisoformat(point["expiry"]))["strike"]
             .unique()
@@ -198,7 +202,7 @@ def test_put_call_ratios(mcp: McpSession, layout: Layout) -> None:
     assert r["total"]["pc_volume_ratio"] == pytest.approx(put_vol / call_vol, rel=1e-5)
     put_oi = df.filter(pl.col("right") == "P")["open_interest"].sum()
     assert r["total"]["put_open_interest"] == put_oi
-    assert len(r["by_expiry"]) == df["expiry"].n_unique()
+    assert len(r["by_expiry"]["rows"]) == df["expiry"].n_unique()
 
 
 def test_oi_gamma_by_strike(mcp: McpSession, layout: Layout) -> None:
@@ -210,7 +214,8 @@ def test_oi_gamma_by_strike(mcp: McpSession, layout: Layout) -> None:
         "get_oi_gamma_by_strike", {"symbol": "MSFT", "expiry": expiry.isoformat(), "limit": 2000}
     )
     sub = df.filter(pl.col("expiry") == expiry)
-    for row in r["strikes"]:
+    strikes = records(r["strikes"])
+    for row in strikes:
         at = sub.filter(pl.col("strike") == row["strike"])
         gex = sum(
             (1 if rt == "C" else -1) * g * oi * 100 * spot * spot * 0.01
@@ -218,12 +223,12 @@ def test_oi_gamma_by_strike(mcp: McpSession, layout: Layout) -> None:
         )
         assert row["net_gex"] == pytest.approx(gex, rel=1e-4)
     assert r["summary"]["total_net_gex"] == pytest.approx(
-        sum(x["net_gex"] for x in r["strikes"]), rel=1e-4
+        sum(x["net_gex"] for x in strikes), rel=1e-4
     )
     few = mcp.ok("get_oi_gamma_by_strike", {"symbol": "MSFT", "limit": 3})
-    assert len(few["strikes"]) == 3 and few["meta"]["truncated"] is True
+    assert len(few["strikes"]["rows"]) == 3 and few["meta"]["truncated"] is True
     nearest = sorted(df["strike"].unique().to_list(), key=lambda k: abs(k - spot))[:3]
-    assert [x["strike"] for x in few["strikes"]] == sorted(nearest)
+    assert [x["strike"] for x in records(few["strikes"])] == sorted(nearest)
     assert few["meta"]["total_available"] == df["strike"].n_unique()
 
 
@@ -237,14 +242,24 @@ def test_chain_change_between_days_and_slots(mcp: McpSession, layout: Layout) ->
     a = frame(layout, "daily_clean", before, "QQQ").select("conid", "mid")
     b = frame(layout, "daily_clean", day, "QQQ").select("conid", "mid")
     want = {c: m2 - m1 for c, m1, m2 in a.join(b, on="conid").iter_rows()}
-    assert r["contracts"] and all(x["right"] == "C" for x in r["contracts"])
-    for x in r["contracts"]:
+    contracts = records(r["contracts"])
+    assert contracts and all(x["right"] == "C" for x in contracts)
+    for x in contracts:
         assert x["mid_change"] == pytest.approx(want[x["conid"]], abs=1e-5)
     slots = mcp.ok(
         "get_chain_change", {"symbol": "SPY", "view": "intraday", "to_slot": "15:00", "limit": 5}
     )
     assert (slots["from"]["slot"], slots["to"]["slot"]) == ("14:30", "15:00")
     assert slots["from"]["date"] == slots["to"]["date"] == day.isoformat()
+
+
+def test_discovery_and_history_tools_answer(mcp: McpSession, layout: Layout) -> None:
+    # their contents are checked in test_discovery.py; here: they answer on this server too
+    day = newest(layout).isoformat()
+    assert records(mcp.ok("list_underlyings")["underlyings"])[0]["last_date"] == day
+    assert records(mcp.ok("list_sessions", {"view": "intraday"})["sessions"])[0]["date"] == day
+    assert mcp.ok("list_expiries", {"symbol": "SPY"})["expiries"]["rows"]
+    assert records(mcp.ok("get_history_bars", {"symbol": "SPY"})["bars"])[-1]["bar_date"] == day
 
 
 def test_resources_and_prompt(mcp: McpSession) -> None:
@@ -260,6 +275,16 @@ def test_resources_and_prompt(mcp: McpSession) -> None:
     prompt = mcp.run(lambda c: c.get_prompt("daily_health_report", {"date": "2025-01-02"}))
     text = prompt.messages[0].content.text
     assert "2025-01-02" in text and "health_overview" in text and "get_partition_issues" in text
+
+
+def test_vol_and_sql_tools_on_the_synthetic_store(mcp: McpSession) -> None:
+    """Known answers are in test_vol_tools.py / test_sql_tool.py; here: they answer on this store."""
+    series = mcp.ok("get_vol_timeseries", {"symbol": "SPY", "sessions": 3})["series"]
+    assert len(series["rows"]) == 3 and "atm_iv_30d" in series["columns"]
+    surface = mcp.ok("get_vol_surface", {"symbol": "SPY"})
+    assert len(surface["iv"]) == len(surface["tenors"]) and surface["how"]
+    out = mcp.ok("run_sql", {"sql": "SELECT count(DISTINCT underlying) AS n FROM daily_clean"})
+    assert out["rows"] == [[4]]
 
 
 def test_every_call_is_one_audit_row(mcp: McpSession, audit_db: Path) -> None:

@@ -12,13 +12,14 @@ import sqlite3
 import sys
 import threading
 from collections.abc import Callable, Coroutine
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
-from tests.support.clock import pinned_env
+from tests.support.clock import SERVER_NOW, pinned_env
 
 BIN = Path(sys.executable).parent
 SYMBOLS = ["AAPL", "MSFT", "SPY", "QQQ"]
@@ -95,19 +96,27 @@ class McpSession:
         self._loop.close()
 
 
-def server_params(config: Path, *flags: str, entry: str = "module") -> StdioServerParameters:
-    """`python -m mcp_server ...` or `opt-data mcp-server ...` (the installed console script)."""
+def server_params(
+    config: Path, *flags: str, entry: str = "module", now: datetime = SERVER_NOW
+) -> StdioServerParameters:
+    """`python -m mcp_server ...` or `opt-data mcp-server ...` (the installed console script),
+    its calendar pinned at `now`."""
     if entry == "module":
         return StdioServerParameters(
             command=sys.executable,
             args=["-m", "mcp_server", "--config", str(config), *flags],
-            env=pinned_env(),
+            env=pinned_env(now),
         )
     return StdioServerParameters(
         command=str(BIN / "opt-data"),
         args=["mcp-server", "--config", str(config), *flags],
-        env=pinned_env(),
+        env=pinned_env(now),
     )
+
+
+def records(table: dict[str, Any]) -> list[dict[str, Any]]:
+    """A reply's {columns, rows} table as one dict per row."""
+    return [dict(zip(table["columns"], row, strict=True)) for row in table["rows"]]
 
 
 def audit_rows(db: Path) -> list[dict[str, Any]]:

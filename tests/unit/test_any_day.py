@@ -107,7 +107,10 @@ def test_partition_issues_list_only_what_is_due_and_absent(
     frozen: datetime, ctx: ServerContext
 ) -> None:
     issues = get_partition_issues(ctx, days=3, view=None, limit=500)
-    found = {(i["date"], i["view"], i["underlying"], i["slot"]) for i in issues["issues"]}
+    rows = [
+        dict(zip(issues["issues"]["columns"], r, strict=True)) for r in issues["issues"]["rows"]
+    ]
+    found = {(i["date"], i["view"], i["underlying"], i["slot"]) for i in rows}
     today = frozen.date().isoformat()
     pending = due_today(ctx, frozen)
     assert found == {(today, "intraday", s, slot) for s in SYMBOLS for slot in pending}

@@ -137,7 +137,7 @@ def test_parse_trade_date() -> None:
     late_evening_et = datetime(2026, 11, 21, 3, 0, tzinfo=UTC)  # 22:00 ET on the 20th
     assert parse_trade_date("today", now=late_evening_et) == date(2026, 11, 20)
     assert parse_trade_date("TODAY", now=late_evening_et) == date(2026, 11, 20)
-    for bad in ("2026-02-30", "20261120", "2026-W47-5", "yesterday", ""):
+    for bad in ("2026-02-30", "20261120", "2026-W47-5", "someday", "-x", ""):
         with pytest.raises(ValueError, match="YYYY-MM-DD"):
             parse_trade_date(bad)
 

@@ -76,7 +76,7 @@ def test_bad_input_writes_nothing(tmp_path: Path) -> None:
     cfg = tmp_config(tmp_path)
     runner = CliRunner()
     for args in (
-        ["selfcheck", "--date", "yesterday"],
+        ["selfcheck", "--date", "someday"],
         ["selfcheck", "--date", DAY.isoformat(), "--log-max-total", "-1"],
         ["qa", "--date", DAY.isoformat(), "--symbols", "A/B"],
         ["logscan", "--date", DAY.isoformat(), "--keywords", " , "],

@@ -14,12 +14,15 @@ from typer.testing import CliRunner
 
 from collector.cli.main import app
 from collector.ops.maintenance.compaction import compact_day, compact_week, count_rows, week_dates
+from collector.ops.schedule.plan import PlannedTask
+from collector.ops.schedule.tasks import TaskExecutor
 from collector.pipeline.compacted import merge_tables
 from collector.pipeline.store import write_chain
 from shared.calendar import ET
 from shared.config import load_config
 from shared.ledger import Ledger, LedgerReader, PartitionRecord
 from shared.storage import COMPACTED_FILE, Layout, atomic_write_parquet
+from shared.tasks import Task
 from tests.support.config import tmp_config
 from tests.support.tables import snapshot_rows
 
@@ -201,3 +204,17 @@ def test_a_slot_collected_after_compaction_rewrites_the_compacted_file(tmp_path:
     led = {r["slot"]: r for r in LedgerReader(layout.ledger).partitions_for_date(day, "intraday")
            if r["underlying"] == "AAPL"}  # fmt: skip
     assert led["10:00"]["rows"] == 5 and led["10:00"]["run_id"] == "run-2"
+
+
+async def test_the_scheduler_compact_task_merges_the_day(tmp_path: Path) -> None:
+    cfg = load_config(tmp_config(tmp_path), env={})
+    layout, ledger = Layout.from_config(cfg), Ledger(Layout.from_config(cfg).ledger)
+    day = week_dates(WEEK)[0]
+    for slot in SLOTS:
+        _write_slot(layout, ledger, day, "AAPL", slot)
+    outcome = await TaskExecutor(cfg)(PlannedTask(datetime.now(ET), Task.COMPACT, day))
+    assert outcome.status == "ok" and outcome.rows == 9, outcome.message
+    directory = layout.underlying_dir("intraday", day, "AAPL")
+    assert [p.name for p in directory.iterdir()] == [COMPACTED_FILE]
+    runs = LedgerReader(layout.ledger).runs_for_dates([day])
+    assert [(r["task"], r["status"]) for r in runs] == [("compact", "ok")]

@@ -12,7 +12,7 @@ from collector.ops.schedule import plan as plan_mod
 from collector.ops.schedule.plan import build_plan, plan_groups
 from shared import calendar
 from shared.calendar import ET, get_session
-from shared.config import AppConfig, ScheduleConfig
+from shared.config import AppConfig, ScheduleConfig, StorageConfig
 from shared.tasks import Task
 
 
@@ -137,3 +137,11 @@ def test_without_calendar_package_fixed_session_and_warning(
     finally:
         calendar._xnys.cache_clear()
         calendar._sessions_in_year.cache_clear()
+
+
+def test_daily_compaction_runs_right_after_the_rollup_when_enabled() -> None:
+    day = date(2026, 11, 20)
+    assert Task.COMPACT not in [p.task for p in _plan(day)]
+    cfg = AppConfig(storage=StorageConfig(daily_compaction_enabled=True))
+    tasks = [p.task for p in _plan(day, cfg)]
+    assert tasks[tasks.index("rollup") + 1 : tasks.index("rollup") + 3] == ["compact", "qa"]

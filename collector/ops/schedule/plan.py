@@ -85,6 +85,8 @@ def build_plan(
         )
     )
     plan.append(PlannedTask(close_at, Task.ROLLUP, trade_date))
+    if cfg.storage.daily_compaction_enabled:
+        plan.append(PlannedTask(close_at, Task.COMPACT, trade_date))
     plan.append(PlannedTask(close_at, Task.QA, trade_date, args=dict(common)))
     # the runbook's evening scan: the day's errors are seen the same evening, not at 04:30
     # (labelled by its time, so a restart tells it apart from the 04:30 scan)

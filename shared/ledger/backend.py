@@ -83,6 +83,8 @@ class Backend(Protocol):
 
     def data_version(self) -> int | None: ...
 
+    def close_kept(self) -> None: ...
+
 
 class _SqliteConn:
     def __init__(self, con: sqlite3.Connection) -> None:
@@ -153,6 +155,12 @@ class SqliteBackend:
             yield _SqliteConn(con)
         finally:
             con.close()
+
+    def close_kept(self) -> None:
+        kept = getattr(self._kept, "con", None)
+        if kept is not None:
+            self._kept.con = None
+            kept.close()
 
     def data_version(self) -> int | None:
         """PRAGMA data_version of this thread's kept connection: it changes whenever another
@@ -257,6 +265,12 @@ class PostgresBackend:
 
     def reader(self, keep_open: bool = False) -> Any:
         return self._session(read_only=True, keep_open=keep_open)
+
+    def close_kept(self) -> None:
+        kept = getattr(self._kept, "con", None)
+        if kept is not None:
+            self._kept.con = None
+            kept.close()
 
     def data_version(self) -> int | None:
         """None: Postgres has no cheap commit counter per database, so readers do not keep

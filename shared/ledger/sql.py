@@ -284,6 +284,10 @@ class LedgerReader:
     def exists(self) -> bool:
         return self._db.exists()
 
+    def close(self) -> None:
+        """Close this thread's kept connection (keep_open); the next read opens a new one."""
+        self._db.close_kept()
+
     def data_version(self) -> int | None:
         """A number that changes whenever another connection commits (SQLite's PRAGMA
         data_version on the kept connection), so a reader may keep answers derived from the

@@ -240,3 +240,31 @@ def test_one_shards_rerun_does_not_repair_anothers_miss(location: LedgerLocation
     ledger.finish_run(ledger.start_run("snapshot", DAY, "10:00", shard="2/2"), "ok")
     left = unrepaired_missed(reader.runs_for_dates([DAY]))
     assert [(r["slot"], r["shard"]) for r in left] == [("10:00", "1/2")]
+
+
+def test_the_discovery_reads_and_a_kept_reader_that_sees_new_commits(
+    location: LedgerLocation,
+) -> None:
+    ledger = Ledger(location)
+    reader = LedgerReader(location, keep_open=True)
+    for sym, slot, day in (("AAPL", "10:00", DAY), ("AAPL", "10:30", DAY), ("AAPL", "10:00", NEXT)):
+        ledger.record_partition(_part(sym, slot, day=day), None)
+    version = reader.data_version()
+    ranges = reader.underlying_ranges("intraday")
+    assert [(r["underlying"], r["first_date"], r["last_date"], r["sessions"], r["partitions"])
+            for r in ranges] == [("AAPL", DAY.isoformat(), NEXT.isoformat(), 2, 3)]  # fmt: skip
+    slots = reader.session_slots("intraday", "AAPL", DAY, NEXT)
+    assert [(r["trade_date"], r["slot"], r["rows"]) for r in slots] == [
+        (NEXT.isoformat(), "10:00", 10), (DAY.isoformat(), "10:00", 10),
+        (DAY.isoformat(), "10:30", 10),
+    ]  # fmt: skip
+    assert reader.nearest_dates("intraday", "AAPL", date(2026, 11, 30)) == (DAY, NEXT)
+    assert reader.slots_on("intraday", DAY, "AAPL") == ["10:00", "10:30"]
+
+    ledger.record_partition(_part("MSFT", "11:00"), None)  # another connection commits
+    assert reader.slots_on("intraday", DAY, "MSFT") == ["11:00"]  # the kept one sees it
+    if isinstance(location, LedgerURL):
+        assert version is None  # no commit counter: readers keep nothing derived
+    else:
+        assert version is not None and reader.data_version() != version
+    reader.close()

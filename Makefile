@@ -5,9 +5,21 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv install demo test test-fast lint fmt bench bench-quick compact clean
+.PHONY: venv install demo console test test-fast lint fmt bench bench-quick compact clean conformance-venvs
 
 venv install: $(STAMP)
+
+# Client conformance (tests/conformance): each third-party client in its own venv, from
+# its own pins, so the project's pins never change for them.
+CONF_CLIENTS := ibapi insync async
+CONF_STAMPS  := $(foreach c,$(CONF_CLIENTS),.venv-conf-$(c)/.installed)
+
+conformance-venvs: $(CONF_STAMPS)
+
+.venv-conf-%/.installed: tests/conformance/requirements/%.txt
+	test -x .venv-conf-$*/bin/python || $(PYTHON) -m venv .venv-conf-$*
+	.venv-conf-$*/bin/python -m pip install --quiet --disable-pip-version-check -r $<
+	@touch $@
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "opt-data needs Python 3.11+, found " + sys.version.split()[0]' 
@@ -18,7 +30,11 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/opt-data demo $(DEMO_ARGS)
 
-test: $(STAMP)
+# The web console on 127.0.0.1:8501 over the demo's data (CONFIG=... for another config).
+console: $(STAMP)
+	$(BIN)/opt-data console --config $(or $(CONFIG),demo/opt-data.demo.toml) $(CONSOLE_ARGS)
+
+test: $(STAMP) $(CONF_STAMPS)
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
@@ -43,4 +59,4 @@ compact: $(STAMP)
 	$(BIN)/opt-data compact --config $(or $(CONFIG),config/opt-data.toml)
 
 clean:
-	rm -rf $(VENV) demo data_test state_test .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-conf-* demo data_test state_test .pytest_cache .mypy_cache .ruff_cache

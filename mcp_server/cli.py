@@ -95,8 +95,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     # Imported after argument checks so `--help` and bad flags answer instantly.
     from mcp_server.audit import AuditLog
-    from mcp_server.context import ServerContext
     from mcp_server.server import build_server
+    from shared.queries.context import ServerContext
 
     allow_raw = cfg.mcp.allow_raw if args.allow_raw is None else args.allow_raw
     allow_clean = cfg.mcp.allow_clean if args.allow_clean is None else args.allow_clean

@@ -7,7 +7,7 @@ as the tool's outputSchema and validates each reply against it. Models import no
 heavy (no pyarrow, no polars): the server answers `initialize` before any query runs.
 
 Tabular parts of a reply are a `Table` (column names once, then one array per row), the
-compact form agents pay fewest tokens for; see mcp_server/results.py.
+compact form agents pay fewest tokens for; see shared/queries/results.py.
 """
 
 from __future__ import annotations

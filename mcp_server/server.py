@@ -16,10 +16,10 @@ from mcp_types import CallToolResult, InputRequiredResult, TextContent
 from pydantic import ValidationError
 
 from mcp_server.audit import AuditLog, AuditMiddleware
-from mcp_server.context import ServerContext
 from mcp_server.errors import one_line, validation_message
-from mcp_server.results import HARD_REPLY_BYTES, compact_json
 from mcp_server.tools import register_tools
+from shared.queries.context import ServerContext
+from shared.queries.results import HARD_REPLY_BYTES, compact_json
 
 log = logging.getLogger(__name__)
 

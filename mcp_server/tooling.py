@@ -32,11 +32,11 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 
 from mcp_server.audit import CURRENT_CALL
-from mcp_server.context import ServerContext
 from mcp_server.errors import MAX_DETAIL_CHARS, one_line
-from mcp_server.paths import QueryError
-from mcp_server.results import Page, compact_json
 from shared.ledger import LedgerError
+from shared.queries.context import ServerContext
+from shared.queries.paths import QueryError
+from shared.queries.results import Page, compact_json
 
 log = logging.getLogger(__name__)
 

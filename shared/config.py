@@ -28,12 +28,16 @@ ENV_OVERRIDES = {
     "IB_CLIENT_ID": ("ib", "client_id"),
     "IB_MARKET_DATA_TYPE": ("ib", "market_data_type"),
     "OPT_DATA_MCP_TOKEN": ("mcp", "http_token"),
+    "OPT_DATA_CONSOLE_TOKEN": ("console", "token"),
 }
 LEDGER_URL_ENV = "OPT_DATA_LEDGER_URL"  # a secret: not in ENV_OVERRIDES' plain values
 CLIENT_ID_POOLS: dict[str, tuple[int, int]] = {
     "prod": (0, 99),
     "remote": (100, 199),
-    "test": (200, 250),
+    # The runbook gives the web console 200-250; the test suite has its own range so a
+    # test run never takes an id a console job on the same gateway is using.
+    "console": (200, 250),
+    "test": (251, 299),
 }
 DEFAULT_GENERIC_TICKS = "100,101,104,105,106,165,221,225,233,293,294,295"
 
@@ -50,7 +54,7 @@ class IBConfig(_Frozen):
     host: str = "127.0.0.1"
     port: int = Field(4001, ge=1, le=65535)
     client_id: int | None = Field(None, ge=0)
-    client_id_pool: Literal["prod", "remote", "test"] = "prod"
+    client_id_pool: Literal["prod", "remote", "console", "test"] = "prod"
     market_data_type: int = Field(1, ge=1, le=4)
     readonly: bool = True
     account: SecretStr | None = None
@@ -256,6 +260,18 @@ class AlertsConfig(_Frozen):
     urls: tuple[SecretStr, ...] = ()
 
 
+class ConsoleConfig(_Frozen):
+    """The operator web console (`opt-data console`)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8501, ge=1, le=65535)
+    # Required to bind anything but loopback (env OPT_DATA_CONSOLE_TOKEN wins).
+    token: SecretStr | None = None
+    read_only: bool = False
+    # Client ids of the jobs the console starts (IB_CLIENT_ID of each subprocess).
+    client_id_pool: Literal["prod", "remote", "console", "test"] = "console"
+
+
 class AppConfig(_Frozen):
     ib: IBConfig = IBConfig()
     paths: PathsConfig = PathsConfig()
@@ -275,6 +291,7 @@ class AppConfig(_Frozen):
     shard: ShardConfig = ShardConfig()
     mcp: MCPConfig = MCPConfig()
     alerts: AlertsConfig = AlertsConfig()
+    console: ConsoleConfig = ConsoleConfig()
     source_file: Path | None = None
 
 

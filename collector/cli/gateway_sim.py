@@ -43,7 +43,7 @@ def gateway_sim(
     snapshot_end_delay: float = typer.Option(
         11.0,
         "--snapshot-end-delay",
-        help="Max seconds before tickSnapshotEnd when data stays incomplete.",
+        help="Seconds from a snapshot request to its tickSnapshotEnd (IB: 11).",
     ),
     tick_interval: float = typer.Option(
         1.0, "--tick-interval", help="Seconds between streaming updates."
@@ -93,13 +93,37 @@ def gateway_sim(
         "--connectivity",
         help="Fault: SECONDS:CODE list after each connect, codes 1100/1101/1102.",
     ),
+    nightly_restart: str | None = typer.Option(
+        None,
+        "--nightly-restart",
+        help="Fault: the gateway restarts daily at HH:MM ET (sim clock): all clients "
+        "dropped, connections refused for --restart-minutes.",
+    ),
+    restart_minutes: float = typer.Option(
+        2.0, "--restart-minutes", help="Minutes the nightly restart keeps the port closed."
+    ),
+    sunday_relogin_hours: float = typer.Option(
+        0.0,
+        "--sunday-relogin-hours",
+        help="Fault: on Sundays the restart waits this many hours for the weekly login.",
+    ),
+    lenient: str = typer.Option(
+        "",
+        "--lenient",
+        help="Comma list of kinder rules: closed-market, snapshot, rate-window, pacing, all.",
+    ),
     log_level: str = typer.Option(
         "INFO", "--log-level", help="DEBUG, INFO, WARNING or ERROR (stderr)."
     ),
 ) -> None:
     """Run a simulated IB Gateway (TWS socket protocol) until Ctrl-C."""
     from collector.gateway_sim import DwellConfig, FaultConfig, GatewaySim, SimConfig
-    from collector.gateway_sim.faults import parse_connectivity, parse_symbols
+    from collector.gateway_sim.faults import (
+        parse_connectivity,
+        parse_hhmm,
+        parse_leniency,
+        parse_symbols,
+    )
 
     try:
         if not 0 <= port <= 65535:
@@ -116,6 +140,8 @@ def gateway_sim(
         ):
             if not 0.0 <= rate <= 1.0:
                 raise ValueError(f"{name} must be within 0..1, got {rate}")
+        if restart_minutes <= 0 or sunday_relogin_hours < 0:
+            raise ValueError("--restart-minutes must be > 0, --sunday-relogin-hours >= 0")
         if slow_ticks <= 0 or snapshot_end_delay < 0 or tick_interval <= 0:
             raise ValueError(
                 "--slow-ticks and --tick-interval must be > 0, --snapshot-end-delay >= 0"
@@ -129,6 +155,9 @@ def gateway_sim(
             slow_ticks_factor=slow_ticks,
             competing_session_symbols=parse_symbols(competing_session),
             connectivity_events=parse_connectivity(connectivity),
+            nightly_restart=parse_hhmm(nightly_restart) if nightly_restart else None,
+            restart_minutes=restart_minutes,
+            sunday_relogin_hours=sunday_relogin_hours,
         )
         config = SimConfig(
             host=host,
@@ -144,6 +173,7 @@ def gateway_sim(
             speed=speed,
             unknown_symbols=parse_symbols(unknown_symbols),
             no_options_symbols=parse_symbols(no_options_symbols),
+            lenient=parse_leniency(lenient),
             faults=faults,
         )
     except ValueError as exc:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import typer
 
 from collector.cli import (
+    audit,
     capacity,
     checks,
     collect,
+    console,
     demo,
     gateway_sim,
     inspect,
@@ -34,6 +36,8 @@ for module in (
     maintenance,
     capacity,
     demo,
+    console,
+    audit,
 ):
     module.register(app)
 

@@ -8,14 +8,16 @@ See docs/simulator.md for the market model, limits and faults.
 """
 
 from collector.gateway_sim.clock import SimClock, parse_clock
-from collector.gateway_sim.config import DwellConfig, FaultConfig, SimConfig
-from collector.gateway_sim.server import GatewaySim, SimStats
+from collector.gateway_sim.config import DwellConfig, FaultConfig, Leniency, SimConfig
+from collector.gateway_sim.server import GatewaySim
+from collector.gateway_sim.state import SimStats
 from collector.gateway_sim.thread import SimThread
 
 __all__ = [
     "DwellConfig",
     "FaultConfig",
     "GatewaySim",
+    "Leniency",
     "SimClock",
     "SimConfig",
     "SimStats",

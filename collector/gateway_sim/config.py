@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time
 
 from collector.gateway_sim.profiles import DEFAULT_NO_OPTIONS
 
@@ -24,6 +24,19 @@ class DwellConfig:
 
 
 @dataclass(frozen=True)
+class Leniency:
+    """Switches back to the simulator's older, kinder behaviour, one rule at a time.
+
+    Every default is False: the faithful rule (docs/simulator.md cites each source).
+    """
+
+    closed_market_quotes: bool = False  # type 1 outside a session gets frozen bid/ask
+    snapshot_early_end: bool = False  # a snapshot ends once its data is complete
+    sliding_rate_window: bool = False  # strict sliding 1 s window instead of IB's bucket
+    pace_all_bar_sizes: bool = False  # historical pacing for every bar size, not <= 30 s
+
+
+@dataclass(frozen=True)
 class FaultConfig:
     """Switchable faults; the defaults inject nothing."""
 
@@ -36,6 +49,13 @@ class FaultConfig:
     slow_ticks_factor: float = 1.0  # multiplies dwell and tick intervals
     competing_session_symbols: tuple[str, ...] = ()  # 10197 on market data requests
     connectivity_events: tuple[tuple[float, int], ...] = ()  # (seconds after connect, code)
+    # The gateway's daily life: at this ET time every day (sim clock) every client is
+    # dropped and connections are refused for `restart_minutes`, as IBC restarts it.
+    nightly_restart: time | None = None
+    restart_minutes: float = 2.0
+    # The weekly full login: on Sundays the gateway stays down this many hours after the
+    # nightly restart (0 = no weekly outage).
+    sunday_relogin_hours: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -61,6 +81,7 @@ class SimConfig:
     hist_window: float = 600.0
     delayed_minutes: float = 15.0  # delayed data lags the live market by this much
     reject_duplicate_client_id: bool = True  # 326, as TWS does
+    lenient: Leniency = field(default_factory=Leniency)
     faults: FaultConfig = field(default_factory=FaultConfig)
 
     @classmethod

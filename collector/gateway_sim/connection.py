@@ -8,8 +8,10 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
+from collector.gateway_sim import fx
 from collector.gateway_sim import messages as msg
 from collector.gateway_sim.contracts import ContractQuery
 from collector.gateway_sim.history import (
@@ -26,16 +28,19 @@ from collector.gateway_sim.marketdata import LineRequest, MarketDataLine
 from collector.gateway_sim.protocol import (
     Field,
     ProtocolError,
-    choose_version,
     decode_body,
     encode,
     read_frame,
     read_hello,
     to_int,
 )
-
-if TYPE_CHECKING:
-    from collector.gateway_sim.server import GatewaySim
+from collector.gateway_sim.state import GatewayState
+from collector.gateway_sim.versions import (
+    SERVER_VERSION_MAX,
+    SERVER_VERSION_MIN,
+    choose_version,
+    downgrade,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +48,7 @@ log = logging.getLogger(__name__)
 class ClientConnection:
     def __init__(
         self,
-        sim: GatewaySim,
+        sim: GatewayState,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         number: int,
@@ -53,9 +58,14 @@ class ClientConnection:
         self.writer = writer
         self.number = number
         self.client_id: int | None = None
+        self.version = SERVER_VERSION_MAX  # the agreed version, set by the handshake
         self.md_type = 1
         self.messages = 0
-        self.rate = MessageRate(sim.config.msg_rate_limit, sim.config.rate_disconnect_after)
+        self.rate = MessageRate(
+            sim.config.msg_rate_limit,
+            sim.config.rate_disconnect_after,
+            sliding=sim.config.lenient.sliding_rate_window,
+        )
         self.lines: dict[int, asyncio.Task[None]] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self.connectivity_lost = False
@@ -87,7 +97,7 @@ class ClientConnection:
             return
         if fields and fields[0] == 4:
             self.sim.stats.count_error(int(fields[3]))  # type: ignore[arg-type]
-        self.writer.write(encode(fields))
+        self.writer.write(encode(downgrade(fields, self.version)))
 
     def error(self, req_id: int, code: int, text: str | None = None) -> None:
         self.send(msg.error(req_id, code, text))
@@ -107,7 +117,9 @@ class ClientConnection:
             low, high, _ = await read_hello(self.reader)
             version = choose_version(low, high)
             if version is None:
+                self._refuse(low, high)
                 return
+            self.version = version
             self.writer.write(encode(msg.handshake(version, self.sim.clock.now())))
             while not self.closing:
                 fields = decode_body(await read_frame(self.reader))
@@ -121,6 +133,19 @@ class ClientConnection:
             pass
         finally:
             await self.shutdown()
+
+    def _refuse(self, low: int, high: int) -> None:
+        """No version both sides speak: one error frame in the oldest error layout (which
+        every client decodes before the handshake), then the socket closes."""
+        code = 503 if low > SERVER_VERSION_MAX else 506
+        text = (
+            f"{msg.ERROR_TEXT[code]} (client v{low}..{high},"
+            f" gateway v{SERVER_VERSION_MIN}..{SERVER_VERSION_MAX})"
+        )
+        log.info("refusing a client that speaks v%d..%d", low, high)
+        self.sim.stats.refused += 1
+        self.sim.stats.count_error(code)
+        self.writer.write(encode(msg.error(-1, code, text)[:-1]))
 
     def _police(self) -> bool:
         """Count a client message; False when the connection must be dropped."""
@@ -226,12 +251,15 @@ class ClientConnection:
     def on_contract_details(self, fields: list[str]) -> None:
         req_id = to_int(fields[2])
         query = ContractQuery.from_fields(fields[3:15])
-        found = self.sim.book.match(query, listing_date(self.sim.clock.now()))
+        on = listing_date(self.sim.clock.now())
+        found = self.sim.book.match(query, on)
         if not found:
             self.error(req_id, 200)
             return
+        today = self.sim.clock.now().date()
         for inst in found:
-            self.send(msg.contract_details(req_id, inst))
+            extras = self.sim.book.details_extras(inst, today)
+            self.send(msg.contract_details(req_id, inst, extras))
         self.send(msg.contract_details_end(req_id))
 
     def on_secdef(self, fields: list[str]) -> None:
@@ -269,6 +297,9 @@ class ClientConnection:
             self.error(req_id, 200)
             return
         inst = found[0]
+        if inst.sec_type == "CASH":  # FX is modelled for contract details and history only
+            self.error(req_id, 354)
+            return
         if snapshot and generic:
             self.error(req_id, 321)
             return
@@ -301,6 +332,8 @@ class ClientConnection:
             tick_interval=cfg.tick_interval * slow,
             snapshot_end_delay=cfg.snapshot_end_delay,
             delayed_minutes=cfg.delayed_minutes,
+            requested_type=self.md_type,
+            lenient=cfg.lenient,
         )
         line = MarketDataLine(
             req, sim.engine, sim.clock.now, self.send, lambda: self.connectivity_lost
@@ -339,7 +372,12 @@ class ClientConnection:
             return
         inst = found[0]
         key = (inst.con_id, f[15], f[16], f[17], f[18], f[19])
-        reason = sim.hist_pacing.check(key, time.monotonic())
+        try:
+            bar_seconds = parse_bar_size(f[16])
+        except HistoryError as exc:
+            self.error(req_id, 321, f"Error validating request:{exc}")
+            return
+        reason = sim.hist_pacing.check(key, time.monotonic(), bar_seconds)
         if reason is None and sim.faults.pacing_error():
             reason = "injected fault"
         if reason is not None:
@@ -350,22 +388,38 @@ class ClientConnection:
                 f"Historical data request pacing violation ({reason})",
             )
             return
+        if inst.sec_type == "CASH":
+            self._fx_history(req_id, f, bar_seconds, now)
+            return
         profile = sim.book.profile(inst.symbol)
         assert profile is not None
         try:
             req = HistRequest(
-                parse_end(f[15], now), parse_bar_size(f[16]), f[17], f[19].upper(), to_int(f[20], 1)
+                parse_end(f[15], now), bar_seconds, f[17], f[19].upper(), to_int(f[20], 1)
             )
             bars = sim.bars.bars(inst, profile, req)
+            start = edge_label(sessions_in(req.duration, req.end)[0].open) if bars else ""
         except HistoryError as exc:
-            self.error(req_id, 162, f"Historical Market Data Service error message:{exc}")
+            self._hmds_error(req_id, str(exc))
             return
-        if not bars:
-            self.error(
-                req_id,
-                162,
-                "Historical Market Data Service error message:HMDS query returned no data",
+        self._send_bars(req_id, start, edge_label(req.end), bars)
+
+    def _fx_history(self, req_id: int, f: list[str], bar_seconds: int, now: datetime) -> None:
+        try:
+            end = parse_end(f[15], now)
+            bars = fx.bars(
+                self.sim.config.seed, end, f[17], bar_seconds, f[19].upper(), to_int(f[20], 1)
             )
+        except HistoryError as exc:
+            self._hmds_error(req_id, str(exc))
             return
-        start = sessions_in(req.duration, req.end)[0].open
-        self.send(msg.historical_data(req_id, edge_label(start), edge_label(req.end), bars))
+        self._send_bars(req_id, bars[0][0] if bars else "", edge_label(end), bars)
+
+    def _send_bars(self, req_id: int, start: str, end: str, bars: list[list]) -> None:
+        if not bars:
+            self._hmds_error(req_id, "HMDS query returned no data")
+            return
+        self.send(msg.historical_data(req_id, start, end, bars))
+
+    def _hmds_error(self, req_id: int, text: str) -> None:
+        self.error(req_id, 162, f"Historical Market Data Service error message:{text}")

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
+from collector.gateway_sim.hours import fx_hours, session_hours, zone_for
 from collector.gateway_sim.listings import Expiry, listed_expiries, strike_grid
 from collector.gateway_sim.market import UnderlyingModel
 from collector.gateway_sim.profiles import (
@@ -26,6 +27,9 @@ from collector.gateway_sim.protocol import to_float, to_int
 
 OPTION_EXCHANGES = ("SMART", "CBOE", "CBOEOPT", "AMEX", "ISE", "PHLX", "BOX", "PSE", "BATS")
 SECDEF_EXCHANGES = ("SMART", "CBOE", "AMEX", "ISE")
+# SPX, NDX and VIX options are listed on their home exchange only (CBOE's proprietary
+# products; NDX on NASDAQOM in reality, modelled on CBOE's rule here): SMART routes there.
+INDEX_OPTION_EXCHANGES = ("SMART", "CBOE")
 STOCK_EXCHANGES = ("SMART", "NASDAQ", "ISLAND", "NYSE", "ARCA", "BATS", "IEX")
 DAY0 = date(2000, 1, 1)
 
@@ -48,6 +52,33 @@ class Instrument:
     under_con_id: int = 0
     under_sec_type: str = ""
     am_settled: bool = False
+
+
+# The one currency pair: ib_async's Watchdog probes with Forex("EURUSD") (see fx.py).
+EURUSD = Instrument(
+    con_id=12087792,  # IB's conId for EUR.USD on IDEALPRO
+    symbol="EUR",
+    sec_type="CASH",
+    exchange="IDEALPRO",
+    primary_exchange="",
+    local_symbol="EUR.USD",
+    trading_class="EUR.USD",
+    long_name="European Monetary Union Euro",
+)
+
+
+def is_eurusd(symbol: str, sec_type: str, currency: str, local_symbol: str) -> bool:
+    if sec_type not in ("CASH", ""):
+        return False
+    return (symbol == "EUR" and currency in ("USD", "")) or local_symbol == "EUR.USD"
+
+
+@dataclass(frozen=True)
+class DetailsExtras:
+    time_zone: str
+    trading_hours: str
+    liquid_hours: str
+    valid_exchanges: str
 
 
 @dataclass(frozen=True)
@@ -211,6 +242,8 @@ class ContractBook:
 
     def match(self, q: ContractQuery, on: date) -> list[Instrument]:
         """Every instrument matching a (possibly partial) request; [] means error 200."""
+        if q.con_id == EURUSD.con_id or is_eurusd(q.symbol, q.sec_type, q.currency, q.local_symbol):
+            return [EURUSD] if q.exchange in ("", "IDEALPRO") else []
         if q.con_id:
             if q.symbol and self.profile(q.symbol) is not None:
                 self.chain(q.symbol, on)  # registers the symbol's classes for decoding
@@ -226,7 +259,8 @@ class ContractBook:
                 return []
             allowed = ("", profile.exchange) if profile.is_index else ("", *STOCK_EXCHANGES)
             return [self.underlying(profile)] if q.exchange in allowed else []
-        if q.sec_type != "OPT" or q.exchange not in ("", *OPTION_EXCHANGES):
+        exchanges = INDEX_OPTION_EXCHANGES if profile.is_index else OPTION_EXCHANGES
+        if q.sec_type != "OPT" or q.exchange not in ("", *exchanges):
             return []
         if q.multiplier not in ("", "100", "100.0"):
             return []
@@ -257,6 +291,24 @@ class ContractBook:
     def _route(inst: Instrument, exchange: str) -> Instrument:
         return replace(inst, exchange=exchange) if exchange else inst
 
+    def details_extras(self, inst: Instrument, on: date) -> DetailsExtras:
+        """The contractDetails fields that depend on where and when the contract trades."""
+        if inst.sec_type == "CASH":
+            hours = fx_hours(on)
+            return DetailsExtras("US/Eastern", hours, hours, "IDEALPRO")
+        profile = self.profile(inst.symbol)
+        home = profile.exchange if profile is not None else "SMART"
+        zone = zone_for(home)
+        trading, liquid = session_hours(on, zone, extended=inst.sec_type == "STK")
+        listed: tuple[str, ...]
+        if inst.sec_type == "OPT":
+            listed = INDEX_OPTION_EXCHANGES if inst.under_sec_type == "IND" else OPTION_EXCHANGES
+        elif inst.sec_type == "IND":
+            listed = (home,)
+        else:
+            listed = STOCK_EXCHANGES
+        return DetailsExtras(zone, trading, liquid, ",".join(listed))
+
     def secdef(self, symbol: str, sec_type: str, con_id: int, on: date) -> list[tuple]:
         """reqSecDefOptParams rows: (exchange, underConId, tradingClass, expiries, strikes)."""
         profile = self.profile(symbol)
@@ -272,6 +324,6 @@ class ContractBook:
             picked = [(e, s) for e, s in chain.expiries if e.trading_class == tc]
             expiries = [e.text for e, _ in picked]
             strikes = sorted({k for _, s in picked for k in s})
-            for exchange in SECDEF_EXCHANGES:
+            for exchange in INDEX_OPTION_EXCHANGES if profile.is_index else SECDEF_EXCHANGES:
                 rows.append((exchange, profile.con_id, tc, expiries, strikes))
         return rows

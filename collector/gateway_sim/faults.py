@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import random
 import threading
+from datetime import time
 
-from collector.gateway_sim.config import FaultConfig
+from collector.gateway_sim.config import FaultConfig, Leniency
 from collector.gateway_sim.profiles import stable_unit
 
 CONNECTIVITY_CODES = (1100, 1101, 1102)
@@ -71,3 +72,30 @@ def parse_connectivity(text: str) -> tuple[tuple[float, int], ...]:
 
 def parse_symbols(text: str) -> tuple[str, ...]:
     return tuple(s.strip().upper() for s in text.split(",") if s.strip())
+
+
+LENIENT_RULES = {
+    "closed-market": "closed_market_quotes",
+    "snapshot": "snapshot_early_end",
+    "rate-window": "sliding_rate_window",
+    "pacing": "pace_all_bar_sizes",
+}
+
+
+def parse_leniency(text: str) -> Leniency:
+    """'snapshot,closed-market' (or 'all') -> the Leniency switching those rules."""
+    names = {p.strip().lower() for p in text.split(",") if p.strip()}
+    if "all" in names:
+        names = set(LENIENT_RULES)
+    unknown = names - set(LENIENT_RULES)
+    if unknown:
+        choices = ", ".join([*LENIENT_RULES, "all"])
+        raise ValueError(f"--lenient takes {choices}; got {', '.join(sorted(unknown))}")
+    return Leniency(**{LENIENT_RULES[n]: True for n in names})
+
+
+def parse_hhmm(text: str) -> time:
+    try:
+        return time.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"time must be HH:MM (ET), got {text!r}") from None

@@ -138,10 +138,16 @@ class BarBuilder:
 
     @staticmethod
     def _intraday_spans(session: Session, seconds: int) -> list[tuple[datetime, datetime, bool]]:
+        """Bars on clock boundaries (IB: hourly bars 09:30, 10:00, 11:00 ...): the first
+        bar runs from the open to the next multiple of the bar size since midnight."""
+        midnight = session.open.replace(hour=0, minute=0, second=0, microsecond=0)
+        since = (session.open - midnight).total_seconds()
+        first = midnight + timedelta(seconds=(since // seconds + 1) * seconds)
         spans, t, step = [], session.open, timedelta(seconds=seconds)
+        nxt = min(first, session.close)
         while t < session.close:
-            spans.append((t, min(t + step, session.close), False))
-            t += step
+            spans.append((t, nxt, False))
+            t, nxt = nxt, min(nxt + step, session.close)
         return spans
 
     def _bar(

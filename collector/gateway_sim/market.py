@@ -80,6 +80,16 @@ class UnderlyingModel:
         offset = float(self._daily_log_offsets(profile.symbol, profile.vol)[index])
         return round(profile.base_price * math.exp(offset), 2)
 
+    def range_52w(self, profile: Profile, day: date) -> tuple[float, float]:
+        """(low, high) of the daily closes over the 52 weeks before `day`."""
+        end = min(max((day - ANCHOR).days, 1), HORIZON_DAYS - 1)
+        window = self._daily_log_offsets(profile.symbol, profile.vol)[max(end - 364, 0) : end]
+        low, high = float(window.min()), float(window.max())
+        return (
+            round(profile.base_price * math.exp(low), 2),
+            round(profile.base_price * math.exp(high), 2),
+        )
+
     def previous_close(self, profile: Profile, day: date) -> float:
         return self.close(profile, previous_session(day).trade_date)
 

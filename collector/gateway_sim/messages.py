@@ -15,6 +15,8 @@ from collector.gateway_sim.protocol import Field
 if TYPE_CHECKING:
     from collector.gateway_sim.contracts import Instrument
 
+from collector.gateway_sim.contracts import DetailsExtras
+
 Fields = list[Field]
 
 # tws-wire-subset.md 3.6: live id -> delayed id (a lookup; the ids are not an offset)
@@ -52,6 +54,8 @@ ERROR_TEXT = {
     "menu then under Management choose Market Data Subscription Manager and/or Subscriptions",
     366: "No historical data query found for ticker id:",
     420: "Invalid Real-time Query:Historical data request pacing violation",
+    503: "The TWS is out of date and must be upgraded.",
+    506: "Unsupported version",
     1100: "Connectivity between IB and Trader Workstation has been lost.",
     1101: "Connectivity between IB and Trader Workstation has been restored - data lost.",
     1102: "Connectivity between IB and Trader Workstation has been restored - data maintained.",
@@ -117,10 +121,12 @@ def account_summary_end(req_id: int) -> Fields:
     return [64, 1, req_id]
 
 
-def contract_details(req_id: int, inst: Instrument) -> Fields:
-    """contractDetails (10) at version >= 164: no version field; built from named fields
-    in the order of tws-wire-subset.md 3.2, since a positional slip drops the row."""
-    is_opt, is_stk = inst.sec_type == "OPT", inst.sec_type == "STK"
+def contract_details(req_id: int, inst: Instrument, extras: DetailsExtras | None = None) -> Fields:
+    """contractDetails (10) in the v176 layout (versions.downgrade re-lays it for older
+    clients); built from named fields in the order of tws-wire-subset.md 3.2, since a
+    positional slip drops the row."""
+    is_opt, is_stk, is_fx = inst.sec_type == "OPT", inst.sec_type == "STK", inst.sec_type == "CASH"
+    extras = extras or DetailsExtras("US/Eastern", "", "", inst.exchange)
     named: list[tuple[str, Field]] = [
         ("symbol", inst.symbol),
         ("secType", inst.sec_type),
@@ -133,10 +139,10 @@ def contract_details(req_id: int, inst: Instrument) -> Fields:
         ("marketName", inst.trading_class),
         ("tradingClass", inst.trading_class),
         ("conId", inst.con_id),
-        ("minTick", 0.01),
+        ("minTick", 0.00005 if is_fx else 0.01),
         ("multiplier", "100" if is_opt else ""),
         ("orderTypes", "" if inst.sec_type == "IND" else "ACTIVETIM,AD,DAY,GTC,LMT,MKT"),
-        ("validExchanges", "SMART,CBOE,AMEX,ISE,PHLX,BOX" if is_opt else inst.exchange),
+        ("validExchanges", extras.valid_exchanges),
         ("priceMagnifier", 1),
         ("underConId", inst.under_con_id),
         ("longName", inst.long_name),
@@ -145,21 +151,21 @@ def contract_details(req_id: int, inst: Instrument) -> Fields:
         ("industry", ""),
         ("category", ""),
         ("subcategory", ""),
-        ("timeZoneId", "US/Eastern"),
-        ("tradingHours", ""),
-        ("liquidHours", ""),
+        ("timeZoneId", extras.time_zone),
+        ("tradingHours", extras.trading_hours),
+        ("liquidHours", extras.liquid_hours),
         ("evRule", ""),
         ("evMultiplier", ""),  # int or empty: "1.0" breaks the client's parser
         ("secIdListCount", 0),
         ("aggGroup", 1),
         ("underSymbol", inst.symbol if is_opt else ""),
         ("underSecType", inst.under_sec_type if is_opt else ""),
-        ("marketRuleIds", "26"),
+        ("marketRuleIds", "239" if is_fx else "26"),
         ("realExpirationDate", inst.expiry if is_opt else ""),
         ("stockType", "COMMON" if is_stk else ""),
         ("minSize", "1"),
         ("sizeIncrement", "1"),
-        ("suggestedSizeIncrement", "1" if is_opt else "100"),
+        ("suggestedSizeIncrement", "1" if is_opt else "20000" if is_fx else "100"),
     ]
     return [10, req_id, *(value for _, value in named)]
 

@@ -12,8 +12,6 @@ import struct
 from collections.abc import Iterable
 
 MAGIC = b"API\0"
-SERVER_VERSION_MAX = 176  # the highest version both supported client libraries advertise
-SERVER_VERSION_MIN = 157  # the clients' own minimum; below it they refuse the session
 MAX_FRAME = 16 * 1024 * 1024  # a sane cap: a larger length prefix means a broken peer
 
 Field = str | int | float | bool | None
@@ -80,14 +78,6 @@ async def read_hello(reader: asyncio.StreamReader) -> tuple[int, int, str]:
     except ValueError:
         raise ProtocolError(f"bad version string {text!r}") from None
     return lo, hi, options.strip()
-
-
-def choose_version(client_min: int, client_max: int) -> int | None:
-    """min(clientMax, 176), or None when the client cannot speak a version we offer."""
-    version = min(client_max, SERVER_VERSION_MAX)
-    if version < max(client_min, SERVER_VERSION_MIN):
-        return None
-    return version
 
 
 def to_int(text: str, default: int = 0) -> int:

@@ -24,7 +24,7 @@ from collector.gateway_sim.pricing import (
     smile_vol,
 )
 from collector.gateway_sim.profiles import Profile, stable_normal, stable_unit
-from shared.calendar import ET, previous_session
+from shared.calendar import ET, get_session, previous_session
 
 YEAR_SECONDS = 365.0 * 24 * 3600
 
@@ -49,6 +49,8 @@ class Quote:
     put_volume: int = 0
     call_open_interest: int = 0
     put_open_interest: int = 0
+    atm_iv: float = 0.0  # underlyings: the 30-day at-the-money implied volatility
+    range_52w: tuple[float, float] = (0.0, 0.0)  # (low, high) over 52 weeks
 
 
 def session_progress(when: MarketTime) -> float:
@@ -60,8 +62,12 @@ def session_progress(when: MarketTime) -> float:
 
 
 def expiry_instant(inst: Instrument) -> datetime:
+    """AM-settled: the open; PM-settled: the expiry day's close (13:00 on a half day)."""
     d = date(int(inst.expiry[:4]), int(inst.expiry[4:6]), int(inst.expiry[6:8]))
-    return datetime.combine(d, time(9, 30) if inst.am_settled else time(16, 0), ET)
+    if inst.am_settled:
+        return datetime.combine(d, time(9, 30), ET)
+    session = get_session(d)
+    return session.close if session is not None else datetime.combine(d, time(16, 0), ET)
 
 
 def option_liquidity(profile: Profile) -> float:
@@ -80,12 +86,14 @@ class QuoteEngine:
         """Model greeks of an option and its standardised moneyness z."""
         spot = self.model.price(profile, when) if spot is None else spot
         years = max((expiry_instant(inst) - when.at).total_seconds() / YEAR_SECONDS, 0.0)
-        day_factor = math.exp(0.08 * stable_normal(self.seed, profile.symbol, when.trade_date))
-        atm = atm_vol(profile.vol, years, day_factor)
+        atm = atm_vol(profile.vol, years, self._day_factor(profile, when))
         skew = 0.12 if profile.is_index else 0.07
         vol = smile_vol(atm, spot, inst.strike, years, skew)
         z = math.log(inst.strike / spot) / (atm * math.sqrt(max(years, 1 / 365)))
         return black_scholes(inst.right, spot, inst.strike, years, vol, profile.div_yield), z
+
+    def _day_factor(self, profile: Profile, when: MarketTime) -> float:
+        return math.exp(0.08 * stable_normal(self.seed, profile.symbol, when.trade_date))
 
     def side_greeks(
         self, inst: Instrument, profile: Profile, when: MarketTime, price: float, spot: float
@@ -125,6 +133,8 @@ class QuoteEngine:
             put_volume=int(liquidity * 0.45),
             call_open_interest=int(oi * 0.52),
             put_open_interest=int(oi * 0.48),
+            atm_iv=atm_vol(profile.vol, 30 / 365, self._day_factor(profile, when)),
+            range_52w=self.model.range_52w(profile, when.trade_date),
         )
         if profile.is_index:
             return Quote(-1.0, -1.0, 0, 0, price, 0, 0, **common)  # type: ignore[arg-type]
@@ -153,6 +163,14 @@ class QuoteEngine:
         prev_close = 0.0
         if expiry_instant(inst) > prev.at:
             prev_close = round_to_tick(self.greeks(inst, profile, prev)[0].price, tick)
+        high = low = None
+        if last is not None:  # the option's day range, priced at the underlying's extremes
+            _, und_high, und_low = self.model.day_range(profile, when)
+            at_high = self.greeks(inst, profile, when, spot=und_high)[0].price
+            at_low = self.greeks(inst, profile, when, spot=und_low)[0].price
+            top, bottom = (at_high, at_low) if inst.right == "C" else (at_low, at_high)
+            high = round_to_tick(max(top, last), tick)
+            low = round_to_tick(min(bottom, last), tick)
         depth = max(1, int(60 * math.exp(-0.5 * abs(z))))
         return Quote(
             bid=bid,
@@ -164,11 +182,15 @@ class QuoteEngine:
             volume=volume,
             close=prev_close,
             open=None,
-            high=None,
-            low=None,
+            high=high,
+            low=low,
             und_price=self.model.price(profile, when),
             greeks=g,
             open_interest=self.open_interest(inst, profile, oi_date),
+            range_52w=(
+                round_to_tick(min(g.price, prev_close or g.price) * 0.6, tick),
+                round_to_tick(max(g.price, prev_close) * 1.8, tick),
+            ),
         )
 
     def _daily_option_volume(

@@ -8,8 +8,6 @@ import logging
 import math
 import random
 import threading
-from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 from collector.gateway_sim.clock import SimClock
@@ -21,35 +19,10 @@ from collector.gateway_sim.history import BarBuilder
 from collector.gateway_sim.limits import HistoricalPacing, LinePool
 from collector.gateway_sim.market import UnderlyingModel
 from collector.gateway_sim.quotes import QuoteEngine
+from collector.gateway_sim.restarts import Outage, outage_crossed
+from collector.gateway_sim.state import SimStats
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class SimStats:
-    """Counters tests and benchmarks read (plain ints: safe to read from another thread)."""
-
-    connections: int = 0
-    messages_received: int = 0
-    errors_sent: Counter[int] = field(default_factory=Counter)
-    max_concurrent_lines: int = 0
-    disconnects: int = 0  # server-initiated: faults and rate violations
-    market_data_requests: int = 0
-    historical_requests: int = 0
-
-    def count_error(self, code: int) -> None:
-        self.errors_sent[code] += 1
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "connections": self.connections,
-            "messages_received": self.messages_received,
-            "errors_sent": dict(self.errors_sent),
-            "max_concurrent_lines": self.max_concurrent_lines,
-            "disconnects": self.disconnects,
-            "market_data_requests": self.market_data_requests,
-            "historical_requests": self.historical_requests,
-        }
 
 
 class GatewaySim:
@@ -64,7 +37,10 @@ class GatewaySim:
         self.bars = BarBuilder(self.model, self.engine)
         self.lines = LinePool(config.max_lines)
         self.hist_pacing = HistoricalPacing(
-            config.hist_identical_window, config.hist_max_requests, config.hist_window
+            config.hist_identical_window,
+            config.hist_max_requests,
+            config.hist_window,
+            config.lenient.pace_all_bar_sizes,
         )
         self.faults = FaultPlan(config.faults, config.seed)
         self.stats = SimStats()
@@ -75,6 +51,8 @@ class GatewaySim:
         self._connections: set[ClientConnection] = set()
         self._handlers: set[asyncio.Task[Any]] = set()
         self._watcher: asyncio.Task[None] | None = None
+        self._restarter: asyncio.Task[None] | None = None
+        self.outage: Outage | None = None  # the restart under way, if any
         self._count = 0
         self.port = 0
 
@@ -84,15 +62,18 @@ class GatewaySim:
         self.port = self._server.sockets[0].getsockname()[1]
         if self.config.faults.disconnect_at is not None:
             self._watcher = asyncio.ensure_future(self._watch_disconnect_at())
+        if self.config.faults.nightly_restart is not None:
+            self._restarter = asyncio.ensure_future(self._watch_restarts())
         log.debug("simulated IB Gateway listening on %s:%d", self.config.host, self.port)
         return self.port
 
     async def stop(self) -> None:
         """Close the listener and every connection; wait for their handlers to finish."""
-        if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
+        for watcher in (self._watcher, self._restarter):
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
         if self._server is not None:
             self._server.close()
         for conn in list(self._connections):
@@ -134,11 +115,38 @@ class GatewaySim:
         for conn in list(self._connections):
             conn.drop()
 
-    # -- shared state the connections use -------------------------------------------------
-    def forget(self, conn: ClientConnection) -> None:
-        self._connections.discard(conn)
+    async def _watch_restarts(self) -> None:
+        """Each time the clock crosses the restart time: drop everyone, refuse
+        connections (the port is closed) until the outage ends, then listen again."""
+        before = self.clock.now()
+        while True:
+            await asyncio.sleep(0.02)
+            now = self.clock.now()
+            outage = outage_crossed(self.config.faults, before, now)
+            before = now
+            if outage is None:
+                continue
+            log.info("fault: %s from %s to %s", outage.reason, outage.start, outage.end)
+            self.stats.restarts += 1
+            self.outage = outage
+            for conn in list(self._connections):
+                conn.drop()
+            if self._server is not None:
+                self._server.close()
+                await self._server.wait_closed()
+            while self.clock.now() < outage.end:
+                await asyncio.sleep(0.02)
+            self._server = await asyncio.start_server(self._accept, self.config.host, self.port)
+            self.outage = None
+            before = self.clock.now()
+            log.info("fault: the gateway is back after the %s", outage.reason)
 
-    def client_id_in_use(self, client_id: int, asking: ClientConnection) -> bool:
+    # -- shared state the connections use -------------------------------------------------
+    def forget(self, conn: object) -> None:
+        if isinstance(conn, ClientConnection):
+            self._connections.discard(conn)
+
+    def client_id_in_use(self, client_id: int, asking: object) -> bool:
         return any(
             c is not asking and c.client_id == client_id and not c.closing
             for c in self._connections

@@ -15,7 +15,8 @@ from typing import TypeVar
 
 from collector.gateway_sim.clock import SimClock
 from collector.gateway_sim.config import SimConfig
-from collector.gateway_sim.server import GatewaySim, SimStats
+from collector.gateway_sim.server import GatewaySim
+from collector.gateway_sim.state import SimStats
 
 T = TypeVar("T")
 

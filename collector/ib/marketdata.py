@@ -118,9 +118,9 @@ class MarketDataLines:
         ib.wrapper.tickers.pop(hash(c), None)
         kind = market_data_type or self.session.market_data_type
         if kind != self.session.market_data_type:
-            ib.reqMarketDataType(kind)
+            self.session.request_market_data_type(kind)
             ticker = ib.reqMktData(c, generic_ticks, False, False)
-            ib.reqMarketDataType(self.session.market_data_type)
+            self.session.request_market_data_type(self.session.market_data_type)
         else:
             ticker = ib.reqMktData(c, generic_ticks, False, False)
         line = Line(contract, ticker, c, kind)

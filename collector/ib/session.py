@@ -47,6 +47,9 @@ def client_id_candidates(cfg: IBConfig, salt: int | None = None) -> list[int]:
     return ids[start:] + ids[:start]
 
 
+FROZEN_VARIANT = {1: 2, 3: 4}
+
+
 class IBSession:
     """An ib_async connection with the collector's guarantees; use `async with`."""
 
@@ -131,7 +134,7 @@ class IBSession:
         # backstop never queues (a queued message would leave in a burst with the next).
         self.ib.client.MaxRequests = int(self.max_messages_per_sec)
         self.ib.client.RequestsInterval = 1
-        self.ib.reqMarketDataType(self.market_data_type)
+        self.request_market_data_type(self.market_data_type)
 
     async def reconnect(self) -> None:
         """Reconnect after a drop: a full new handshake; the caller re-issues its lines."""
@@ -158,7 +161,16 @@ class IBSession:
     def set_market_data_type(self, kind: int) -> None:
         """Session state: applies to every later subscription on this connection."""
         self.market_data_type = kind
-        self.ib.reqMarketDataType(kind)
+        self.request_market_data_type(kind)
+
+    def request_market_data_type(self, kind: int) -> None:
+        """Ask IB for `kind`, as its frozen variant: live (1) goes out as 2 and delayed (3)
+        as 4. IB serves live (or delayed) data whenever it has it either way, and says so
+        with marketDataType 1 (3), which is what the rows record; only a closed market
+        differs: live gets -1 for bid and ask, frozen gets the last quote before the close
+        (IB's "Market Data Types" page). So the 16:00 slot and an off-hours run still get
+        quotes."""
+        self.ib.reqMarketDataType(FROZEN_VARIANT.get(kind, kind))
 
     @contextmanager
     def market_data_type_as(self, kind: int) -> Iterator[None]:

@@ -73,6 +73,11 @@ class EngineReport:
     retry_exceeded: bool = False
     not_collected: list[OptionContract] = field(default_factory=list)
     error_codes: dict[int, int] = field(default_factory=dict)
+    # Seconds each emitted contract held its line (open to release): the dwell that, with
+    # max_lines, sets the ceiling lines/dwell; the console charts its distribution.
+    dwell_sec: list[float] = field(default_factory=list)
+    # Wall time of the line loop alone (no discovery or reference prices): contracts/s.
+    collect_sec: float = 0.0
 
 
 @dataclass
@@ -241,6 +246,7 @@ class SnapshotEngine:
             work.requeued += 1
             self._queue.appendleft(work)
             return
+        self.report.dwell_sec.append(now - act.started)
         self._emit(
             Collected(work.contract, snap, timed_out=timed_out, delayed_fallback=work.delayed)
         )
@@ -275,7 +281,9 @@ class SnapshotEngine:
             # (discovery, reference prices) still count against IB's window.
             await self.session.drain_outgoing()
             self.budget.seed(self.session.recent_send_times())
+            began = asyncio.get_running_loop().time()
             await self._loop()
+            self.report.collect_sec = asyncio.get_running_loop().time() - began
         finally:
             self.session.remove_error_listener(self._on_error)
             self.session.ib.disconnectedEvent -= self._on_disconnect

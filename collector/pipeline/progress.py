@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
 
+PROGRESS_ENV = "OPT_DATA_PROGRESS_SEC"
+
 
 class Progress:
     def __init__(
-        self, label: str, total: int, *, enabled: bool = True, every_sec: float = 10.0
+        self, label: str, total: int, *, enabled: bool = True, every_sec: float | None = None
     ) -> None:
         self.label = label
         self.total = total
         self.done = 0
         self.enabled = enabled
-        self.every_sec = every_sec
+        # OPT_DATA_PROGRESS_SEC: how often the log-line form reports; the console sets 1 s
+        # for the jobs it starts so their progress shows live on its page.
+        self.every_sec = (
+            every_sec if every_sec is not None else float(os.environ.get(PROGRESS_ENV) or 10.0)
+        )
         self._start = time.monotonic()
         self._last_log = self._start
         self._bar: Any = None

@@ -33,6 +33,7 @@ from shared.tasks import Task
 from shared.universe import Shard
 
 log = logging.getLogger(__name__)
+SLOT_TASKS = (Task.SNAPSHOT, Task.CLOSE_SNAPSHOT)
 
 
 @dataclass
@@ -79,6 +80,13 @@ def check_slot(cfg: AppConfig, session: Session, slot: str) -> str:
         raise InputError(str(exc)) from None
 
 
+def slot_lock_name(task: str, trade_date: date, slot: str, shard: Shard | None = None) -> str:
+    """The name of the flock lock (collector/lock.py) one slot run holds: one per slot and
+    shard, so two shards collect the same slot side by side."""
+    suffix = shard.lock_suffix if shard else ""
+    return f"{task}_{trade_date.isoformat()}_{slot_file_label(slot)}{suffix}"
+
+
 @dataclass(frozen=True)
 class Run:
     """The identity of one slot run, built once after the input is validated and passed whole.
@@ -97,9 +105,7 @@ class Run:
 
     @property
     def lock_name(self) -> str:
-        """One lock per slot and shard: two shards collect the same slot side by side."""
-        name = f"{self.task}_{self.trade_date.isoformat()}_{slot_file_label(self.slot)}"
-        return name + Shard.from_config(self.cfg).lock_suffix
+        return slot_lock_name(self.task, self.trade_date, self.slot, Shard.from_config(self.cfg))
 
     def chain_file(self, underlying: str) -> Path:
         return self.layout.chain_file(self.view, self.trade_date, underlying, self.slot)
@@ -227,8 +233,11 @@ def problem_level(cfg: AppConfig, result: JobResult) -> str | None:
 
 
 def below_coverage(cfg: AppConfig, result: JobResult) -> bool:
-    """A partial run that collected less than qa.slot_coverage_min of what it planned."""
-    if result.status != "partial" or not result.total:
+    """A partial slot collection that got less than qa.slot_coverage_min of its contracts.
+
+    (Rollup and enrichment have their own gates in the selfcheck: fallback ratio, OI fill.)
+    """
+    if result.task not in SLOT_TASKS or result.status != "partial" or not result.total:
         return False
     return result.succeeded / result.total < cfg.qa.slot_coverage_min
 

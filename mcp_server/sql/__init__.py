@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from mcp_server.context import ServerContext
-from mcp_server.limits import Cap, Meta, clamp
-from mcp_server.paths import QueryError
-from mcp_server.results import Page, records_table
+from shared.queries.context import ServerContext
+from shared.queries.limits import Cap, Meta, clamp
+from shared.queries.paths import QueryError
+from shared.queries.results import Page, records_table
 
 SQL_ROWS = Cap("limit", 200, 5000)
 MAX_OFFSET = 50_000  # a cursor past this many rows: filter or aggregate instead

@@ -8,7 +8,7 @@ The sandbox is the second wall: even a SELECT can only read the data root.
 
 from __future__ import annotations
 
-from mcp_server.paths import QueryError
+from shared.queries.paths import QueryError
 
 MAX_SQL_CHARS = 8_000
 

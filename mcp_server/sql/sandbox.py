@@ -25,9 +25,9 @@ from typing import Any
 
 import duckdb
 
-from mcp_server.paths import QueryError
 from mcp_server.sql.guard import check_select
 from mcp_server.sql.views import StoredView, empty_table, macro_sql, view_sql
+from shared.queries.paths import QueryError
 from shared.storage import Layout
 
 MAX_CELL_CHARS = 1_000

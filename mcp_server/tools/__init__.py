@@ -10,7 +10,7 @@ import importlib
 
 from mcp.server.mcpserver import MCPServer
 
-from mcp_server.context import ServerContext
+from shared.queries.context import ServerContext
 
 # Listed in the order an agent should meet them (tools/list keeps registration order).
 GROUPS = ("discovery", "status", "chain", "analysis", "volatility", "sql")

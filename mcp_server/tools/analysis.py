@@ -6,7 +6,6 @@ from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult
 from pydantic import Field
 
-from mcp_server.context import ServerContext
 from mcp_server.models import (
     Cursor,
     DateArg,
@@ -24,6 +23,7 @@ from mcp_server.models import (
 )
 from mcp_server.tooling import READ_ONLY, run_query
 from mcp_server.tools.chart_reply import Chart, column, title, with_chart
+from shared.queries.context import ServerContext
 
 
 class SmileReply(Reply):
@@ -115,7 +115,7 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
     ) -> Annotated[CallToolResult, SmileReply]:
         """Implied-volatility smile of one expiry (default: the nearest): call and put IV and delta per
         strike and trading class, moneyness K/S, and the out-of-the-money IV (puts below spot, calls above)."""
-        from mcp_server.queries import analysis
+        from shared.queries import analysis
 
         result = await run_query(
             ctx, analysis.iv_smile, paged=True, symbol=symbol, expiry=expiry, day=date,
@@ -145,7 +145,7 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
     ) -> Annotated[CallToolResult, TermStructureReply]:
         """At-the-money implied volatility per expiry and trading class (strike nearest spot), with days
         to expiry."""
-        from mcp_server.queries import analysis
+        from shared.queries import analysis
 
         result = await run_query(
             ctx, analysis.atm_term_structure, paged=True, symbol=symbol, day=date,
@@ -175,7 +175,7 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         cursor: Cursor = None,
     ) -> PutCallReply:
         """Put/call ratios of volume and open interest, in total and per expiry and trading class."""
-        from mcp_server.queries import analysis
+        from shared.queries import analysis
 
         return await run_query(  # type: ignore[no-any-return]
             ctx, analysis.put_call_ratios, paged=True, symbol=symbol, day=date, view=view.value,
@@ -197,7 +197,7 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         all expiries or one, with totals, the largest call/put OI strikes, the gamma-flip strike
         (cumulative GEX changes sign) and the zero-gamma spot (where total GEX re-priced at that spot
         is zero). With more strikes than `limit`, the strikes nearest spot are kept."""
-        from mcp_server.queries import analysis
+        from shared.queries import analysis
 
         result = await run_query(
             ctx, analysis.oi_gamma_by_strike, paged=True, symbol=symbol, day=date,

@@ -5,7 +5,6 @@ from typing import Annotated
 from mcp.server.mcpserver import MCPServer
 from pydantic import ConfigDict, Field
 
-from mcp_server.context import ServerContext
 from mcp_server.models import (
     MAX_LIST_ITEMS,
     Cursor,
@@ -27,6 +26,7 @@ from mcp_server.models import (
     limit_arg,
 )
 from mcp_server.tooling import READ_ONLY, run_query
+from shared.queries.context import ServerContext
 
 
 class ChainSampleReply(Table):
@@ -83,7 +83,7 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         """Rows of one option-chain partition (one underlying, one date, one slot) as {columns, rows},
         sorted by expiry, strike, right, filtered by expiry / right / strike range / trading class.
         Default fields: conid expiry strike right bid ask mid volume open_interest iv delta gamma."""
-        from mcp_server.queries import chain
+        from shared.queries import chain
 
         return await run_query(  # type: ignore[no-any-return]
             ctx, chain.get_chain_sample, paged=True, symbol=symbol, day=date, view=view.value,
@@ -129,7 +129,7 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
     ) -> ChainChangeReply:
         """How a set of contracts changed between two slots of a day or between two days: each field's
         value at the start, at the end and the change, matched by contract id, with median changes."""
-        from mcp_server.queries import change
+        from shared.queries import change
 
         return await run_query(  # type: ignore[no-any-return]
             ctx, change.chain_change, paged=True, symbol=symbol, to_date=to_date, to_slot=to_slot,
@@ -156,7 +156,7 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
     ) -> HistoryReply:
         """Daily bars (OHLC, volume) of an underlying from the stored history (clean/ib/history/bar=1d),
         oldest first, between start and end inclusive; without dates, the latest `limit` bars."""
-        from mcp_server.queries import history
+        from shared.queries import history
 
         return await run_query(  # type: ignore[no-any-return]
             ctx, history.get_history_bars, paged=True, symbol=symbol, start=start, end=end,

@@ -10,7 +10,7 @@ import anyio
 from mcp_types import CallToolResult, ImageContent, TextContent
 from pydantic import Field
 
-from mcp_server.results import compact_json
+from shared.queries.results import compact_json
 
 Chart = Annotated[
     bool, Field(description="Also return a PNG chart as image content (default false).")

@@ -5,7 +5,6 @@ from typing import Annotated
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
-from mcp_server.context import ServerContext
 from mcp_server.models import (
     Cursor,
     DateArg,
@@ -21,6 +20,7 @@ from mcp_server.models import (
     limit_arg,
 )
 from mcp_server.tooling import READ_ONLY, run_query
+from shared.queries.context import ServerContext
 
 
 class UnderlyingsReply(Reply):
@@ -67,7 +67,7 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
     ) -> UnderlyingsReply:
         """Call this first. Every underlying stored, per view, with its first and last trade date and
         the number of sessions and partitions (from the ledger)."""
-        from mcp_server.queries import discovery
+        from shared.queries import discovery
 
         return await run_query(  # type: ignore[no-any-return]
             ctx, discovery.list_underlyings, paged=True, view=view.value if view else None,
@@ -88,7 +88,7 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         """Trade dates stored in one view (default daily_clean), newest first, with the slots present
         on each (raw views), partition and row counts, early closes, and the XNYS sessions missing
         between the first and last stored date."""
-        from mcp_server.queries import discovery
+        from shared.queries import discovery
 
         return await run_query(  # type: ignore[no-any-return]
             ctx, discovery.list_sessions, paged=True, view=view.value if view else None,
@@ -106,7 +106,7 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
     ) -> ExpiriesReply:
         """Expiries of one underlying on one date (and slot), per trading class, with days to expiry,
         the number of strikes and their range, and call/put counts."""
-        from mcp_server.queries import discovery
+        from shared.queries import discovery
 
         return await run_query(  # type: ignore[no-any-return]
             ctx, discovery.list_expiries, paged=True, symbol=symbol, day=date, view=view.value,

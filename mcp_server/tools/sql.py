@@ -8,10 +8,10 @@ from mcp.server.mcpserver import MCPServer
 from pydantic import Field
 
 from mcp_server.audit import CURRENT_CALL
-from mcp_server.context import ServerContext
 from mcp_server.models import Cursor, Meta, Reply
 from mcp_server.sql.guard import MAX_SQL_CHARS
 from mcp_server.tooling import READ_ONLY, run_query
+from shared.queries.context import ServerContext
 
 
 class SqlReply(Reply):

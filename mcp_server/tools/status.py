@@ -5,7 +5,6 @@ from typing import Annotated, Any
 from mcp.server.mcpserver import MCPServer
 from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
-from mcp_server.context import ServerContext
 from mcp_server.models import (
     Cursor,
     Meta,
@@ -17,6 +16,7 @@ from mcp_server.models import (
     limit_arg,
 )
 from mcp_server.tooling import READ_ONLY, run_query
+from shared.queries.context import ServerContext
 
 
 # --- replies ----------------------------------------------------------------------------------
@@ -161,7 +161,7 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         XNYS calendar expected (fresh/stale), the current session's coverage (partitions written vs
         expected from the universe; per shard and missing_shards when collectors split the universe), delayed-data ratio, greeks and quote fill, run status counts, the
         day's error log size, the latest selfcheck report, logscan summary and QA metrics, and disk use."""
-        from mcp_server.queries import health
+        from shared.queries import health
 
         return await run_query(ctx, health.health_overview)  # type: ignore[no-any-return]
 
@@ -171,7 +171,7 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
     ) -> RunStatusReply:
         """Status of every collector task (snapshot, close-snapshot, rollup, enrichment, qa, ...) per
         session for the last few sessions: run counts by status, the latest status, the last error."""
-        from mcp_server.queries import runs
+        from shared.queries import runs
 
         return await run_query(ctx, runs.run_status_overview, days=days)  # type: ignore[no-any-return]
 
@@ -195,7 +195,7 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         cursor: Cursor = None,
     ) -> RecentRunsReply:
         """The most recent collector runs from the ledger, newest first, with counts, timings and errors."""
-        from mcp_server.queries import runs
+        from shared.queries import runs
 
         return await run_query(  # type: ignore[no-any-return]
             ctx, runs.list_recent_runs, paged=True, limit=limit, task=task, status=status
@@ -213,7 +213,7 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         empty or corrupt files, leftover *.tmp files, files without ledger rows and the reverse,
         duplicate keys, low quote/greeks fill, delayed rows, rollup fallbacks and missing open interest.
         `summary` counts every issue kind; `issues` lists them newest first up to `limit`."""
-        from mcp_server.queries import issues
+        from shared.queries import issues
 
         return await run_query(  # type: ignore[no-any-return]
             ctx, issues.get_partition_issues, paged=True, days=days,

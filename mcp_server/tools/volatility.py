@@ -12,7 +12,6 @@ from mcp.server.mcpserver import MCPServer
 from mcp_types import CallToolResult
 from pydantic import Field
 
-from mcp_server.context import ServerContext
 from mcp_server.models import (
     MAX_ARG_CHARS,
     Cursor,
@@ -28,6 +27,7 @@ from mcp_server.models import (
 )
 from mcp_server.tooling import READ_ONLY, run_query
 from mcp_server.tools.chart_reply import Chart, reply, title, with_chart
+from shared.queries.context import ServerContext
 
 RangeDate = Annotated[
     str | None,
@@ -109,7 +109,7 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         slot): spot, ATM IV at constant maturities (7/30/60/90 days, total-variance interpolation as
         in the VIX method), the 25-delta risk reversal and butterfly, put/call volume and OI ratios,
         and total GEX. Values the stored strikes or expiries do not reach are null, with a note."""
-        from mcp_server.queries import timeseries
+        from shared.queries import timeseries
 
         result = await run_query(
             ctx, timeseries.vol_timeseries, paged=True, symbol=symbol, from_date=from_date,
@@ -155,7 +155,7 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         """The standardized volatility surface of one snapshot: IV at fixed deltas by fixed tenors,
         each point flagged exact / interpolated / extrapolated / not_reached (the stored strikes do
         not reach that delta: null, never invented), with the per-expiry points it was built from."""
-        from mcp_server.queries import surface
+        from shared.queries import surface
 
         result = await run_query(
             ctx, surface.vol_surface, symbol=symbol, day=date, view=view.value, slot=slot,

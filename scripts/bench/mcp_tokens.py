@@ -23,7 +23,7 @@ from typing import Any
 
 import polars as pl
 
-from mcp_server.results import json_ready
+from shared.queries.results import json_ready
 
 # get_chain_sample's default columns on daily_clean before the compact replies (commit 7b28c69).
 OLD_DEFAULT_COLUMNS = [

@@ -24,11 +24,7 @@ BENCHES: tuple[tuple[str, list[str], list[str]], ...] = (
     ),
     ("scripts.bench.snapshot_bench", [], ["--contracts", "300", "--skip-reqtickers"]),
     ("scripts.bench.shard_bench", [], ["--contracts", "400", "--symbols", "16", "--shards", "1,2"]),
-    (
-        "scripts.bench.mcp_bench",
-        [],
-        ["--symbols", "20", "--sessions", "3", "--chain-calls", "30", "--health-calls", "10"],
-    ),
+    ("scripts.bench.mcp_bench", [], ["--quick"]),
     (
         "scripts.bench.mcp_vol_bench",
         [],

@@ -56,6 +56,9 @@ def quote(ib: IB, symbol: str, right: str, timeout: float) -> int:
     details = ib.reqContractDetails(Option(symbol, expiry, 0.0, right, "SMART"))
     contracts = [d.contract for d in details if d.contract is not None]
     option = min(contracts, key=lambda c: abs(c.strike - price))
+    # Type 2: live in a session, the last close's frozen quote outside it (type 1 would
+    # get -1 for bid and ask while the market is closed, as on a real gateway).
+    ib.reqMarketDataType(2)
     ticker = ib.reqMktData(option, "100,101")
     waited = 0.0
     while waited < timeout and (ticker.modelGreeks is None or math.isnan(ticker.bid)):

@@ -334,6 +334,10 @@ class LedgerReader:
             [d.isoformat() for d in dates],
         )
 
+    def run(self, run_id: str) -> dict[str, Any] | None:
+        """One run row by its id (the console's link from a slot cell)."""
+        return self._one("SELECT * FROM runs WHERE run_id = ?", [run_id])
+
     def status_counts(self, trade_date: date) -> dict[str, int]:
         """Runs of a trade date per status."""
         rows = self._rows(

@@ -22,8 +22,13 @@ async def test_outside_the_session_values_are_frozen_at_the_last_close(
 ) -> None:
     aapl = Stock("AAPL", "SMART", "USD")
     await sim_ib.qualifyContractsAsync(aapl)
+    live = sim_ib.reqMktData(aapl, "")  # type 1 while closed: no bid/ask, as IB documents
+    await sim_wait(lambda: live.last > 0 and live.bid == -1)
+    assert live.marketDataType == 1 and live.ask == -1 and live.bidSize == 0
+    sim_ib.cancelMktData(aapl)
+    sim_ib.reqMarketDataType(2)
     ticker = sim_ib.reqMktData(aapl, "")
-    await sim_wait(lambda: ticker.last > 0 and ticker.marketDataType == 2)
+    await sim_wait(lambda: ticker.last > 0 and ticker.marketDataType == 2 and ticker.bid > 0)
     profile = sim_gateway.book.profile("AAPL")
     assert profile is not None
     friday_close = sim_gateway.model.close(profile, date(2026, 11, 20))
@@ -43,6 +48,7 @@ async def test_clock_set_moves_the_market_into_a_session(
     assert first >= "20261123"  # Friday's expiry is gone after it expired
     aapl = Stock("AAPL", "SMART", "USD")
     await sim_ib.qualifyContractsAsync(aapl)
+    sim_ib.reqMarketDataType(2)
     ticker = sim_ib.reqMktData(aapl, "")
     await sim_wait(lambda: ticker.marketDataType == 2 and ticker.last > 0)
     frozen = ticker.last
@@ -58,6 +64,7 @@ async def test_clock_set_moves_the_market_into_a_session(
 async def test_early_close_freezes_the_market_at_13_00(sim_ib: IB, sim_gateway: GatewaySim) -> None:
     spy = Stock("SPY", "SMART", "USD")
     await sim_ib.qualifyContractsAsync(spy)
+    sim_ib.reqMarketDataType(2)
     [ticker] = await sim_ib.reqTickersAsync(spy)
     assert ticker.marketDataType == 2
     profile = sim_gateway.book.profile("SPY")

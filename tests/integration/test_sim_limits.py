@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 
 import pytest
 from ib_async import IB, Option, Stock
 
-from collector.gateway_sim import DwellConfig, GatewaySim, SimConfig
+from collector.gateway_sim import DwellConfig, GatewaySim, Leniency, SimConfig
 from tests.support.sim import SIM_SESSION_TIME, SimErrors, sim_connect, sim_wait
 
 
@@ -83,17 +84,19 @@ async def test_historical_pacing_identical_and_too_many_requests_get_162(
     aapl = Stock("AAPL", "SMART", "USD")
     await sim_ib.qualifyContractsAsync(aapl)
 
-    async def bars(duration: str) -> list:
+    async def bars(duration: str, size: str = "30 secs") -> list:
         return await sim_ib.reqHistoricalDataAsync(
-            aapl, "", duration, "1 day", "TRADES", True, 1, timeout=5
+            aapl, "", duration, size, "TRADES", True, 1, timeout=5
         )
 
-    assert len(await bars("5 D")) == 5
-    assert len(await bars("5 D")) == 0  # identical within 15 s
+    assert len(await bars("5 D", "1 day")) == 5  # bars of 1 min and more: no pacing
+    assert len(await bars("5 D", "1 day")) == 5
+    assert len(await bars("600 S")) in (20, 21)  # the clock runs: a partial last bar
+    assert len(await bars("600 S")) == 0  # identical within 15 s
     assert sim_errors.codes() == [162]
-    assert len(await bars("3 D")) == 3
-    assert len(await bars("2 D")) == 2
-    assert len(await bars("4 D")) == 0  # the 4th accepted request within the window
+    assert len(await bars("300 S")) in (10, 11)
+    assert len(await bars("900 S")) in (30, 31)
+    assert len(await bars("1200 S")) == 0  # the 4th accepted small-bar request in the window
     assert sim_errors.codes() == [162, 162]
 
 
@@ -125,9 +128,21 @@ async def _snapshot_of_an_option(config: SimConfig):  # type: ignore[no-untyped-
         await sim.stop()
 
 
-async def test_a_snapshot_ends_as_soon_as_its_data_is_complete() -> None:
-    config = SimConfig.fast(clock_start=SIM_SESSION_TIME, snapshot_end_delay=30.0)
+async def test_a_lenient_snapshot_ends_as_soon_as_its_data_is_complete() -> None:
+    config = SimConfig.fast(
+        clock_start=SIM_SESSION_TIME,
+        snapshot_end_delay=30.0,
+        lenient=Leniency(snapshot_early_end=True),
+    )
     ticker = await _snapshot_of_an_option(config)  # would take 30 s without the early end
+    assert ticker.modelGreeks is not None and ticker.bid > 0
+
+
+async def test_a_snapshot_ends_at_the_end_of_ibs_window_even_when_complete() -> None:
+    config = SimConfig.fast(clock_start=SIM_SESSION_TIME, snapshot_end_delay=1.0)
+    started = time.monotonic()
+    ticker = await _snapshot_of_an_option(config)
+    assert time.monotonic() - started >= 1.0  # the data was complete after ~0.1 s
     assert ticker.modelGreeks is not None and ticker.bid > 0
 
 

@@ -44,14 +44,3 @@ async def test_handshake_and_malformed_frames(sim_gateway: GatewaySim) -> None:
     finally:
         writer.close()
         await writer.wait_closed()
-
-
-async def test_a_client_speaking_an_old_version_is_refused(sim_gateway: GatewaySim) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", sim_gateway.port)
-    try:
-        hello = b"v100..150"
-        writer.write(b"API\0" + struct.pack(">I", len(hello)) + hello)
-        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed without a reply
-    finally:
-        writer.close()
-        await writer.wait_closed()

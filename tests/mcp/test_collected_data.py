@@ -7,7 +7,6 @@ server session (`opt-data mcp-server --allow-raw`) answers every tool over that 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,13 +16,10 @@ import polars as pl
 import pytest
 
 from collector.gateway_sim import SimThread
-from collector.pipeline.jobs.close import run_close_snapshot
-from collector.pipeline.jobs.rollup import run_rollup
-from collector.pipeline.jobs.snapshot import run_snapshot
 from shared.config import AppConfig
 from shared.storage import Layout
 from tests.support.mcp_client import McpSession, audit_rows, records, server_params
-from tests.support.pipeline import SIM_DAY, prime_sim, sim_config, write_config
+from tests.support.pipeline import SIM_DAY, collect_day, prime_sim, sim_config, write_config
 
 SYMBOLS = ["AAPL", "MSFT"]
 SLOTS = ("10:30", "11:00")
@@ -38,16 +34,7 @@ def collected(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppConfig]:
         prime_sim(sim.sim, SYMBOLS)
         cfg = write_config(root, port, SYMBOLS, timeout=0.5)
 
-        async def collect() -> None:
-            for slot in SLOTS:
-                result = await run_snapshot(cfg, SIM_DAY, slot, progress=False)
-                assert result.status in ("ok", "partial"), result.message
-            close = await run_close_snapshot(cfg, SIM_DAY, progress=False)
-            assert close.status in ("ok", "partial"), close.message
-
-        asyncio.run(collect())
-        rollup = run_rollup(cfg, SIM_DAY)
-        assert rollup.status in ("ok", "partial"), rollup.message
+        collect_day(cfg, SLOTS)
         yield cfg
     finally:
         sim.stop()

@@ -22,9 +22,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mcp_server.results import HARD_REPLY_BYTES
 from scripts.bench.synthetic_store import Shape, build_store
 from shared.config import load_config
+from shared.queries.results import HARD_REPLY_BYTES
 from shared.storage import Layout
 from tests.support.clock import STORE_END
 from tests.support.mcp_client import SYMBOLS, McpSession, audit_rows, server_params

@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from mcp.client.stdio import StdioServerParameters
 
-from mcp_server.context import ServerContext
-from mcp_server.paths import QueryError
 from mcp_server.sql import run_sql
 from mcp_server.sql.sandbox import Sandbox
 from shared.config import load_config
+from shared.queries.context import ServerContext
+from shared.queries.paths import QueryError
 from shared.storage import Layout
 from tests.mcp import known_smile as ks
 from tests.mcp.test_read_only import tree_digest
@@ -62,13 +62,19 @@ def test_answers_count_compacted_and_slot_files_once(mcp: McpSession) -> None:
                                     "GROUP BY slot ORDER BY slot"})  # fmt: skip
     assert out["columns"] == ["slot", "n", "lo"]
     # 54 rows per slot; 12:00 is the newer slot file (ATM 22% + 1 pt), not also the compacted copy
-    assert out["rows"] == [["10:00", 54, 0.20], ["12:00", 54, 0.23], ["16:00", 54, 0.22]]
+    # iv is stored as float32 (7 significant digits, docs/data-contract.md)
+    out_rows = [
+        ["10:00", 54, pytest.approx(0.20, rel=1e-6)],
+        ["12:00", 54, pytest.approx(0.23, rel=1e-6)],
+        ["16:00", 54, pytest.approx(0.22, rel=1e-6)],
+    ]
+    assert out["rows"] == out_rows
     out = mcp.ok("run_sql", {"sql": "SELECT underlying, count(DISTINCT trade_date) AS days, "
                                     "max(date) AS last FROM daily_clean GROUP BY 1 ORDER BY 1"})  # fmt: skip
     assert out["rows"] == [["KNWN", 3, "2026-11-20"], ["NARW", 3, "2026-11-20"]]
     by_path = mcp.ok("run_sql", {"sql": "SELECT slot, count(*) AS n, min(iv) AS lo FROM "
                                         "intraday_on('2026-11-20', 'KNWN') GROUP BY slot ORDER BY slot"})  # fmt: skip
-    assert by_path["rows"] == [["10:00", 54, 0.20], ["12:00", 54, 0.23], ["16:00", 54, 0.22]]
+    assert by_path["rows"] == out_rows
     out = mcp.ok("run_sql", {"sql": "SELECT count(*) FROM daily_clean_on('2026-11-1*', 'NARW')"})
     assert out["rows"] == [[2 * 3 * 2 * 3]]  # 18th and 19th: 3 strikes x 2 rights x 3 expiries
     out = mcp.ok("run_sql", {"sql": "SELECT count(*) FROM history"})

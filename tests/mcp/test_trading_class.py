@@ -18,9 +18,9 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from mcp_server.queries.flip import zero_gamma_spot
 from scripts.bench.synthetic_store import Shape, build_store
 from shared.config import load_config
+from shared.queries.flip import zero_gamma_spot
 from shared.schema import DAILY_CLEAN_SCHEMA
 from shared.storage import Layout
 from tests.support.clock import STORE_END

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from mcp_server.limits import Cap, Meta, clamp, take
-from mcp_server.paths import DataAccess, QueryError
 from shared.calendar import ET, get_session
 from shared.config import load_config
 from shared.due import due_slots, recent_sessions
+from shared.queries.limits import Cap, Meta, clamp, take
+from shared.queries.paths import DataAccess, QueryError
 from shared.storage import Layout
 
 CAP = Cap("limit", 200, 2000)
@@ -122,7 +122,7 @@ def test_a_file_moved_by_compaction_mid_scan_is_not_an_error(tmp_path: Path) -> 
     """The issue scan lists a slot file, then compaction moves it before the scan reads it."""
     from datetime import date
 
-    from mcp_server.queries.issues import Scan, _check_recorded, _look_inside
+    from shared.queries.issues import Scan, _check_recorded, _look_inside
 
     scan = Scan(budget=10)
     gone = tmp_path / "underlying=AAPL" / "slot=1000.parquet"  # listed, then merged away

@@ -52,7 +52,9 @@ def test_timeseries_daily_known_answers(mcp: McpSession) -> None:
         assert s["rr25"][i] == pytest.approx(c25 - p25, abs=1e-6)
         assert s["bf25"][i] == pytest.approx((c25 + p25) / 2 - tv30(a20, a40), abs=1e-6)
     assert s["atm_iv_7d"] == [None, None, None]  # first expiry is 20 days out
-    assert s["total_gex"] == [-6000.0] * 3 and s["pc_oi_ratio"] == [3.0] * 3
+    # gamma is stored as float32 (7 significant digits, docs/data-contract.md)
+    assert s["total_gex"] == [pytest.approx(-6000.0, rel=1e-6)] * 3
+    assert s["pc_oi_ratio"] == [3.0] * 3
     assert any("atm_iv_7d: not reached" in n for n in out["meta"]["notes"])
 
 

@@ -117,3 +117,30 @@ def read_view(cfg: AppConfig, view: str, day: date) -> pa.Table:
 
 def all_files(root: Path) -> list[Path]:
     return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def collect_day(
+    cfg: AppConfig, slots: tuple[str, ...], day: date = SIM_DAY, history_days: int = 0
+) -> None:
+    """Collect like a session would, against the simulator `cfg` points at: the intraday
+    `slots`, the close, history bars when asked, then the rollup; each must end ok or partial."""
+    import asyncio
+
+    from collector.pipeline.jobs.close import run_close_snapshot
+    from collector.pipeline.jobs.history import run_history
+    from collector.pipeline.jobs.rollup import run_rollup
+    from collector.pipeline.jobs.snapshot import run_snapshot
+
+    async def collect() -> None:
+        for slot in slots:
+            result = await run_snapshot(cfg, day, slot, progress=False)
+            assert result.status in ("ok", "partial"), (slot, result.message)
+        close = await run_close_snapshot(cfg, day, progress=False)
+        assert close.status in ("ok", "partial"), close.message
+        if history_days:
+            bars = await run_history(cfg, None, history_days)
+            assert bars.status in ("ok", "partial"), bars.message
+
+    asyncio.run(collect())
+    rollup = run_rollup(cfg, day)
+    assert rollup.status in ("ok", "partial"), rollup.message

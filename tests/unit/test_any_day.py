@@ -29,14 +29,14 @@ import time_machine
 from collector.ops.demo import demo_session
 from collector.ops.maintenance.compaction import compact_week, count_rows
 from collector.ops.schedule.plan import build_plan
-from mcp_server.context import ServerContext
-from mcp_server.queries.change import chain_change
-from mcp_server.queries.health import health_overview
-from mcp_server.queries.issues import get_partition_issues
 from scripts.bench.synthetic_store import Shape, build_store
 from shared.calendar import ET, get_session, latest_session, next_session, now_et, today_et
 from shared.config import load_config
 from shared.due import due_slots, recent_sessions
+from shared.queries.change import chain_change
+from shared.queries.context import ServerContext
+from shared.queries.health import health_overview
+from shared.queries.issues import get_partition_issues
 from shared.storage import Layout
 from shared.tasks import Task
 

@@ -56,7 +56,7 @@ def test_the_production_template_loads() -> None:
 def test_the_test_template_loads() -> None:
     cfg = load_config(TEST, env={})
     assert (cfg.ib.port, cfg.ib.client_id_pool) == (4002, "test")
-    assert cfg.ib.pool_range() == (200, 250)
+    assert cfg.ib.pool_range() == (251, 299)
     assert cfg.paths.data == ROOT / "data_test" and cfg.paths.state == ROOT / "state_test"
     assert cfg.universe.file == ROOT / "config" / "universe.test.csv"
 

@@ -40,6 +40,12 @@ def test_mcp_server_never_imports_collector_or_ib() -> None:
     assert offenders("mcp_server", {"collector"} | IB_LIBS) == []
 
 
+def test_the_console_reads_through_shared_queries_not_the_mcp_server() -> None:
+    """One read path: the console and the MCP server both call shared/queries."""
+    assert offenders("collector/console", {"mcp_server"}) == []
+    assert (ROOT / "shared" / "queries" / "health.py").is_file()
+
+
 def test_only_collector_ib_imports_ib_async() -> None:
     assert offenders("collector", IB_LIBS, allow_under="collector/ib/") == []
 
@@ -50,7 +56,7 @@ def test_the_checker_sees_imports(tmp_path: Path) -> None:
     assert imported_roots(sample) == {"ib_async", "collector"}
 
 
-# Inside the collector: ib <- pipeline <- streaming, ops <- cli. A layer imports only layers
+# Inside the collector: ib <- pipeline <- streaming, ops <- console <- cli. A layer imports only layers
 # to its left; the base modules (collector/*.py: error log, lock) import none of them. The
 # simulator imports nothing else of the collector. Lazy imports inside functions count too.
 LAYERS = {
@@ -59,7 +65,8 @@ LAYERS = {
     "pipeline": 2,
     "streaming": 3,
     "ops": 3,
-    "cli": 4,
+    "console": 4,
+    "cli": 5,
 }
 # The simulator imports nothing else of the collector; only the CLI (`gateway-sim`) and the
 # demo (it runs a session on the embedded simulator) may start it.

@@ -12,13 +12,13 @@ from collector.gateway_sim import messages as msg
 from collector.gateway_sim.contracts import Instrument
 from collector.gateway_sim.protocol import (
     ProtocolError,
-    choose_version,
     decode_body,
     encode,
     format_field,
     read_frame,
     read_hello,
 )
+from collector.gateway_sim.versions import choose_version
 from shared.calendar import ET
 
 

@@ -43,6 +43,7 @@ from collector.pipeline.snapshot_plan import (
     prepare_caches,
 )
 from collector.pipeline.store import remove_tmp_files
+from collector.pipeline.throughput import throughput_summary
 from collector.pipeline.universe import UniverseEntry, resolve_symbols
 from shared import schema as S
 from shared.calendar import slot_datetime
@@ -273,7 +274,8 @@ async def _collect(
         row["data_quality_flags"].append(S.FLAG_SLOT_RETRY_EXCEEDED)
         writer.add(c.symbol, row)
     await writer.drain()
-    return _finish(run, ctx, plan, resume, todo, writer, report)
+    speed = throughput_summary(report.dwell_sec, report.collect_sec)
+    return _finish(run, ctx, plan, resume, todo, writer, report, speed)
 
 
 def _row_contexts(
@@ -315,6 +317,7 @@ def _finish(
     todo: dict[str, list[OptionContract]],
     writer: SlotWriter,
     report: EngineReport,
+    speed: dict[str, Any],
 ) -> JobResult:
     total = sum(len(v) for v in todo.values())
     rows = sum(writer.written.values())
@@ -340,6 +343,7 @@ def _finish(
         "cache": plan.cache_status,
         "quarantined": resume.quarantined,
         "discovery_failed": discovery_problems(plan.cache_status),
+        "throughput": speed,
     }
 
     def done(status: str, msg: str) -> JobResult:

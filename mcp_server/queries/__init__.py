@@ -1,1 +1,0 @@
-"""Pure query functions: validated arguments in, a JSON-ready dict with `meta` out."""

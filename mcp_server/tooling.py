@@ -33,6 +33,7 @@ from mcp_types import CallToolResult, TextContent, ToolAnnotations
 
 from mcp_server.audit import CURRENT_CALL
 from mcp_server.errors import MAX_DETAIL_CHARS, one_line
+from shared.ledger import LedgerError
 from shared.queries.context import ServerContext
 from shared.queries.paths import QueryError
 from shared.queries.results import Page, compact_json
@@ -81,6 +82,10 @@ async def run_query(
     except QueryError as exc:
         if record:
             record.status = "rejected"
+        raise ToolError(one_line(str(exc))) from None
+    except LedgerError as exc:  # an unreachable shared ledger: its one line, no credentials
+        if record:
+            record.status = "error"
         raise ToolError(one_line(str(exc))) from None
     except TimeoutError:
         if record:

@@ -12,7 +12,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ENV_OVERRIDES = {
     "IB_HOST": ("ib", "host"),
@@ -22,6 +30,7 @@ ENV_OVERRIDES = {
     "OPT_DATA_MCP_TOKEN": ("mcp", "http_token"),
     "OPT_DATA_CONSOLE_TOKEN": ("console", "token"),
 }
+LEDGER_URL_ENV = "OPT_DATA_LEDGER_URL"  # a secret: not in ENV_OVERRIDES' plain values
 CLIENT_ID_POOLS: dict[str, tuple[int, int]] = {
     "prod": (0, 99),
     "remote": (100, 199),
@@ -199,6 +208,37 @@ class HistoryConfig(_Frozen):
     max_days_per_request: int = Field(30, ge=1)
 
 
+class LedgerConfig(_Frozen):
+    """The run ledger: no url = the SQLite file under state/; a postgresql:// URL = a ledger
+    several collectors share. The URL may carry a password, so it is a SecretStr, and
+    OPT_DATA_LEDGER_URL (the environment) overrides it to keep the secret out of the TOML."""
+
+    url: SecretStr | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_only(cls, value: SecretStr | None) -> SecretStr | None:
+        text = value.get_secret_value().strip() if value else ""
+        if text and not text.startswith(("postgresql://", "postgres://")):
+            scheme = text.split("://", 1)[0] if "://" in text else "(none)"
+            raise ValueError(f"ledger url scheme {scheme!r} unsupported: expected postgresql://")
+        return value
+
+
+class ShardConfig(_Frozen):
+    """This collector's share of the universe: shard `index` of `count` (1-based), split by a
+    stable hash of the symbol (shared.universe.Shard). `--shard i/N` overrides it."""
+
+    index: int = Field(1, ge=1)
+    count: int = Field(1, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _index_in_count(self) -> ShardConfig:
+        if self.index > self.count:
+            raise ValueError(f"shard index {self.index} is past count {self.count}")
+        return self
+
+
 class MCPConfig(_Frozen):
     allow_raw: bool = False
     allow_clean: bool = True
@@ -247,6 +287,8 @@ class AppConfig(_Frozen):
     logscan: LogscanConfig = LogscanConfig()
     streaming: StreamingConfig = StreamingConfig()
     history: HistoryConfig = HistoryConfig()
+    ledger: LedgerConfig = LedgerConfig()
+    shard: ShardConfig = ShardConfig()
     mcp: MCPConfig = MCPConfig()
     alerts: AlertsConfig = AlertsConfig()
     console: ConsoleConfig = ConsoleConfig()
@@ -309,6 +351,9 @@ def _apply_env(raw: dict[str, Any], env: dict[str, str]) -> None:
         value = env.get(var, "").strip()
         if value:
             raw.setdefault(section, {})[key] = value
+    ledger_url = env.get(LEDGER_URL_ENV, "").strip()
+    if ledger_url:
+        raw.setdefault("ledger", {})["url"] = ledger_url
 
 
 def _resolve_paths(cfg: AppConfig, root: Path) -> AppConfig:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from shared.calendar import slot_file_label
 from shared.config import AppConfig
+from shared.ledger.location import LedgerLocation, LedgerURL
 
 CHAIN_VIEWS = ("intraday", "close", "daily_clean")
 RAW_VIEWS = ("intraday", "close")
@@ -53,12 +54,22 @@ class Layout:
     state: Path
     contracts_cache: Path
     run_logs: Path
+    ledger_url: LedgerURL | None = None  # a shared (Postgres) ledger instead of the file
 
     @classmethod
     def from_config(cls, cfg: AppConfig) -> Layout:
         p = cfg.paths
         assert p.raw and p.clean and p.contracts_cache and p.run_logs, "config paths not resolved"
-        return cls(p.data, p.raw, p.clean, p.state, p.contracts_cache, p.run_logs)
+        url = cfg.ledger.url.get_secret_value().strip() if cfg.ledger.url else ""
+        return cls(
+            p.data,
+            p.raw,
+            p.clean,
+            p.state,
+            p.contracts_cache,
+            p.run_logs,
+            LedgerURL(url) if url else None,
+        )
 
     # --- Parquet partitions -------------------------------------------------------------
     def view_root(self, view: str) -> Path:
@@ -106,8 +117,9 @@ class Layout:
 
     # --- State ----------------------------------------------------------------------------
     @property
-    def ledger(self) -> Path:
-        return self.state / "ledger.sqlite"
+    def ledger(self) -> LedgerLocation:
+        """The SQLite file under state/, or the shared ledger's URL (password hidden)."""
+        return self.ledger_url or self.state / "ledger.sqlite"
 
     def contract_cache_file(self, symbol: str, trade_date: date) -> Path:
         return self.contracts_cache / f"{check_symbol(symbol)}_{trade_date.isoformat()}.json"

@@ -9,6 +9,7 @@ UniverseError naming the file and line.
 from __future__ import annotations
 
 import csv
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,3 +99,74 @@ def _entry(path: Path, lineno: int, raw: str, row: dict[str, str | None]) -> Uni
 def universe_symbols(cfg: AppConfig, view: str) -> list[str]:
     """The symbols a view's universe file lists, in file order."""
     return [e.symbol for e in read_universe(universe_file(cfg, view))]
+
+
+# --- Shards ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Shard:
+    """Shard `index` of `count` (1-based): the symbols whose stable hash falls on it.
+
+    The hash is SHA-1 of the symbol's bytes, not Python's hash() (salted per process): every
+    collector, QA and the MCP server must put a symbol on the same shard, on any host, on
+    any day. Adding a symbol moves no other symbol; changing `count` re-deals them all.
+    """
+
+    index: int = 1
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.index <= self.count:
+            raise ValueError(f"bad shard {self.index}/{self.count}: expected 1 <= i <= N")
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """`i/N`, e.g. `2/4`; anything else is a ValueError naming the text."""
+        head, sep, tail = text.strip().partition("/")
+        if not sep or not head.isdigit() or not tail.isdigit():
+            raise ValueError(f"bad shard {text!r}: expected i/N, e.g. 1/2")
+        return cls(int(head), int(tail))
+
+    @classmethod
+    def from_config(cls, cfg: AppConfig) -> Shard:
+        return cls(cfg.shard.index, cfg.shard.count)
+
+    @property
+    def sharded(self) -> bool:
+        return self.count > 1
+
+    @property
+    def label(self) -> str:
+        """The ledger's `runs.shard`: "" when the universe is not split, else "i/N"."""
+        return f"{self.index}/{self.count}" if self.sharded else ""
+
+    @property
+    def lock_suffix(self) -> str:
+        """What a lock name gains: "" unsharded, "_shard1of2" for shard 1/2 (locks are per
+        shard, so two shards run the same slot side by side)."""
+        return f"_shard{self.index}of{self.count}" if self.sharded else ""
+
+    def holds(self, symbol: str) -> bool:
+        return shard_of(symbol, self.count) == self.index
+
+    def select(self, entries: list[UniverseEntry]) -> list[UniverseEntry]:
+        return [e for e in entries if self.holds(e.symbol)]
+
+
+def shard_of(symbol: str, count: int) -> int:
+    """The 1-based shard of `symbol` among `count` shards."""
+    if count <= 1:
+        return 1
+    digest = hashlib.sha1(symbol.encode("utf-8"), usedforsecurity=False).digest()
+    return int.from_bytes(digest[:8], "big") % count + 1
+
+
+def all_shards(count: int) -> list[Shard]:
+    return [Shard(i, count) for i in range(1, count + 1)]
+
+
+def shard_count(configured: int, labels: list[str]) -> int:
+    """How many shards split the universe: the configured count, or more if the ledger's runs
+    (labels "i/N") show collectors of a wider split - a reader configured for one shard
+    still reports the others' coverage and names the one that is missing."""
+    seen = [Shard.parse(label).count for label in labels if label]
+    return max([configured, *seen])

@@ -38,6 +38,14 @@ def qa(
     for key in ("slot_coverage", "delayed_ratio", "rollup_fallback_ratio", "oi_fill_rate"):
         value = doc[key]
         typer.echo(f"{key:<22} {'n/a' if value is None else f'{value:.2%}'}")
+    for shard in metrics.shards:
+        value = shard.ratio
+        text = "n/a" if value is None else f"{value:.2%}"
+        typer.echo(
+            f"{'shard ' + shard.shard + ' coverage':<22} {text} ({shard.covered}/{shard.expected})"
+        )
+    if metrics.missing_shards:
+        typer.echo(f"missing shards         {', '.join(metrics.missing_shards)}")
     typer.echo(f"metrics written to {path}")
 
 

@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from collector.cli.common import EXIT_FAILURE, ConfigOption, fail, load_cfg, setup_logging
+from collector.cli.common import (
+    EXIT_FAILURE,
+    ConfigOption,
+    ShardOption,
+    fail,
+    load_cfg,
+    setup_logging,
+)
 from shared.calendar import RELATIVE_DATES
 from shared.tasks import Task
 
@@ -38,6 +45,7 @@ def _run(cfg: AppConfig, task: str, make: Callable[[], Any]) -> Any:
     """Run a job; map bad input to exit 2, job failures to exit 1, log crashes with stack."""
     from collector.pipeline.errors import InputError, JobFailed
     from collector.pipeline.runlog import log_unhandled
+    from shared.ledger import LedgerError
     from shared.storage import Layout
 
     try:
@@ -47,7 +55,7 @@ def _run(cfg: AppConfig, task: str, make: Callable[[], Any]) -> Any:
         return out
     except InputError as exc:
         fail(str(exc))
-    except JobFailed as exc:
+    except (JobFailed, LedgerError) as exc:
         fail(str(exc), code=EXIT_FAILURE)
     except Exception as exc:
         log_unhandled(Layout.from_config(cfg), task, None, exc)
@@ -100,6 +108,7 @@ def snapshot(
     slot: str | None = typer.Option(None, "--slot", help="Slot HH:MM (ET) of the session."),
     symbols: str | None = SymbolsOption,
     config: Path = ConfigOption,
+    shard: str | None = ShardOption,
     exchange: str | None = typer.Option(
         None, "--exchange", help="Routing exchange (default SMART)."
     ),
@@ -135,7 +144,7 @@ def snapshot(
     from shared.storage import Layout
 
     _logging(log_level)
-    cfg = load_cfg(config)
+    cfg = load_cfg(config, shard)
     if ticks is not None and ticks and not all(t.strip().isdigit() for t in ticks.split(",")):
         fail(f"--ticks must be a comma list of generic tick ids, got {ticks!r}")
     ov = SnapshotOverrides(
@@ -150,7 +159,10 @@ def snapshot(
     )
     if replay_missed:
         day = _run(cfg, Task.SNAPSHOT, lambda: as_date(date))
-        slots = missed_slots(Layout.from_config(cfg), day, Task.SNAPSHOT)
+        from shared.universe import Shard
+
+        label = Shard.from_config(cfg).label
+        slots = missed_slots(Layout.from_config(cfg), day, Task.SNAPSHOT, label)
         if slot is not None:
             slots = [s for s in slots if s == slot]
         if not slots:
@@ -179,6 +191,7 @@ def close_snapshot(
     date: str = DateOption,
     symbols: str | None = SymbolsOption,
     config: Path = ConfigOption,
+    shard: str | None = ShardOption,
     fail_on_missing_cache: bool = typer.Option(
         False, "--fail-on-missing-cache", help="Do not rebuild a missing/empty contract cache."
     ),
@@ -189,7 +202,7 @@ def close_snapshot(
     from collector.pipeline.jobs.close import run_close_snapshot
 
     _logging(log_level)
-    cfg = load_cfg(config)
+    cfg = load_cfg(config, shard)
     result = _run(
         cfg,
         Task.CLOSE_SNAPSHOT,
@@ -201,6 +214,7 @@ def close_snapshot(
 def rollup(
     date: str = DateOption,
     config: Path = ConfigOption,
+    shard: str | None = ShardOption,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     log_level: str = LogLevelOption,
 ) -> None:
@@ -208,7 +222,7 @@ def rollup(
     from collector.pipeline.jobs.rollup import run_rollup
 
     _logging(log_level)
-    cfg = load_cfg(config)
+    cfg = load_cfg(config, shard)
     _report(cfg, _run(cfg, Task.ROLLUP, lambda: run_rollup(cfg, date)), as_json)
 
 
@@ -218,6 +232,7 @@ def enrichment(
         "open_interest", "--fields", help="Comma list; supported: open_interest."
     ),
     config: Path = ConfigOption,
+    shard: str | None = ShardOption,
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     log_level: str = LogLevelOption,
 ) -> None:
@@ -225,7 +240,7 @@ def enrichment(
     from collector.pipeline.jobs.enrichment import run_enrichment
 
     _logging(log_level)
-    cfg = load_cfg(config)
+    cfg = load_cfg(config, shard)
     names = tuple(f.strip() for f in fields.split(",") if f.strip())
     _report(cfg, _run(cfg, Task.ENRICHMENT, lambda: run_enrichment(cfg, date, names)), as_json)
 

@@ -23,6 +23,9 @@ ConfigOption = typer.Option(DEFAULT_CONFIG, "--config", "-c", help="Config TOML 
 DateOption = typer.Option(
     "today", "--date", help=f"Trade date (ET): YYYY-MM-DD or {RELATIVE_DATES}."
 )
+ShardOption = typer.Option(
+    None, "--shard", help="This collector's shard i/N of the universe (default: [shard] in config)."
+)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
@@ -31,13 +34,22 @@ def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     raise typer.Exit(code)
 
 
-def load_cfg(path: Path) -> AppConfig:
-    from shared.config import ConfigError, load_config
+def load_cfg(path: Path, shard: str | None = None) -> AppConfig:
+    """The config, with `--shard i/N` (when given) in place of its [shard] section."""
+    from shared.config import ConfigError, ShardConfig, load_config
+    from shared.universe import Shard
 
     try:
-        return load_config(path)
+        cfg = load_config(path)
     except ConfigError as exc:
         fail(str(exc))
+    if shard is None:
+        return cfg
+    try:
+        part = Shard.parse(shard)
+    except ValueError as exc:
+        fail(f"--shard: {exc}")
+    return cfg.model_copy(update={"shard": ShardConfig(index=part.index, count=part.count)})
 
 
 def setup_logging(level: str = "INFO") -> None:

@@ -10,6 +10,7 @@ import typer
 from collector.cli.common import (
     EXIT_FAILURE,
     ConfigOption,
+    ShardOption,
     fail,
     load_cfg,
     parse_date_arg,
@@ -44,6 +45,7 @@ def schedule(
         "--fail-on-missing-cache",
         help="Stop instead of rebuilding a missing/empty contract cache.",
     ),
+    shard: str | None = ShardOption,
     log_level: str = typer.Option("INFO", "--log-level"),
 ) -> None:
     """Schedule a trading day: 30-min snapshots, close-snapshot, rollup, enrichment, checks."""
@@ -59,7 +61,7 @@ def schedule(
         fail("--date does not apply to --continuous (it follows the calendar)")
     if continuous and exit_when_idle:
         fail("--continuous runs for weeks; it cannot be combined with --exit-when-idle")
-    cfg = load_cfg(config)
+    cfg = load_cfg(config, shard)
     opts = ScheduleOptions(
         mode="simulate" if simulate else "live",
         trade_date=parse_date_arg(date_) if date_ else None,

@@ -321,11 +321,16 @@ class SnapshotEngine:
                 self._requeue_active()
             now = loop.time()
             self._collect_finished(now)
+            # Each message is accounted at the moment it leaves, not at the top of the pass:
+            # on a busy machine a pass can take long enough for a stale stamp to let more
+            # than the budget through one window.
             for conid in list(self._ready):
+                now = loop.time()
                 if self.budget.available(now) < 1:
                     break
                 self._release(conid, self._ready[conid], now)
             while self._queue and len(self._active) < self._max_lines:
+                now = loop.time()
                 if not self._open(self._queue[0], now):
                     break
                 self._queue.popleft()

@@ -49,7 +49,8 @@ class Resume:
 def resume_slot(run: Run, ctx: RunContext, symbols: list[str], retry_missed: bool) -> Resume:
     """Look at the ledger and the slot's files; mark the dead runs failed: interrupted."""
     reader = LedgerReader(run.layout.ledger)
-    chain = [r for r in reader.resume_chain(run.task, run.trade_date, run.slot) if r != ctx.run_id]
+    dead = reader.resume_chain(run.task, run.trade_date, run.slot, shard=ctx.shard)
+    chain = [r for r in dead if r != ctx.run_id]
     done = reader.underlyings_written_by(run.view, run.trade_date, run.slot, chain)
     resume = Resume(ingest_id=ctx.run_id)
     for sym in symbols:

@@ -9,6 +9,9 @@ from shared.storage import Layout
 from shared.tasks import Task
 
 
-def missed_slots(layout: Layout, trade_date: date, task: str = Task.SNAPSHOT) -> list[str]:
-    """Slots of `task` on `trade_date` whose latest missed record has no later ok run."""
-    return LedgerReader(layout.ledger).missed_slots(task, trade_date)
+def missed_slots(
+    layout: Layout, trade_date: date, task: str = Task.SNAPSHOT, shard: str = ""
+) -> list[str]:
+    """Slots of `task` on `trade_date` whose latest missed record of this shard ("" when
+    unsharded) has no later ok run."""
+    return LedgerReader(layout.ledger).missed_slots(task, trade_date, shard)

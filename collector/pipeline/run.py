@@ -30,6 +30,7 @@ from shared.ledger import Ledger
 from shared.schema import MarketDataType
 from shared.storage import Layout
 from shared.tasks import Task
+from shared.universe import Shard
 
 log = logging.getLogger(__name__)
 SLOT_TASKS = (Task.SNAPSHOT, Task.CLOSE_SNAPSHOT)
@@ -79,9 +80,11 @@ def check_slot(cfg: AppConfig, session: Session, slot: str) -> str:
         raise InputError(str(exc)) from None
 
 
-def slot_lock_name(task: str, trade_date: date, slot: str) -> str:
-    """The name of the flock lock (collector/lock.py) one slot run holds."""
-    return f"{task}_{trade_date.isoformat()}_{slot_file_label(slot)}"
+def slot_lock_name(task: str, trade_date: date, slot: str, shard: Shard | None = None) -> str:
+    """The name of the flock lock (collector/lock.py) one slot run holds: one per slot and
+    shard, so two shards collect the same slot side by side."""
+    suffix = shard.lock_suffix if shard else ""
+    return f"{task}_{trade_date.isoformat()}_{slot_file_label(slot)}{suffix}"
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,7 @@ class Run:
 
     @property
     def lock_name(self) -> str:
-        return slot_lock_name(self.task, self.trade_date, self.slot)
+        return slot_lock_name(self.task, self.trade_date, self.slot, Shard.from_config(self.cfg))
 
     def chain_file(self, underlying: str) -> Path:
         return self.layout.chain_file(self.view, self.trade_date, underlying, self.slot)
@@ -129,7 +132,8 @@ class RunContext:
         self.ledger = Ledger(self.layout.ledger)
         self.trade_date = trade_date
         self.slot = slot
-        self.run_id = self.ledger.start_run(task, trade_date, slot)
+        self.shard = Shard.from_config(cfg).label  # the ledger's runs.shard
+        self.run_id = self.ledger.start_run(task, trade_date, slot, shard=self.shard)
         self.runlog = RunLog(self.layout, task, self.run_id, trade_date)
         self.runlog.event("start", trade_date=str(trade_date) if trade_date else None, slot=slot)
         self._lock: RunLock | None = None
@@ -138,7 +142,8 @@ class RunContext:
 
     def _claim_task(self, task: str, trade_date: date | None) -> None:
         day = trade_date.isoformat() if trade_date else "none"
-        lock = RunLock(self.layout.run_locks(), f"{task}_{day}", command=task)
+        suffix = Shard.from_config(self.cfg).lock_suffix  # each shard runs its own rollup etc.
+        lock = RunLock(self.layout.run_locks(), f"{task}_{day}{suffix}", command=task)
         try:
             lock.acquire()
         except LockHeld:
@@ -147,7 +152,7 @@ class RunContext:
             log.warning("cannot take the %s lock: %s", task, exc)
             return
         self._lock = lock
-        dead = self.ledger.mark_interrupted(task, trade_date, self.run_id)
+        dead = self.ledger.mark_interrupted(task, trade_date, self.run_id, shard=self.shard)
         if dead:
             self.runlog.event("interrupted_runs", run_ids=dead)
 

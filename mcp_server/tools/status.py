@@ -1,9 +1,9 @@
 """Collector status tools: health_overview, run_status_overview, list_recent_runs, get_partition_issues."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
-from pydantic import Field
+from pydantic import Field, SerializerFunctionWrapHandler, model_serializer
 
 from mcp_server.models import (
     Cursor,
@@ -37,7 +37,27 @@ class Freshness(Reply):
     partitions_on_last_date: int | None = None
 
 
-class Coverage(Reply):
+class ShardCoverage(Reply):
+    shard: str = Field(description="i/N: collector i of N splitting the universe.")
+    symbols: int
+    expected_partitions: int
+    written: int
+    coverage: float | None
+
+
+class _WithShards(Reply):
+    """Per-shard fields appear only when collectors split the universe (fewer tokens else)."""
+
+    @model_serializer(mode="wrap")
+    def _omit_unsharded(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if v is not None or k not in _SHARD_KEYS}
+
+
+_SHARD_KEYS = ("shards", "missing_shards")
+
+
+class Coverage(_WithShards):
     expected_partitions: int
     written: int
     coverage: float | None
@@ -48,6 +68,10 @@ class Coverage(Reply):
     greeks_fill: float | None
     quote_fill: float | None
     bytes: int
+    shards: list[ShardCoverage] | None = None
+    missing_shards: list[str] | None = Field(
+        default=None, description="Shards with partitions due and none written."
+    )
 
 
 class SessionInfo(Reply):
@@ -109,7 +133,7 @@ class RecentRunsReply(Reply):
     meta: Meta
 
 
-class CheckedViewDay(Reply):
+class CheckedViewDay(_WithShards):
     date: str
     view: str
     expected: int
@@ -117,6 +141,7 @@ class CheckedViewDay(Reply):
     files: int
     compacted_files: int
     tmp_files: int
+    shards: list[ShardCoverage] | None = None
 
 
 class IssuesReply(Reply):
@@ -134,7 +159,7 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
     async def health_overview() -> HealthReply:
         """Health of the collected data right now: per view the last slot written against the slot the
         XNYS calendar expected (fresh/stale), the current session's coverage (partitions written vs
-        expected from the universe), delayed-data ratio, greeks and quote fill, run status counts, the
+        expected from the universe; per shard and missing_shards when collectors split the universe), delayed-data ratio, greeks and quote fill, run status counts, the
         day's error log size, the latest selfcheck report, logscan summary and QA metrics, and disk use."""
         from shared.queries import health
 
@@ -183,7 +208,8 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         limit: limit_arg(lim.rows.default, lim.rows.maximum) = None,  # type: ignore[valid-type]
         cursor: Cursor = None,
     ) -> IssuesReply:
-        """Problems in recent partitions: expected slots that are missing (from calendar and universe),
+        """Problems in recent partitions: expected slots that are missing (from calendar and universe; a
+        missing_shard when a collector of a split universe wrote nothing),
         empty or corrupt files, leftover *.tmp files, files without ledger rows and the reverse,
         duplicate keys, low quote/greeks fill, delayed rows, rollup fallbacks and missing open interest.
         `summary` counts every issue kind; `issues` lists them newest first up to `limit`."""

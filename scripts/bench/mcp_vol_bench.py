@@ -23,9 +23,10 @@ from typing import Any
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
-from scripts.bench.mcp_bench import ensure_store, pct, store_dates
+from scripts.bench.mcp_bench import ensure_store, pct
 from scripts.bench.synthetic_store import symbols_for
 from shared.config import load_config
+from shared.ledger import LedgerReader
 from shared.storage import Layout
 
 
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         layout = Layout.from_config(load_config(config))
-        dates = store_dates(layout)
+        dates = LedgerReader(layout.ledger).partition_dates("daily_clean")
         plan = cases(symbols_for(args.symbols), dates, args.calls, seed=args.sessions)
         plan += [sql_whole_history(dates)] * 3
         with tempfile.TemporaryDirectory() as tmp:

@@ -23,6 +23,7 @@ BENCHES: tuple[tuple[str, list[str], list[str]], ...] = (
         ["--counts", "200", "--hog-count", "200"],
     ),
     ("scripts.bench.snapshot_bench", [], ["--contracts", "300", "--skip-reqtickers"]),
+    ("scripts.bench.shard_bench", [], ["--contracts", "400", "--symbols", "16", "--shards", "1,2"]),
     ("scripts.bench.mcp_bench", [], ["--quick"]),
     (
         "scripts.bench.mcp_vol_bench",

@@ -99,13 +99,15 @@ def write_config(root: Path, port: int, max_lines: int) -> AppConfig:
 
 
 async def prepare_contracts(cfg: AppConfig, total: int) -> int:
-    """List real contracts near the money, expiry by expiry, and store them as the caches."""
-    per_symbol = -(-total // len(SYMBOLS))
+    """List real contracts near the money, expiry by expiry, and store them as the caches:
+    `total` shared evenly by the universe's symbols. Returns how many were stored."""
+    entries = read_universe(cfg.universe.file)
+    per_symbol = -(-total // len(entries))
     left = total
     day = datetime.fromisoformat(DAY).date()
     layout = Layout.from_config(cfg)
     async with IBSession(cfg.ib) as ib:
-        for entry in read_universe(cfg.universe.file):
+        for entry in entries:
             ref = await resolve_underlying(ib, entry)
             price = await reference_price(ib, ref)
             assert price is not None, f"no price for {entry.symbol}"
@@ -130,22 +132,18 @@ async def prepare_contracts(cfg: AppConfig, total: int) -> int:
     return total - left
 
 
+def snapshot_command(cfg: AppConfig) -> list[str]:
+    """`opt-data snapshot` of the bench's day and slot, as a subprocess command line."""
+    return [sys.executable, "-m", "collector.cli.main", "snapshot", "--date", DAY,
+            "--slot", SLOT, "--config", str(cfg.source_file)]  # fmt: skip
+
+
 def run_snapshot_process(cfg: AppConfig) -> tuple[int, float, float, int]:
     """(exit code, wall s, CPU s, peak RSS KiB) of one `opt-data snapshot` process."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "collector.cli.main",
-        "snapshot",
-        "--date",
-        DAY,
-        "--slot",
-        SLOT,
-        "--config",
-        str(cfg.source_file),
-    ]
     start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        snapshot_command(cfg), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.monotonic() - start
     proc.returncode = os.waitstatus_to_exitcode(status)

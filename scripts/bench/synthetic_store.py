@@ -234,7 +234,7 @@ class StoreWriter:
         ]:
             n = len(self.symbols)
             self.runs.append(dict(zip(RUN_COLUMNS, (f"syn-{task}-{day}-{slot}", task, day.isoformat(), slot,
-                              "ok", _ts(day), _ts(day), 1.0, n, n, n, 0, None, None), strict=True)))  # fmt: skip
+                              "ok", _ts(day), _ts(day), 1.0, n, n, n, 0, None, None, ""), strict=True)))  # fmt: skip
 
     def flush(self) -> None:
         self.ledger.bulk_load(self.partitions, self.runs)

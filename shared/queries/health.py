@@ -19,6 +19,7 @@ from shared.due import due_slots, recent_sessions, slots_of
 from shared.queries.context import ServerContext
 from shared.queries.frames import ratio
 from shared.queries.limits import Meta
+from shared.queries.shards import by_shard, missing, shards_of_day
 
 VIEWS = ("intraday", "close", "daily_clean")
 
@@ -138,7 +139,10 @@ def _coverage(
     written = int(r.get("n") or 0)
     rows = int(r.get("rows") or 0)
     expected = len(symbols) * len(due)
+    shards = by_shard(shards_of_day(ctx, day), symbols, due, _written(ctx, view, day))
+    per_shard = {"shards": shards, "missing_shards": missing(shards)} if shards else {}
     return {
+        **per_shard,
         "expected_partitions": expected,
         "written": written,
         "coverage": ratio(min(written, expected), expected) if expected else None,
@@ -150,6 +154,11 @@ def _coverage(
         "quote_fill": ratio(r.get("quotes"), rows),
         "bytes": int(r.get("bytes") or 0),
     }
+
+
+def _written(ctx: ServerContext, view: str, day: date) -> set[tuple[str, str]]:
+    """(underlying, slot) pairs the ledger holds for a day; read only when sharded."""
+    return {(r["underlying"], r["slot"]) for r in ctx.ledger.partitions_for_date(day, view)}
 
 
 # --- runs, errors and checks -------------------------------------------------------------------

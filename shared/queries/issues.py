@@ -25,6 +25,7 @@ from shared.queries.context import ServerContext
 from shared.queries.limits import Meta, clamp
 from shared.queries.paths import QueryError
 from shared.queries.results import Page, records_table
+from shared.queries.shards import by_shard, missing, shards_of_day
 from shared.storage import COMPACTED_FILE, RAW_VIEWS
 
 LOW_FILL = 0.8  # quote or greeks fill below this is reported as low_fill
@@ -79,7 +80,7 @@ def get_partition_issues(
         for v in views:
             stats = _check_view_day(ctx, scan, v, day, due[v], meta)
             checked.append({"date": day.isoformat(), "view": v, **stats})
-    order = {"missing": 0, "corrupt": 1, "empty": 2, "ledger_file_missing": 3}
+    order = {"missing_shard": -1, "missing": 0, "corrupt": 1, "empty": 2, "ledger_file_missing": 3}
     ranked = sorted(scan.issues, key=lambda i: (i["date"], -order.get(i["kind"], 9)), reverse=True)
     counts = Counter(i["kind"] for i in scan.issues)
     meta.extra.update({"files_read": scan.files_read, "partial": scan.partial or bool(scan.moved)})
@@ -161,6 +162,11 @@ def _check_view_day(
     listing = _listing(ctx, view, day)
     on_disk = listing.files
     expected = {(s, slot) for s in ctx.universe_for(view) for slot in due}
+    shards = by_shard(
+        shards_of_day(ctx, day), ctx.universe_for(view), due, recorded.keys() | on_disk.keys()
+    )
+    for label in missing(shards):
+        scan.add(day, view, "", "", "missing_shard", f"shard {label} wrote none of its partitions")
     for sym, slot in sorted(expected - recorded.keys() - on_disk.keys()):
         scan.add(
             day, view, sym, slot, "missing", "expected by the calendar and universe, not written"
@@ -201,6 +207,7 @@ def _check_view_day(
         "files": len(on_disk),
         "compacted_files": len(listing.packed) + len(listing.broken),
         "tmp_files": len(listing.tmps),
+        **({"shards": shards} if shards else {}),
     }
 
 

@@ -81,12 +81,15 @@ def _collect(frame: pl.DataFrame | pl.LazyFrame, streaming: bool = False) -> pl.
 
 
 def scheduled_symbols(
-    cfg: AppConfig, trade_date: date, explicit: list[str] | None = None
+    cfg: AppConfig, trade_date: date, explicit: list[str] | None = None, every_shard: bool = False
 ) -> list[str]:
     """Who QA expects data for: explicit symbols, else those with a contract cache for the day
-    (the precheck writes one per scheduled symbol), else the intraday universe."""
+    (the precheck writes one per scheduled symbol), else the intraday universe. With shards,
+    the whole universe: each collector's caches may live on its own host."""
     if explicit:
         return sorted({check_symbol(s) for s in explicit})
+    if every_shard:
+        return sorted(universe_symbols(cfg, "intraday"))
     layout = Layout.from_config(cfg)
     suffix = f"_{trade_date.isoformat()}.json"
     cached = sorted(p.name[: -len(suffix)] for p in layout.contracts_cache.glob(f"*{suffix}"))

@@ -4,6 +4,8 @@ slot coverage   (underlying, slot) pairs with quoted rows / pairs expected (symb
 delayed ratio   intraday rows served delayed (delayed_fallback or market_data_type 3/4) / rows
 rollup fallback daily_clean rows whose rollup_strategy is not "close" / rows
 OI fill rate    daily_clean rows with open_interest / rows
+per shard       slot coverage of each shard's symbols when collectors split the universe;
+                a shard with pairs due and none covered is named as missing
 
 A metric with nothing to measure is None (the selfcheck treats that as a breach, except
 OI while enrichment is not yet due).
@@ -25,6 +27,7 @@ import polars as pl
 
 from shared.ledger import unrepaired_missed
 from shared.schema import DELAYED_TYPES, FLAG_MISSING_QUOTE
+from shared.universe import all_shards
 
 MIN_QUOTED_SHARE = 0.5
 
@@ -38,6 +41,20 @@ class Coverage:
     @property
     def ratio(self) -> float | None:
         return self.covered / self.expected if self.expected else None
+
+
+@dataclass(frozen=True)
+class ShardCoverage:
+    shard: str  # "i/N"
+    expected: int
+    covered: int
+
+    @property
+    def ratio(self) -> float | None:
+        return self.covered / self.expected if self.expected else None
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "coverage": self.ratio}
 
 
 @dataclass(frozen=True)
@@ -66,6 +83,11 @@ class DayMetrics:
     missed_runs: list[dict[str, Any]] = field(default_factory=list)
     failed_runs: list[dict[str, Any]] = field(default_factory=list)
     corrupt_files: list[str] = field(default_factory=list)  # moved aside while reading
+    shards: list[ShardCoverage] = field(default_factory=list)  # empty when not sharded
+
+    @property
+    def missing_shards(self) -> list[str]:
+        return [s.shard for s in self.shards if s.expected and not s.covered]
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -87,6 +109,8 @@ class DayMetrics:
             "missed_runs": self.missed_runs,
             "failed_runs": self.failed_runs,
             "corrupt_files": self.corrupt_files,
+            "shards": [s.as_json() for s in self.shards],
+            "missing_shards": self.missing_shards,
         }
 
 
@@ -144,6 +168,26 @@ def slot_coverage(intraday: pl.DataFrame, symbols: list[str], slots: list[str]) 
     return Coverage(len(expected), len(expected) - len(missing), missing)
 
 
+def shard_coverage(
+    coverage: Coverage, symbols: list[str], slots: list[str], count: int
+) -> list[ShardCoverage]:
+    """The coverage split by shard (shared.universe's hash rule); [] for one shard."""
+    if count <= 1:
+        return []
+    lacking: dict[str, int] = {}
+    for m in coverage.missing:
+        sym = m.rsplit("@", 1)[0]
+        lacking[sym] = lacking.get(sym, 0) + 1
+    out = []
+    for shard in all_shards(count):
+        mine = [s for s in symbols if shard.holds(s)]
+        expected = len(mine) * len(slots)
+        out.append(
+            ShardCoverage(shard.label, expected, expected - sum(lacking.get(s, 0) for s in mine))
+        )
+    return out
+
+
 def delayed_ratio(intraday: pl.DataFrame) -> Ratio:
     summary = _summary(intraday)
     return Ratio(int(summary["delayed"].sum() or 0), int(summary["rows"].sum() or 0))
@@ -185,16 +229,19 @@ def day_metrics(
     runs: list[dict[str, Any]],
     *,
     oi_due: bool,
+    shard_count: int = 1,
 ) -> DayMetrics:
     """`intraday`: the view's rows, or their summary (summarize_intraday)."""
     intraday = _summary(intraday)
     day_runs = [r for r in runs if r.get("trade_date") == trade_date.isoformat()]
     listed = still_listed(daily_clean, trade_date)
+    coverage = slot_coverage(intraday, symbols, slots_due)
     return DayMetrics(
         trade_date=trade_date,
         symbols=symbols,
         slots_due=slots_due,
-        coverage=slot_coverage(intraday, symbols, slots_due),
+        coverage=coverage,
+        shards=shard_coverage(coverage, symbols, slots_due, shard_count),
         delayed=delayed_ratio(intraday),
         rollup_fallback=rollup_fallback_ratio(listed),
         oi_fill=oi_fill_rate(listed),

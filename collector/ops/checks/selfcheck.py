@@ -20,6 +20,7 @@ from shared.due import enrichment_due, intraday_due
 from shared.ledger import LedgerReader
 from shared.storage import Layout, atomic_write_json, leftover_tmp_files
 from shared.tasks import Task
+from shared.universe import shard_count
 
 TMP_MIN_AGE_SEC = 15 * 60  # younger temp files may belong to a writer that is still running
 
@@ -111,6 +112,17 @@ def judge(
         checks.append(
             _check("log_matches", logscan.total, "<=", log_max_total, ",".join(logscan.keywords))
         )
+    if metrics.missing_shards:
+        checks.append(
+            Check(
+                "missing_shards",
+                len(metrics.missing_shards),
+                "<=",
+                0,
+                False,
+                "no data from shard " + ", ".join(metrics.missing_shards),
+            )
+        )
     if metrics.corrupt_files:
         checks.append(
             Check(
@@ -151,11 +163,14 @@ def compute_metrics(
         layout, "daily_clean", trade_date, ["expiry", "rollup_strategy", "open_interest"]
     )
     runs = LedgerReader(layout.ledger).runs_for_dates([trade_date])
-    syms = scheduled_symbols(cfg, trade_date, symbols)
+    shards = shard_count(cfg.shard.count, sorted({str(r.get("shard") or "") for r in runs}))
+    syms = scheduled_symbols(cfg, trade_date, symbols, every_shard=shards > 1)
     oi_due = enrichment_due(cfg, trade_date, clock) or any(
         r["task"] == Task.ENRICHMENT and r["status"] in ("ok", "partial") for r in runs
     )
-    metrics = day_metrics(trade_date, syms, due, intraday, daily, runs, oi_due=oi_due)
+    metrics = day_metrics(
+        trade_date, syms, due, intraday, daily, runs, oi_due=oi_due, shard_count=shards
+    )
     return replace(metrics, corrupt_files=[q.line() for q in corrupt])
 
 

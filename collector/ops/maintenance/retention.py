@@ -82,9 +82,10 @@ def leftover_deletions(layout: Layout, view: str) -> list[Path]:
 def _drop_partition_dir(layout: Layout, view: str, item: Expired) -> None:
     hidden = item.path.with_name(f".{item.path.name}{DELETING_SUFFIX}")
     os.replace(item.path, hidden)
-    if layout.ledger.is_file():
+    reader = LedgerReader(layout.ledger)
+    if reader.exists():
         ledger = Ledger(layout.ledger)
-        for row in LedgerReader(layout.ledger).partitions_for_date(item.day, view):
+        for row in reader.partitions_for_date(item.day, view):
             ledger.forget_partition(view, item.day, row["underlying"], row["slot"])
     shutil.rmtree(hidden)
 

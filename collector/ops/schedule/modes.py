@@ -25,6 +25,7 @@ from shared.calendar import get_session, now_et, previous_session, slot_datetime
 from shared.config import AppConfig
 from shared.storage import Layout
 from shared.tasks import Task
+from shared.universe import Shard
 
 log = logging.getLogger(__name__)
 LOCK_NAME = "scheduler"
@@ -71,7 +72,9 @@ async def run_schedule(
     listener: Listener | None = None,
 ) -> int:
     layout = Layout.from_config(cfg)
-    with RunLock(layout.run_locks(), LOCK_NAME, command=f"schedule --{opts.mode}") as lock:
+    shard = Shard.from_config(cfg)
+    lock_name = LOCK_NAME + shard.lock_suffix  # one scheduler per shard
+    with RunLock(layout.run_locks(), lock_name, command=f"schedule --{opts.mode}") as lock:
         if lock.took_over:
             echo(f"warning: took over a stale scheduler lock ({lock.took_over})")
         runner = PlanRunner(
@@ -79,6 +82,7 @@ async def run_schedule(
             execute,
             grace_seconds=cfg.acquisition.slot_grace_seconds,
             listener=listener,
+            shard=shard.label,
             alert=functools.partial(notify, cfg),
         )
         make_plan = plan_for(cfg, opts)

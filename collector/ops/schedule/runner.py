@@ -74,9 +74,11 @@ class PlanRunner:
         grace_seconds: int,
         listener: Listener | None = None,
         clock: Callable[[], datetime] = _now,
+        shard: str = "",
         alert: Alert | None = None,
     ) -> None:
         self.layout = layout
+        self.shard = shard  # the ledger's runs.shard: what this scheduler records and resumes
         self.execute = execute
         self.grace = timedelta(seconds=grace_seconds)
         self.listener = listener or (lambda *_: None)
@@ -131,7 +133,9 @@ class PlanRunner:
             return self._record(outcome)
 
     def mark_missed(self, item: PlannedTask, reason: str) -> TaskOutcome:
-        run_id = self.ledger.record_missed(item.task, item.trade_date, item.slot, reason)
+        run_id = self.ledger.record_missed(
+            item.task, item.trade_date, item.slot, reason, shard=self.shard
+        )
         append_error(
             self.layout,
             item.trade_date,
@@ -178,10 +182,12 @@ class PlanRunner:
 
     # --- bookkeeping for restarts --------------------------------------------------------
     def already_done(self, item: PlannedTask) -> bool:
-        """True when the ledger shows this task (and slot) finished ok for its trade date."""
+        """True when the ledger shows this task (and slot) finished ok for its trade date,
+        run by this scheduler's shard."""
         runs = LedgerReader(self.layout.ledger).runs_for_dates([item.trade_date])
         return any(
             r["task"] == item.task
+            and r["shard"] == self.shard
             and (r["slot"] or None) == item.slot
             and r["status"] in DONE_STATUSES
             for r in runs

@@ -24,6 +24,7 @@ from shared.config import AppConfig
 from shared.schema import MarketDataType
 from shared.storage import Layout, atomic_write_json
 from shared.tasks import Task
+from shared.universe import Shard
 
 log = logging.getLogger(__name__)
 SUPPORTED_FIELDS = ("open_interest",)
@@ -69,7 +70,10 @@ async def run_enrichment(
     files = sorted(date_dir.glob("underlying=*/part.parquet")) if date_dir.is_dir() else []
     if not files:
         raise InputError(f"no daily_clean data for {d}: run `opt-data rollup --date {d}` first")
-    tables = {f.parent.name.split("=", 1)[1]: read_table(f) for f in files}
+    shard = Shard.from_config(cfg)  # each shard enriches its own symbols
+    tables = {
+        sym: read_table(f) for f in files if shard.holds(sym := f.parent.name.split("=", 1)[1])
+    }
     ctx = RunContext(cfg, Task.ENRICHMENT, d)
     try:
         return await _enrich(cfg, layout, ctx, d, tables, session)

@@ -24,6 +24,7 @@ from shared.config import AppConfig
 from shared.ledger import LedgerReader, PartitionRecord
 from shared.storage import Layout, atomic_write_parquet
 from shared.tasks import Task
+from shared.universe import Shard
 
 WRITE_THREADS = 4  # writes wait on fsync; a few in flight hide it
 
@@ -60,6 +61,7 @@ def run_rollup(cfg: AppConfig, trade_date: date | str) -> JobResult:
     layout = Layout.from_config(cfg)
     allow = cfg.rollup.allow_intraday_fallback
     symbols = day_symbols(layout, d, ("close", "intraday") if allow else ("close",))
+    symbols = {s for s in symbols if Shard.from_config(cfg).holds(s)}  # others' roll up there
     if not symbols:
         hint = "close-snapshot" if not allow else "snapshot or close-snapshot"
         raise InputError(f"no raw chain data for {d}: run {hint} first")

@@ -103,7 +103,9 @@ async def run_snapshot(
     except (IBError, JobFailed) as exc:
         # Gateway unreachable / dropped for good, cache or permission trouble: recorded.
         ctx = RunContext(cfg, run.task, run.trade_date, run.slot)
-        ctx.ledger.record_missed(run.task, run.trade_date, run.slot, f"slot_retry_exceeded: {exc}")
+        ctx.ledger.record_missed(
+            run.task, run.trade_date, run.slot, f"slot_retry_exceeded: {exc}", shard=ctx.shard
+        )
         return ctx.finish(JobResult(run.task, "failed", message=str(exc)))
 
 
@@ -208,7 +210,7 @@ async def _locked(
             return await _collect(run, ib, ctx, plan, ov, params, progress)
         except (IBError, JobFailed) as exc:
             ctx.ledger.record_missed(
-                run.task, run.trade_date, run.slot, f"slot_retry_exceeded: {exc}"
+                run.task, run.trade_date, run.slot, f"slot_retry_exceeded: {exc}", shard=ctx.shard
             )
             return ctx.finish(JobResult(run.task, "failed", total=plan.total, message=str(exc)))
         except Exception as exc:
@@ -358,7 +360,9 @@ def _finish(
         return ctx.finish(result)
 
     if report.retry_exceeded or report.not_collected:
-        ctx.ledger.record_missed(run.task, run.trade_date, run.slot, S.FLAG_SLOT_RETRY_EXCEEDED)
+        ctx.ledger.record_missed(
+            run.task, run.trade_date, run.slot, S.FLAG_SLOT_RETRY_EXCEEDED, shard=ctx.shard
+        )
         return done(
             "partial",
             f"{S.FLAG_SLOT_RETRY_EXCEEDED}: {len(report.not_collected)} contracts queued for "

@@ -1,64 +1,31 @@
-"""The run ledger: SQLite in WAL mode, `runs` and `partitions`.
+"""The run ledger's named reads and writes: `runs` and `partitions`, for both backends.
 
 The collector is the only writer (Ledger). Readers such as the MCP server use
-LedgerReader, which opens the file with `mode=ro` so it cannot write by construction.
-All of the ledger's SQL lives in this module, as named reads and writes: callers ask a
-question ("the latest slot of AAPL on this date"), never write SQL of their own.
+LedgerReader, which opens the ledger read-only so it cannot write by construction.
+All of the ledger's SQL lives in this package: the questions here ("the latest slot of
+AAPL on this date"), written once with `?` marks, and the per-backend DDL and connection
+in backend.py. Callers never write SQL of their own.
+
+Runs carry the collector's shard ("1/2", or "" when the universe is not split), so one
+shard's resume chain and retry queue never include another shard's runs.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    run_id        TEXT PRIMARY KEY,
-    task          TEXT NOT NULL,
-    trade_date    TEXT,
-    slot          TEXT,
-    status        TEXT NOT NULL CHECK (status IN ('running', 'ok', 'partial', 'failed', 'missed')),
-    started_at    TEXT NOT NULL,
-    finished_at   TEXT,
-    duration_s    REAL,
-    rows_written  INTEGER DEFAULT 0,
-    total         INTEGER DEFAULT 0,
-    succeeded     INTEGER DEFAULT 0,
-    failed        INTEGER DEFAULT 0,
-    error_summary TEXT,
-    details       TEXT
-);
-CREATE INDEX IF NOT EXISTS runs_by_date ON runs (trade_date, task);
-CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at);
-CREATE TABLE IF NOT EXISTS partitions (
-    view          TEXT NOT NULL,
-    trade_date    TEXT NOT NULL,
-    underlying    TEXT NOT NULL,
-    slot          TEXT NOT NULL DEFAULT '',
-    path          TEXT NOT NULL,
-    rows          INTEGER NOT NULL,
-    bytes         INTEGER NOT NULL,
-    quote_fill    REAL,
-    greeks_fill   REAL,
-    delayed_rows  INTEGER DEFAULT 0,
-    run_id        TEXT,
-    written_at    TEXT NOT NULL,
-    PRIMARY KEY (view, trade_date, underlying, slot)
-);
-"""
+from shared.ledger.backend import backend_for
+from shared.ledger.location import LedgerLocation
 
 RUN_STATUSES = ("running", "ok", "partial", "failed", "missed")
 RUN_COLUMNS = ("run_id", "task", "trade_date", "slot", "status", "started_at", "finished_at",
                "duration_s", "rows_written", "total", "succeeded", "failed", "error_summary",
-               "details")  # fmt: skip
+               "details", "shard")  # fmt: skip
 PARTITION_COLUMNS = ("view", "trade_date", "underlying", "slot", "path", "rows", "bytes",
                      "quote_fill", "greeks_fill", "delayed_rows", "run_id", "written_at")  # fmt: skip
 # A run killed mid-way stays `running`; the next run of its slot marks it failed with this
@@ -89,31 +56,26 @@ class PartitionRecord:
 
 
 class Ledger:
-    """Writer side (collector only). Short transactions; WAL lets readers run alongside."""
+    """Writer side (collector only). Short transactions; readers run alongside."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as con:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.executescript(SCHEMA)
-
-    @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(self.path, timeout=30)
-        try:
-            with con:
-                yield con
-        finally:
-            con.close()
+    def __init__(self, location: LedgerLocation) -> None:
+        self.location = location
+        self._db = backend_for(location)
+        self._db.create_schema()
 
     def start_run(
-        self, task: str, trade_date: date | None, slot: str | None = None, run_id: str | None = None
+        self,
+        task: str,
+        trade_date: date | None,
+        slot: str | None = None,
+        run_id: str | None = None,
+        shard: str = "",
     ) -> str:
         rid = run_id or new_run_id(task)
-        with self._connect() as con:
-            con.execute(
-                "INSERT INTO runs (run_id, task, trade_date, slot, status, started_at) VALUES (?,?,?,?,?,?)",
+        with self._db.writer() as con:
+            con.run(
+                "INSERT INTO runs (run_id, task, trade_date, slot, status, started_at, shard) "
+                "VALUES (?,?,?,?,?,?,?)",
                 (
                     rid,
                     task,
@@ -121,6 +83,7 @@ class Ledger:
                     slot,
                     "running",
                     utcnow_iso(),
+                    shard,
                 ),
             )
         return rid
@@ -140,10 +103,11 @@ class Ledger:
         if status not in RUN_STATUSES:
             raise ValueError(f"bad run status {status!r}")
         now = datetime.now(UTC)
-        with self._connect() as con:
-            row = con.execute("SELECT started_at FROM runs WHERE run_id=?", (run_id,)).fetchone()
-            duration = (now - datetime.fromisoformat(row[0])).total_seconds() if row else None
-            con.execute(
+        with self._db.writer() as con:
+            rows = con.rows("SELECT started_at FROM runs WHERE run_id=?", (run_id,))
+            started = rows[0]["started_at"] if rows else None
+            duration = (now - datetime.fromisoformat(started)).total_seconds() if started else None
+            con.run(
                 "UPDATE runs SET status=?, finished_at=?, duration_s=?, rows_written=?, total=?, "
                 "succeeded=?, failed=?, error_summary=?, details=? WHERE run_id=?",
                 (
@@ -160,25 +124,31 @@ class Ledger:
                 ),
             )
 
-    def record_missed(self, task: str, trade_date: date, slot: str | None, reason: str) -> str:
-        rid = self.start_run(task, trade_date, slot)
+    def record_missed(
+        self, task: str, trade_date: date, slot: str | None, reason: str, shard: str = ""
+    ) -> str:
+        rid = self.start_run(task, trade_date, slot, shard=shard)
         self.finish_run(rid, "missed", error_summary=reason)
         return rid
 
-    def mark_interrupted(self, task: str, trade_date: date | None, by_run_id: str) -> list[str]:
-        """Runs of `task` (no slot) for the date still `running` -> failed: interrupted.
+    def mark_interrupted(
+        self, task: str, trade_date: date | None, by_run_id: str, shard: str = ""
+    ) -> list[str]:
+        """Runs of `task` (no slot) of this shard for the date still `running` -> failed:
+        interrupted.
 
-        Called by the next run of the task while it holds the task's lock, so a row left
-        `running` belongs to a process that died (SIGKILL, power loss) without finishing.
+        Called by the next run of the task while it holds the task's (shard's) lock, so a row
+        left `running` belongs to a process that died (SIGKILL, power loss) without finishing.
         """
         day = trade_date.isoformat() if trade_date else None
-        with self._connect() as con:
-            rows = con.execute(
-                "SELECT run_id FROM runs WHERE task=? AND trade_date IS ? AND slot IS NULL "
-                "AND status='running' AND run_id != ?",
-                (task, day, by_run_id),
-            ).fetchall()
-        dead = [str(r[0]) for r in rows]
+        same_day = "trade_date = ?" if day else "trade_date IS NULL"
+        with self._db.writer() as con:
+            rows = con.rows(
+                f"SELECT run_id FROM runs WHERE task=? AND {same_day} AND slot IS NULL "
+                "AND shard=? AND status='running' AND run_id != ?",
+                (task, *((day,) if day else ()), shard, by_run_id),
+            )
+        dead = [str(r["run_id"]) for r in rows]
         for rid in dead:
             self.finish_run(rid, "failed", error_summary=f"{INTERRUPTED}; found by {by_run_id}")
         return dead
@@ -193,14 +163,9 @@ class Ledger:
     def record_partitions_with_runs(self, items: list[tuple[PartitionRecord, str | None]]) -> None:
         """Like record_partitions, each file keeping its own run (e.g. re-pointed rows)."""
         now = utcnow_iso()
-        with self._connect() as con:
-            con.executemany(
-                "INSERT INTO partitions (view, trade_date, underlying, slot, path, rows, bytes, quote_fill, "
-                "greeks_fill, delayed_rows, run_id, written_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
-                "ON CONFLICT (view, trade_date, underlying, slot) DO UPDATE SET path=excluded.path, "
-                "rows=excluded.rows, bytes=excluded.bytes, quote_fill=excluded.quote_fill, "
-                "greeks_fill=excluded.greeks_fill, delayed_rows=excluded.delayed_rows, "
-                "run_id=excluded.run_id, written_at=excluded.written_at",
+        with self._db.writer() as con:
+            con.run_many(
+                _upsert("partitions", PARTITION_COLUMNS),
                 [
                     (
                         rec.view,
@@ -221,8 +186,8 @@ class Ledger:
             )
 
     def forget_partition(self, view: str, trade_date: date, underlying: str, slot: str) -> None:
-        with self._connect() as con:
-            con.execute(
+        with self._db.writer() as con:
+            con.run(
                 "DELETE FROM partitions WHERE view=? AND trade_date=? AND underlying=? AND slot=?",
                 (view, trade_date.isoformat(), underlying, slot),
             )
@@ -232,11 +197,11 @@ class Ledger:
         partitions: Sequence[Mapping[str, Any]] = (),
         runs: Sequence[Mapping[str, Any]] = (),
     ) -> None:
-        """Insert or replace many rows in one transaction (imports, synthetic stores).
+        """Insert or update many rows in one transaction (imports, synthetic stores).
 
         Keys are column names; a key that is not a column is a ValueError, not SQL.
         """
-        with self._connect() as con:
+        with self._db.writer() as con:
             for table, columns, rows in (
                 ("partitions", PARTITION_COLUMNS, partitions),
                 ("runs", RUN_COLUMNS, runs),
@@ -245,11 +210,26 @@ class Ledger:
                     unknown = set(keys) - set(columns)
                     if unknown:
                         raise ValueError(f"not {table} columns: {sorted(unknown)}")
-                    marks = ",".join("?" * len(keys))
-                    con.executemany(
-                        f"INSERT OR REPLACE INTO {table} ({','.join(keys)}) VALUES ({marks})",
-                        [tuple(r[k] for k in keys) for r in group],
-                    )
+                    con.run_many(_upsert(table, keys), [tuple(r[k] for k in keys) for r in group])
+
+
+_PRIMARY_KEYS = {"runs": ("run_id",), "partitions": ("view", "trade_date", "underlying", "slot")}
+
+
+def _upsert(table: str, keys: Sequence[str]) -> str:
+    """INSERT ... ON CONFLICT (primary key) DO UPDATE: the one spelling both SQLite and
+    Postgres accept (SQLite's INSERT OR REPLACE is not Postgres)."""
+    pk = _PRIMARY_KEYS[table]
+    marks = ",".join("?" * len(keys))
+    sql = f"INSERT INTO {table} ({','.join(keys)}) VALUES ({marks})"
+    updates = [k for k in keys if k not in pk]
+    if set(pk) <= set(keys):
+        if updates:
+            sets = ", ".join(f"{k}=excluded.{k}" for k in updates)
+            sql += f" ON CONFLICT ({','.join(pk)}) DO UPDATE SET {sets}"
+        else:
+            sql += f" ON CONFLICT ({','.join(pk)}) DO NOTHING"
+    return sql
 
 
 # A later run of the same task and slot that ended like this repairs a miss. (A partial run
@@ -258,15 +238,15 @@ REPAIRED = ("ok", "partial")
 
 
 def unrepaired_missed(runs: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The missed records with no later repairing run of the same (task, slot).
+    """The missed records with no later repairing run of the same (task, slot, shard).
 
     `runs` in start order. The ledger keeps every record; only the alarm is cleared:
     `--retry-missed`, `--replay-missed` or a plain rerun that succeeds repairs the slot
     for the retry queue, the selfcheck and the MCP server alike.
     """
-    open_: dict[tuple[Any, Any], Mapping[str, Any]] = {}
-    for r in runs:
-        key = (r.get("task"), r.get("slot"))
+    open_: dict[tuple[Any, Any, Any], Mapping[str, Any]] = {}
+    for r in runs:  # one shard's run repairs only its own shard's miss
+        key = (r.get("task"), r.get("slot"), r.get("shard") or "")
         if r.get("status") == "missed":
             open_[key] = r
         elif r.get("status") in REPAIRED:
@@ -281,56 +261,46 @@ def _by_keys(rows: Sequence[Mapping[str, Any]]) -> dict[tuple[str, ...], list[Ma
     return groups
 
 
-class LedgerReader:
-    """Read-only access (`mode=ro` URI): it cannot create, migrate or write the ledger."""
+_RUNS = "SELECT " + ", ".join(RUN_COLUMNS) + " FROM runs"
+_PARTITIONS = "SELECT " + ", ".join(PARTITION_COLUMNS) + " FROM partitions"
 
-    def __init__(self, path: Path, keep_open: bool = False) -> None:
+
+class LedgerReader:
+    """Read-only access: it cannot create, migrate or write the ledger."""
+
+    def __init__(self, location: LedgerLocation, keep_open: bool = False) -> None:
         """keep_open: one connection per thread, kept for the reader's life (a long-lived
-        server: opening one per read cost a health_overview call 11 connects). Each SELECT
-        still runs in its own implicit transaction, so it sees the latest commits."""
-        self.path = path
+        server: opening one per read cost a health_overview call 11 connects). Each read
+        still runs in its own transaction, so it sees the latest commits."""
+        self.location = location
         self.keep_open = keep_open
-        self._local = threading.local()
+        self._db = backend_for(location)
+
+    @property
+    def path(self) -> LedgerLocation:
+        """The ledger's location (file or redacted URL), e.g. as a cache key."""
+        return self.location
 
     def exists(self) -> bool:
-        return self.path.is_file()
+        return self._db.exists()
 
-    @contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
-        if self.keep_open:
-            kept: sqlite3.Connection | None = getattr(self._local, "con", None)
-            if kept is None:
-                kept = self._open()
-                self._local.con = kept
-            yield kept
-            return
-        con = self._open()
-        try:
-            yield con
-        finally:
-            con.close()
+    def close(self) -> None:
+        """Close this thread's kept connection (keep_open); the next read opens a new one."""
+        self._db.close_kept()
 
     def data_version(self) -> int | None:
-        """PRAGMA data_version of this thread's kept connection, or None without one. It
-        changes whenever another connection commits, so a reader may keep answers derived
-        from the ledger until it does."""
+        """A number that changes whenever another connection commits (SQLite's PRAGMA
+        data_version on the kept connection), so a reader may keep answers derived from the
+        ledger until it does; None without a kept connection, and on Postgres."""
         if not self.keep_open or not self.exists():
             return None
-        with self.connect() as con:
-            return int(con.execute("PRAGMA data_version").fetchone()[0])
-
-    def _open(self) -> sqlite3.Connection:
-        con = sqlite3.connect(
-            f"file:{self.path}?mode=ro", uri=True, timeout=5, check_same_thread=True
-        )
-        con.row_factory = sqlite3.Row
-        return con
+        return self._db.data_version()
 
     def _rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         if not self.exists():
             return []
-        with self.connect() as con:
-            return [dict(r) for r in con.execute(sql, tuple(params)).fetchall()]
+        with self._db.reader(self.keep_open) as con:
+            return list(con.rows(sql, params))
 
     def _one(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
         rows = self._rows(sql, params)
@@ -340,7 +310,7 @@ class LedgerReader:
     def recent_runs(
         self, limit: int, task: str | None = None, status: str | None = None
     ) -> list[dict[str, Any]]:
-        sql = "SELECT * FROM runs"
+        sql = _RUNS
         where: list[str] = []
         params: list[Any] = []
         if task:
@@ -360,7 +330,7 @@ class LedgerReader:
             return []
         marks = ",".join("?" * len(dates))
         return self._rows(
-            f"SELECT * FROM runs WHERE trade_date IN ({marks}) ORDER BY started_at, rowid",
+            f"{_RUNS} WHERE trade_date IN ({marks}) ORDER BY started_at, {self._db.order_key}",
             [d.isoformat() for d in dates],
         )
 
@@ -384,25 +354,27 @@ class LedgerReader:
             [trade_date.isoformat(), limit],
         )
 
-    def missed_slots(self, task: str, trade_date: date) -> list[str]:
-        """The retry queue: slots of `task` whose latest missed record has no later repair."""
+    def missed_slots(self, task: str, trade_date: date, shard: str = "") -> list[str]:
+        """The retry queue of one shard: slots of `task` whose latest missed record has no
+        later repair."""
         runs = self._rows(
-            "SELECT task, slot, status FROM runs WHERE task=? AND trade_date=? "
-            "AND slot IS NOT NULL ORDER BY started_at, rowid",
-            [task, trade_date.isoformat()],
+            "SELECT task, slot, status, shard FROM runs WHERE task=? AND trade_date=? AND shard=? "
+            f"AND slot IS NOT NULL ORDER BY started_at, {self._db.order_key}",
+            [task, trade_date.isoformat(), shard],
         )
         return sorted(str(r["slot"]) for r in unrepaired_missed(runs))
 
-    def resume_chain(self, task: str, trade_date: date, slot: str) -> list[str]:
-        """Run ids of the newest unbroken chain of dead runs of one slot, newest first.
+    def resume_chain(self, task: str, trade_date: date, slot: str, shard: str = "") -> list[str]:
+        """Run ids of one shard's newest unbroken chain of dead runs of one slot, newest first.
 
         A dead run is one left `running` (killed) or already marked failed as interrupted;
         the chain stops at the first run that ended any other way.
         """
+        key = self._db.order_key
         runs = self._rows(
-            "SELECT run_id, status, error_summary FROM runs WHERE task=? AND trade_date=? AND slot=? "
-            "ORDER BY started_at DESC, rowid DESC",
-            [task, trade_date.isoformat(), slot],
+            "SELECT run_id, status, error_summary FROM runs WHERE task=? AND trade_date=? "
+            f"AND slot=? AND shard=? ORDER BY started_at DESC, {key} DESC",
+            [task, trade_date.isoformat(), slot, shard],
         )
         chain: list[str] = []
         for r in runs:
@@ -414,22 +386,30 @@ class LedgerReader:
             chain.append(r["run_id"])
         return chain
 
+    def shards_seen(self, trade_date: date) -> list[str]:
+        """The shard labels ("i/N") of a trade date's runs, "" when a run was unsharded."""
+        rows = self._rows(
+            "SELECT DISTINCT shard FROM runs WHERE trade_date = ? ORDER BY shard",
+            [trade_date.isoformat()],
+        )
+        return [str(r["shard"]) for r in rows]
+
     # --- partitions ---------------------------------------------------------------------------
     def partitions_for_date(
         self, trade_date: date, view: str | None = None
     ) -> list[dict[str, Any]]:
         if view:
             return self._rows(
-                "SELECT * FROM partitions WHERE trade_date=? AND view=?",
+                _PARTITIONS + " WHERE trade_date=? AND view=?",
                 [trade_date.isoformat(), view],
             )
-        return self._rows("SELECT * FROM partitions WHERE trade_date=?", [trade_date.isoformat()])
+        return self._rows(_PARTITIONS + " WHERE trade_date=?", [trade_date.isoformat()])
 
     def partition(
         self, view: str, trade_date: date, underlying: str, slot: str
     ) -> dict[str, Any] | None:
         return self._one(
-            "SELECT * FROM partitions WHERE view=? AND trade_date=? AND underlying=? AND slot=?",
+            _PARTITIONS + " WHERE view=? AND trade_date=? AND underlying=? AND slot=?",
             [view, trade_date.isoformat(), underlying, slot],
         )
 
@@ -481,7 +461,7 @@ class LedgerReader:
         row = self._one(
             "SELECT COUNT(*) AS n, SUM(rows) AS rows, SUM(delayed_rows) AS delayed, "
             "SUM(greeks_fill * rows) AS greeks, SUM(quote_fill * rows) AS quotes, "
-            "SUM(CASE WHEN rows = 0 THEN 1 ELSE 0 END) AS empty, SUM(bytes) AS bytes, "
+            "SUM(CASE WHEN rows = 0 THEN 1 ELSE 0 END) AS empty, CAST(SUM(bytes) AS BIGINT) AS bytes, "
             "MAX(slot) AS slot, MAX(written_at) AS written_at "
             "FROM partitions WHERE view = ? AND trade_date = ?",
             [view, trade_date.isoformat()],

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 from collector.errorlog import append_error, format_error
 from collector.pipeline.compacted import merge_tables
 from collector.pipeline.rows import fill_stats
+from shared.calendar import today_et
 from shared.config import AppConfig
 from shared.ledger import Ledger, PartitionRecord
 from shared.schema import schema_for_view
@@ -180,11 +181,11 @@ class Quarantined:
         return f"corrupt file {self.path} ({self.reason}); moved aside to {self.moved_to.name}"
 
     def path_date(self) -> date:
-        """The trade date of the partition (its date=YYYY-MM-DD folder), else today's UTC date."""
+        """The trade date of the partition (its date=YYYY-MM-DD folder), else today's ET date."""
         for part in self.path.parts:
             if part.startswith("date="):
                 return date.fromisoformat(part.split("=", 1)[1])
-        return datetime.now(UTC).date()
+        return today_et()
 
 
 def sweep_corrupt(directories: list[Path]) -> list[Quarantined]:

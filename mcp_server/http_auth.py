@@ -10,10 +10,11 @@ server binds only loopback addresses (127.0.0.0/8, ::1, localhost).
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+from shared.binding import MIN_TOKEN_CHARS, is_loopback
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -21,21 +22,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-MIN_TOKEN_CHARS = 16
-
 
 class BindRefused(ValueError):
     """The HTTP settings are unsafe; the message is one line for the operator."""
-
-
-def is_loopback(host: str) -> bool:
-    name = host.strip().strip("[]").lower()
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False  # a host name or 0.0.0.0-style wildcard: treat as reachable from outside
 
 
 def check_bind(host: str, token: str | None) -> str | None:

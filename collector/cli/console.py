@@ -6,24 +6,12 @@ OPT_DATA_CONSOLE_TOKEN), because the console starts collector jobs and shows the
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 
 import typer
 
 from collector.cli.common import ConfigOption, fail, load_cfg, setup_logging
-
-MIN_TOKEN_CHARS = 16
-
-
-def is_loopback(host: str) -> bool:
-    name = host.strip().strip("[]").lower()
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False  # a host name or a wildcard such as 0.0.0.0: reachable from outside
+from shared.binding import MIN_TOKEN_CHARS, is_loopback
 
 
 def bind_token(host: str, token: str | None) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import duckdb
@@ -212,7 +212,8 @@ async def test_the_scheduler_compact_task_merges_the_day(tmp_path: Path) -> None
     day = week_dates(WEEK)[0]
     for slot in SLOTS:
         _write_slot(layout, ledger, day, "AAPL", slot)
-    outcome = await TaskExecutor(cfg)(PlannedTask(datetime.now(ET), Task.COMPACT, day))
+    at = datetime.combine(day, time(17, 30), ET)  # after the rollup, as the plan puts it
+    outcome = await TaskExecutor(cfg)(PlannedTask(at, Task.COMPACT, day))
     assert outcome.status == "ok" and outcome.rows == 9, outcome.message
     directory = layout.underlying_dir("intraday", day, "AAPL")
     assert [p.name for p in directory.iterdir()] == [COMPACTED_FILE]

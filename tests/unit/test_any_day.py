@@ -61,7 +61,7 @@ def frozen(request: pytest.FixtureRequest) -> Iterator[datetime]:
 
 @pytest.fixture(scope="module")
 def store(frozen: datetime, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    end = latest_session().trade_date  # what a healthy collector holds by now
+    end = latest_session(frozen).trade_date  # what a healthy collector holds by now
     root = tmp_path_factory.mktemp("any-day")
     return build_store(root, sessions=3, symbols=SYMBOLS, shape=Shape(2, 4), end=end)
 
@@ -80,7 +80,7 @@ def test_the_clock_is_the_frozen_one(frozen: datetime) -> None:
 def due_today(ctx: ServerContext, frozen: datetime) -> list[str]:
     """Intraday slots of a session still in progress that are due by now (not in the store)."""
     today = get_session(frozen.date())
-    if today is None or today.trade_date == latest_session().trade_date:
+    if today is None or today.trade_date == latest_session(frozen).trade_date:
         return []
     return due_slots(ctx.cfg, today, frozen)["intraday"]
 
@@ -121,7 +121,7 @@ def test_partition_issues_list_only_what_is_due_and_absent(
 def test_chain_change_defaults_to_the_slot_before_the_latest(
     frozen: datetime, ctx: ServerContext
 ) -> None:
-    latest = latest_session()
+    latest = latest_session(frozen)
     change = chain_change(ctx, "SPY", view="intraday", limit=5)
     assert change["to"]["date"] == latest.trade_date.isoformat()
     assert change["to"]["slot"] == latest.last_slot()  # the real close, 13:00 on a half day
@@ -132,7 +132,7 @@ def test_chain_change_defaults_to_the_slot_before_the_latest(
 def test_compaction_of_the_store_keeps_every_row(frozen: datetime, store: Path) -> None:
     cfg = load_config(store, env={})
     layout = Layout.from_config(cfg)
-    days = sorted({d for d in recent_sessions(3, latest_session().trade_date)})
+    days = sorted({d for d in recent_sessions(3, latest_session(frozen).trade_date)})
     before = count_rows(layout, "intraday", days)
     merged = 0
     for monday in sorted({d - timedelta(days=d.weekday()) for d in days}):

@@ -12,7 +12,6 @@ while pacing persists, then gives up (slot_retry_exceeded; collector.pipeline.pa
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -121,7 +120,10 @@ class SnapshotEngine:
         self._queue: deque[_Work] = deque()
         self._active: dict[int, _Active] = {}
         self._ready: dict[int, bool] = {}  # conid -> timed_out, waiting for a cancel
-        self._wake = asyncio.Event()
+        # The loop sleeps on one future with one timer (cheaper per pass than an Event
+        # under asyncio.wait_for, which makes a task each time); `_poke` ends the sleep.
+        self._waiter: asyncio.Future[None] | None = None
+        self._sleep_until = 0.0
         self._max_lines = params.max_lines
         self._pacing_pending = False
         self._rate_pending = False
@@ -135,14 +137,23 @@ class SnapshotEngine:
 
     # --- event handlers (called synchronously by the library) ------------------------------
     def _on_update(self, conids: set[int]) -> None:
+        # The one place a line is found complete: ib_async reports every ticker that got
+        # data once per socket read (pendingTickersEvent), so the loop never rescans lines.
         hit = False
+        active, ready = self._active, self._ready
         for conid in conids:
-            act = self._active.get(conid)
-            if act is not None and conid not in self._ready and self._complete(act.line):
-                self._ready[conid] = False
+            act = active.get(conid)
+            if act is not None and conid not in ready and self._complete(act.line):
+                ready[conid] = False
                 hit = True
-        if hit:
-            self._wake.set()
+        # Its cancel waits for the next budget slot: wake the loop only if it sleeps past it.
+        if hit and self._sleep_until > self.budget.next_slot + 1e-3:
+            self._poke()
+
+    def _poke(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     def _complete(self, line: Line) -> bool:
         if self.p.require_open_interest:
@@ -207,11 +218,11 @@ class SnapshotEngine:
             self._resubscribe = True
         elif act is not None:
             self._lines.note_error(ev.conid, ev.code)
-        self._wake.set()
+        self._poke()
 
     def _on_disconnect(self) -> None:
         self._disconnected = True
-        self._wake.set()
+        self._poke()
 
     # --- bookkeeping --------------------------------------------------------------------------
     def _drop(self, conid: int) -> None:
@@ -326,7 +337,7 @@ class SnapshotEngine:
             # than the budget through one window.
             for conid in list(self._ready):
                 now = loop.time()
-                if self.budget.available(now) < 1:
+                if not self.budget.can_send(now):
                     break
                 self._release(conid, self._ready[conid], now)
             while self._queue and len(self._active) < self._max_lines:
@@ -339,28 +350,36 @@ class SnapshotEngine:
             await self._sleep(now)
 
     def _collect_finished(self, now: float) -> None:
+        """Lines past their timeout (completion is found by `_on_update`). `_active` is in
+        opening order, so only the lines old enough are looked at."""
+        limit = now - self.p.timeout_sec
         for conid, act in self._active.items():
-            if conid in self._ready:
-                continue
-            if self._complete(act.line):
-                self._ready[conid] = False
-            elif now - act.started >= self.p.timeout_sec:
-                self._ready[conid] = True
+            if act.started > limit:
+                break
+            if conid not in self._ready:
+                self._ready[conid] = not self._complete(act.line)
 
     async def _sleep(self, now: float) -> None:
         waits = [self.p.poll_interval]
         if self._ready or (self._queue and len(self._active) < self._max_lines):
             waits.append(self.budget.wait_time(now))
         if self._active:
-            oldest = min(a.started for a in self._active.values())
+            oldest = next(iter(self._active.values())).started
             waits.append(max(0.0, oldest + self.p.timeout_sec - now))
         delay = max(0.0, min(waits))
-        self._wake.clear()
-        if delay > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
-        else:
+        if delay <= 0:
             await asyncio.sleep(0)
+            return
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        self._sleep_until = now + delay
+        timer = loop.call_at(self._sleep_until, _wake_up, waiter)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            self._waiter = None
+            self._sleep_until = 0.0
 
     def _requeue_active(self) -> None:
         works = [a.work for a in self._active.values()]
@@ -396,3 +415,8 @@ class SnapshotEngine:
                 self._release(conid, True, now)
         self.report.not_collected = [w.contract for w in self._queue]
         self._queue.clear()
+
+
+def _wake_up(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -138,11 +138,13 @@ def snapshot_command(cfg: AppConfig) -> list[str]:
             "--slot", SLOT, "--config", str(cfg.source_file)]  # fmt: skip
 
 
-def run_snapshot_process(cfg: AppConfig) -> tuple[int, float, float, int]:
-    """(exit code, wall s, CPU s, peak RSS KiB) of one `opt-data snapshot` process."""
+def run_snapshot_process(cfg: AppConfig, tree: Path | None = None) -> tuple[int, float, float, int]:
+    """(exit code, wall s, CPU s, peak RSS KiB) of one `opt-data snapshot` process; `tree`:
+    run another checkout's code instead (its modules come first on the path), e.g. to
+    compare before and after side by side."""
     start = time.monotonic()
     proc = subprocess.Popen(
-        snapshot_command(cfg), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        snapshot_command(cfg), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tree
     )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.monotonic() - start

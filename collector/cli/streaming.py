@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import typer
@@ -18,6 +17,8 @@ def streaming(
     log_level: str = typer.Option("INFO", "--log-level"),
 ) -> None:
     """Stream the configured underlyings and near-the-money options into Parquet parts."""
+    import asyncio
+
     from collector.streaming.loop import run_streaming
 
     if duration <= 0:

@@ -52,11 +52,15 @@ CREATE TABLE IF NOT EXISTS partitions (
     delayed_rows  INTEGER DEFAULT 0,
     run_id        TEXT,
     written_at    TEXT NOT NULL,
+    served_delayed INTEGER,
     PRIMARY KEY (view, trade_date, underlying, slot)
 );
 """
 # Columns added after a ledger was first created: (table, column, DDL) - old files gain them.
-_ADDED_COLUMNS = (("runs", "shard", "TEXT NOT NULL DEFAULT ''"),)
+_ADDED_COLUMNS = (
+    ("runs", "shard", "TEXT NOT NULL DEFAULT ''"),
+    ("partitions", "served_delayed", "INTEGER"),
+)
 # Any constant: two collectors starting at once must not both create the tables.
 _SCHEMA_LOCK_KEY = 0x6F70745F6C6564
 

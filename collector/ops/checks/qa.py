@@ -115,6 +115,10 @@ class DayMetrics:
 
 
 SUMMARY_KEYS = ["underlying", "slot"]
+SUMMARY_SCHEMA = pl.Schema(
+    {"underlying": pl.String, "slot": pl.String, "rows": pl.Int64, "quoted": pl.Int64,
+     "delayed": pl.Int64}
+)  # fmt: skip
 
 
 def summarize_intraday(
@@ -126,19 +130,27 @@ def summarize_intraday(
     aggregated while it is read (a lazy scan) instead of held row by row in memory.
     `flags=False`: rows carry no data_quality_flags column and count as quoted.
     """
-    quoted = (
-        ~pl.col("data_quality_flags").list.contains(FLAG_MISSING_QUOTE).fill_null(False)
+    quoted = (  # a literal's sum would be 1, not the group's length
+        (~pl.col("data_quality_flags").list.contains(FLAG_MISSING_QUOTE).fill_null(False)).sum()
         if flags
-        else pl.lit(True)
+        else pl.len()
     )
-    delayed = pl.col("delayed_fallback").fill_null(False) | pl.col("market_data_type").is_in(
-        [int(t) for t in DELAYED_TYPES]
-    ).fill_null(False)
     return intraday.group_by(SUMMARY_KEYS).agg(
         rows=pl.len().cast(pl.Int64),
-        quoted=quoted.sum().cast(pl.Int64),
-        delayed=delayed.sum().cast(pl.Int64),
+        quoted=quoted.cast(pl.Int64),
+        delayed=served_delayed().sum().cast(pl.Int64),
     )
+
+
+SERVED_DELAYED_COLUMNS = ["delayed_fallback", "market_data_type"]
+
+
+def served_delayed() -> pl.Expr:
+    """The runbook's delayed rows: served after a fallback to delayed data, or with market
+    data type 3/4. The writer counts them too (ledger `served_delayed`), with this rule."""
+    return pl.col("delayed_fallback").fill_null(False) | pl.col("market_data_type").is_in(
+        [int(t) for t in DELAYED_TYPES]
+    ).fill_null(False)
 
 
 def _summary(intraday: pl.DataFrame) -> pl.DataFrame:
@@ -146,10 +158,7 @@ def _summary(intraday: pl.DataFrame) -> pl.DataFrame:
     if "rows" in intraday.columns and "quoted" in intraday.columns:
         return intraday
     if not intraday.height:
-        return pl.DataFrame(
-            schema={"underlying": pl.String, "slot": pl.String, "rows": pl.Int64,
-                    "quoted": pl.Int64, "delayed": pl.Int64}
-        )  # fmt: skip
+        return pl.DataFrame(schema=SUMMARY_SCHEMA)
     out = summarize_intraday(intraday, "data_quality_flags" in intraday.columns)
     assert isinstance(out, pl.DataFrame)
     return out

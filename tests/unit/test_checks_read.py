@@ -48,6 +48,10 @@ def collected_day(tmp_path: Path) -> Layout:
     return layout
 
 
+def listing(layout: Layout) -> list[str]:
+    return [str(f) for f in partition_files(layout.date_dir("intraday", DAY))]
+
+
 def by_key(frame: pl.DataFrame) -> list[tuple[object, ...]]:
     return sorted(frame.select(["underlying", "slot", "rows", "quoted", "delayed"]).iter_rows())
 
@@ -56,8 +60,7 @@ def test_the_ledger_vouches_for_what_the_writer_wrote_with_the_counts_of_a_full_
     tmp_path: Path,
 ) -> None:
     layout = collected_day(tmp_path)
-    files = partition_files(layout.date_dir("intraday", DAY))
-    known, rest = _vouched(layout, DAY, files)
+    known, rest = _vouched(layout, DAY, listing(layout))
     assert rest == [] and known.height == 6
     full, corrupt = intraday_summary(layout, DAY, use_ledger=False)
     assert corrupt == []
@@ -77,8 +80,8 @@ def test_a_file_rewritten_behind_the_ledger_or_counted_before_is_read(tmp_path: 
                         0.75, 1.0, 2),
         "run-0",
     )  # fmt: skip
-    known, rest = _vouched(layout, DAY, partition_files(layout.date_dir("intraday", DAY)))
-    assert sorted(rest) == sorted([rewritten, old]) and known.height == 4
+    known, rest = _vouched(layout, DAY, listing(layout))
+    assert sorted(rest) == sorted([str(rewritten), str(old)]) and known.height == 4
     summary = dict(
         ((u, s), (r, q, d)) for u, s, r, q, d in by_key(intraday_summary(layout, DAY)[0])
     )
@@ -192,5 +195,5 @@ def test_a_file_too_short_for_a_parquet_frame_is_never_vouched_for(
     f.write_bytes(b"PAR1" * 8)
     with open(f, "r+b") as fh:
         fh.truncate(size)
-    _, rest = _vouched(layout, DAY, partition_files(layout.date_dir("intraday", DAY)))
-    assert f in rest
+    _, rest = _vouched(layout, DAY, listing(layout))
+    assert str(f) in rest

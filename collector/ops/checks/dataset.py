@@ -32,7 +32,7 @@ from shared.calendar import slot_file_label
 from shared.config import AppConfig
 from shared.ledger import LedgerReader
 from shared.schema import SNAPSHOT_SCHEMA
-from shared.storage import COMPACTED_FILE, Layout, check_symbol
+from shared.storage import Layout, check_symbol
 from shared.universe import universe_symbols
 
 # What a failed read raises: polars' errors, or pyarrow's on the per-file path.
@@ -41,6 +41,12 @@ READ_ERRORS = (pl.exceptions.PolarsError, *UNREADABLE)
 
 def partition_files(directory: Path) -> list[Path]:
     """Parquet files a reader would see: no temp files, no hidden or in-flight names."""
+    return [Path(f) for f in _listing(directory)]
+
+
+def _listing(directory: Path) -> list[str]:
+    """partition_files as strings, in the same order (a Path per file costs more than the
+    listing itself at 7,000 files)."""
     found: list[str] = []
 
     def walk(path: str) -> None:
@@ -57,7 +63,7 @@ def partition_files(directory: Path) -> list[Path]:
                 found.append(e.path)
 
     walk(str(directory))  # os.scandir: a tenth of Path.rglob's time over 7,000 files
-    return sorted(Path(f) for f in found)
+    return sorted(found, key=lambda f: f.split(os.sep))  # Path order: part by part
 
 
 def _scan(files: list[Path], columns: list[str]) -> pl.LazyFrame:
@@ -125,33 +131,41 @@ INTRADAY_QA_COLUMNS = [
 MAGIC = b"PAR1"
 
 
-def _frame_intact(path: Path, size: int) -> bool:
+def _frame_intact(path: str, size: int) -> bool:
     """'PAR1' at both ends and a footer length that fits: a truncated, zero-filled or
-    overwritten file fails (two small reads, against a footer parse per file)."""
+    overwritten file fails (two reads of a few bytes, against a footer parse per file)."""
+    if size < 12:
+        return False
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(4)
-            fh.seek(-8, os.SEEK_END)
-            tail = fh.read(8)
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return False
+    try:
+        head, tail = os.pread(fd, 4, 0), os.pread(fd, 8, size - 8)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
     footer = int.from_bytes(tail[:4], "little")
     return head == MAGIC and tail[4:] == MAGIC and footer + 12 <= size
 
 
-def _counts(rec: dict[str, Any], path: Path) -> tuple[str, str, int, int, int] | None:
+def _counts(
+    rec: dict[str, Any], path: str, names: dict[str, str]
+) -> tuple[str, str, int, int, int] | None:
     """(underlying, slot, rows, quoted, delayed) when the ledger row vouches for the slot
-    file at `path` (see the module note), else None."""
+    file at `path` (see the module note), else None. `names`: slot label -> file name."""
     rows, fill, delayed = rec["rows"], rec["quote_fill"], rec["served_delayed"]
     if delayed is None or (fill is None and rows):
         return None
     slot, underlying = str(rec["slot"]), str(rec["underlying"])
-    if path.name != f"slot={slot_file_label(slot)}.parquet" or (
-        path.parent.name != f"underlying={underlying}"
-    ):
+    if slot not in names:
+        names[slot] = f"slot={slot_file_label(slot)}.parquet"
+    folder, name = os.path.split(path)
+    if name != names[slot] or os.path.basename(folder) != f"underlying={underlying}":
         return None
     try:
-        st = path.stat()
+        st = os.stat(path)
         written = datetime.fromisoformat(str(rec["written_at"])).timestamp()
     except (OSError, ValueError):
         return None
@@ -162,17 +176,16 @@ def _counts(rec: dict[str, Any], path: Path) -> tuple[str, str, int, int, int] |
     return underlying, slot, int(rows), round((fill or 0.0) * rows), int(delayed)
 
 
-def _vouched(
-    layout: Layout, trade_date: date, files: list[Path]
-) -> tuple[pl.DataFrame, list[Path]]:
+def _vouched(layout: Layout, trade_date: date, files: list[str]) -> tuple[pl.DataFrame, list[str]]:
     """The summary of the files the ledger vouches for, and the files to read."""
     per_path: dict[str, list[dict[str, Any]]] = {}
     for rec in LedgerReader(layout.ledger).file_summaries(trade_date, "intraday"):
         per_path.setdefault(str(rec["path"]), []).append(rec)
     vouched, rest = [], []
+    names: dict[str, str] = {}
     for f in files:
-        recs = per_path.get(str(f), [])
-        one = _counts(recs[0], f) if len(recs) == 1 and f.name != COMPACTED_FILE else None
+        recs = per_path.get(f, [])
+        one = _counts(recs[0], f, names) if len(recs) == 1 else None
         if one is None:
             rest.append(f)
         else:
@@ -188,8 +201,9 @@ def intraday_summary(
     and the files moved aside as unreadable. Files the ledger vouches for are not opened
     (`use_ledger=False` reads them all); the rest are read in one streaming multi-file scan,
     so the rows are never all held in memory."""
-    files = partition_files(layout.date_dir("intraday", trade_date))
-    known, files = _vouched(layout, trade_date, files) if use_ledger else (None, files)
+    listed = _listing(layout.date_dir("intraday", trade_date))
+    known, listed = _vouched(layout, trade_date, listed) if use_ledger else (None, listed)
+    files = [Path(f) for f in listed]
 
     def many(fs: list[Path]) -> pl.DataFrame:
         return _collect(summarize_intraday(_scan(fs, INTRADAY_QA_COLUMNS)), streaming=True)

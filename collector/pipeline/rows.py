@@ -15,7 +15,7 @@ import polars as pl
 import pyarrow as pa
 
 from collector.ib.types import OptionContract, QuoteSnapshot
-from collector.ops.checks.qa import SERVED_DELAYED_COLUMNS, served_delayed
+from collector.pipeline.delayed import SERVED_DELAYED_COLUMNS, served_delayed
 from collector.pipeline.sentinels import (
     GREEK_FIELDS,
     MODEL_FIELDS,

@@ -25,8 +25,9 @@ from typing import Any
 
 import polars as pl
 
+from collector.pipeline.delayed import served_delayed
 from shared.ledger import unrepaired_missed
-from shared.schema import DELAYED_TYPES, FLAG_MISSING_QUOTE
+from shared.schema import FLAG_MISSING_QUOTE
 from shared.universe import all_shards
 
 MIN_QUOTED_SHARE = 0.5
@@ -140,17 +141,6 @@ def summarize_intraday(
         quoted=quoted.cast(pl.Int64),
         delayed=served_delayed().sum().cast(pl.Int64),
     )
-
-
-SERVED_DELAYED_COLUMNS = ["delayed_fallback", "market_data_type"]
-
-
-def served_delayed() -> pl.Expr:
-    """The runbook's delayed rows: served after a fallback to delayed data, or with market
-    data type 3/4. The writer counts them too (ledger `served_delayed`), with this rule."""
-    return pl.col("delayed_fallback").fill_null(False) | pl.col("market_data_type").is_in(
-        [int(t) for t in DELAYED_TYPES]
-    ).fill_null(False)
 
 
 def _summary(intraday: pl.DataFrame) -> pl.DataFrame:

@@ -204,3 +204,29 @@ def test_the_streaming_loop_passes_its_shard() -> None:
         text=True,
     )
     assert bad.returncode == 2 and "bad shard" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_health_says_which_shard_has_not_streamed(tmp_path: Path) -> None:
+    from shared.ledger import Ledger, PartitionRecord
+    from shared.queries.context import ServerContext
+    from shared.queries.health import health_overview
+    from shared.universe import shard_of
+
+    cfg = load_config(tmp_config(tmp_path, "\n[shard]\nindex = 1\ncount = 2\n"), env={})
+    assert cfg.streaming.underlyings == ("SPY", "QQQ")
+    mine = [s for s in cfg.streaming.underlyings if shard_of(s, 2) == 1]
+    assert mine == ["QQQ"]  # SPY is shard 2's
+    day = date(2026, 11, 18)
+    ledger = Ledger(Layout.from_config(cfg).ledger)
+    run = ledger.start_run("streaming", day, shard="1/2")
+    ledger.add_streamed([PartitionRecord("streaming", day, s, "", "p", 5, 50) for s in mine], run)
+    ctx = ServerContext.build(cfg, allow_raw=True, allow_clean=True)
+    try:
+        early = health_overview(ctx, now=datetime(2026, 11, 18, 9, 30, tzinfo=ET))["streaming"]
+        late = health_overview(ctx, now=datetime(2026, 11, 18, 11, 0, tzinfo=ET))["streaming"]
+    finally:
+        ctx.ledger.close()
+    assert early["due"] is False and early["coverage"] is None and early["missing_shards"] == []
+    assert late["due"] and late["streamed"] == 1 and late["rows"] == 5
+    assert late["missing_shards"] == ["2/2"] and late["coverage"] == 0.5
+    assert [(s["shard"], s["coverage"]) for s in late["shards"]] == [("1/2", 1.0), ("2/2", 0.0)]

@@ -230,3 +230,25 @@ def test_health_says_which_shard_has_not_streamed(tmp_path: Path) -> None:
     assert late["due"] and late["streamed"] == 1 and late["rows"] == 5
     assert late["missing_shards"] == ["2/2"] and late["coverage"] == 0.5
     assert [(s["shard"], s["coverage"]) for s in late["shards"]] == [("1/2", 1.0), ("2/2", 0.0)]
+
+
+def test_a_shard_holding_none_of_the_list_records_an_empty_run(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from collector.cli.main import app
+    from shared.ledger import LedgerReader
+    from shared.universe import shard_of
+
+    path = tmp_config(tmp_path)
+    path.write_text(
+        path.read_text().replace('underlyings = ["SPY", "QQQ"]', 'underlyings = ["SPY"]')
+    )
+    assert shard_of("SPY", 2) == 2
+    args = ["streaming", "--config", str(path), "--duration", "1", "--shard", "1/2"]
+    result = CliRunner().invoke(app, args)  # never connects: nothing listens on its port
+    assert result.exit_code == 0, result.output
+    assert "shard 1/2: 0 underlyings, 0 lines" in result.output
+    runs = LedgerReader(Layout.from_config(load_config(path, env={})).ledger).recent_runs(5)
+    assert [(r["task"], r["shard"], r["status"]) for r in runs] == [("streaming", "1/2", "ok")]
+    bad = CliRunner().invoke(app, [*args[:-1], "3/2"])
+    assert bad.exit_code == 2 and "--shard: bad shard 3/2" in bad.output

@@ -28,7 +28,7 @@ from shared.queries.context import ServerContext
 from shared.queries.health import health_overview
 from shared.storage import Layout
 from shared.universe import shard_of
-from tests.support.pipeline import BASE_TOML, sim_config
+from tests.support.pipeline import sim_config, site_config
 
 pytestmark = pytest.mark.slow
 
@@ -43,19 +43,6 @@ strikes_per_side = 1
 expiries = 1
 flush_interval_sec = 0.5
 """.replace("'", '"')
-
-
-def _config(site: Path, port: int, client_id: int, name: str, shard_key: str = "") -> Path:
-    text = BASE_TOML.format(
-        port=port, root=site, backoff="[0.2, 0.2, 0.2, 0.2]", allow_delayed="true", strikes=2,
-        weeklies=1, monthlies=1, timeout=2.0, max_lines=100,
-    )  # fmt: skip
-    text = text.replace(
-        'client_id_pool = "test"', f'client_id = {client_id}\nclient_id_pool = "test"'
-    )
-    path = site / f"{name}.toml"
-    path.write_text(text + STREAMING + shard_key, encoding="utf-8")
-    return path
 
 
 def _start(env: dict[str, str], config: Path, seconds: float, *extra: str) -> subprocess.Popen[str]:
@@ -100,8 +87,9 @@ def test_two_streaming_shards_split_one_list_under_their_own_locks(tmp_path: Pat
         SimThread(sim_config(clock_start=NOW)) as sim1,
         SimThread(sim_config(clock_start=NOW)) as sim2,
     ):
-        one = _config(site, sim1.port, 301, "shard1", "\n[shard]\nindex = 1\ncount = 2\n")
-        two = _config(site, sim2.port, 302, "shard2")  # its shard comes from --shard
+        shard1 = STREAMING + "\n[shard]\nindex = 1\ncount = 2\n"
+        one = site_config(site, sim1.port, 301, "shard1", shard1)
+        two = site_config(site, sim2.port, 302, "shard2", STREAMING)  # shard from --shard
 
         first = _start(env, one, 4)
         _wait_for(locks / "streaming_shard1of2.lock", first)

@@ -91,9 +91,12 @@ def test_two_streaming_shards_split_one_list_under_their_own_locks(tmp_path: Pat
         one = site_config(site, sim1.port, 301, "shard1", shard1)
         two = site_config(site, sim2.port, 302, "shard2", STREAMING)  # shard from --shard
 
-        first = _start(env, one, 4)
+        # long enough that the second start (a new process: seconds on a busy machine)
+        # surely finds the first still holding its lock
+        first = _start(env, one, 10)
         _wait_for(locks / "streaming_shard1of2.lock", first)
         again = _done(_start(env, one, 1))  # the same shard twice: the lock refuses it
+        assert first.poll() is None  # refused while the first was streaming, not after
         code, out, err = _done(first)
         assert code == 0 and "shard 1/2: 2 underlyings" in out, (out, err)
         assert again[0] == 1 and "lock exists" in again[2] and "Traceback" not in again[2]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -68,6 +69,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baseline-tree", type=Path, default=None, help="another checkout to compare")
     args = p.parse_args(argv)
     root = args.keep or Path(tempfile.mkdtemp(prefix="opt-data-checks-"))
+    try:
+        return _run(args, root)
+    finally:
+        if args.keep is None:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _run(args: argparse.Namespace, root: Path) -> int:
     config = root / "config" / "opt-data.toml"
     if not config.is_file():
         t0 = time.perf_counter()

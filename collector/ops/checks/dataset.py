@@ -83,6 +83,8 @@ def _read_files(
     are moved aside and the rest read again (together, else one by one: files of an older
     schema). A file that fails alone and that pyarrow cannot read whole is moved aside too;
     one that pyarrow reads is not corrupt, and its error is raised."""
+    if not files:
+        return [], []
     try:
         return [read_many(files)], []
     except READ_ERRORS:
@@ -212,7 +214,7 @@ def intraday_summary(
         flags = "data_quality_flags" in pq_names(f)
         return _collect(summarize_intraday(_read_one(f).lazy(), flags=flags))
 
-    frames, corrupt = _read_files(files, many, each) if files else ([], [])
+    frames, corrupt = _read_files(files, many, each)
     if known is not None and known.height:
         frames.append(known)
     if not frames:

@@ -23,11 +23,10 @@ import pyarrow.compute as pc
 from collector.pipeline.sentinels import clean_model_value, clean_price, clean_size
 from shared.ledger import PartitionRecord
 from shared.schema import STREAMING_SCHEMA
-from shared.storage import Layout, atomic_write_parquet
+from shared.storage import STREAMING_VIEW, Layout, atomic_write_parquet
 
 log = logging.getLogger(__name__)
 PART_RE = re.compile(r"^part-(\d+)\.parquet$")
-VIEW = "streaming"  # the ledger's partitions.view of streaming: one row per underlying and day
 MAX_NAME_TRIES = 100
 
 
@@ -153,6 +152,8 @@ class PartWriter:
             summary.rows += part.num_rows
             summary.parts.append(str(path))
             records.append(
-                PartitionRecord(VIEW, self.trade_date, symbol, "", str(path), part.num_rows, size)
+                PartitionRecord(
+                    STREAMING_VIEW, self.trade_date, symbol, "", str(path), part.num_rows, size
+                )
             )
         return records

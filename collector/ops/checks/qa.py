@@ -6,6 +6,8 @@ rollup fallback daily_clean rows whose rollup_strategy is not "close" / rows
 OI fill rate    daily_clean rows with open_interest / rows
 per shard       slot coverage of each shard's symbols when collectors split the universe;
                 a shard with pairs due and none covered is named as missing
+streaming       which of streaming.underlyings wrote parts that day, per shard when split
+                (shared.queries.shards.streaming_coverage, as health reports it)
 
 A metric with nothing to measure is None (the selfcheck treats that as a breach, except
 OI while enrichment is not yet due).
@@ -27,8 +29,8 @@ import polars as pl
 
 from collector.pipeline.delayed import served_delayed
 from shared.ledger import unrepaired_missed
+from shared.queries.shards import by_shard
 from shared.schema import FLAG_MISSING_QUOTE
-from shared.universe import all_shards
 
 MIN_QUOTED_SHARE = 0.5
 
@@ -85,10 +87,17 @@ class DayMetrics:
     failed_runs: list[dict[str, Any]] = field(default_factory=list)
     corrupt_files: list[str] = field(default_factory=list)  # moved aside while reading
     shards: list[ShardCoverage] = field(default_factory=list)  # empty when not sharded
+    streaming: dict[str, Any] | None = None  # None when streaming.underlyings is empty
 
     @property
     def missing_shards(self) -> list[str]:
         return [s.shard for s in self.shards if s.expected and not s.covered]
+
+    @property
+    def missing_streaming_shards(self) -> list[str]:
+        """Shards that streamed nothing while another shard did (streaming is in use)."""
+        s = self.streaming or {}
+        return list(s.get("missing_shards") or []) if s.get("streamed") else []
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -112,6 +121,7 @@ class DayMetrics:
             "corrupt_files": self.corrupt_files,
             "shards": [s.as_json() for s in self.shards],
             "missing_shards": self.missing_shards,
+            "streaming": self.streaming,
         }
 
 
@@ -170,21 +180,14 @@ def slot_coverage(intraday: pl.DataFrame, symbols: list[str], slots: list[str]) 
 def shard_coverage(
     coverage: Coverage, symbols: list[str], slots: list[str], count: int
 ) -> list[ShardCoverage]:
-    """The coverage split by shard (shared.universe's hash rule); [] for one shard."""
-    if count <= 1:
-        return []
-    lacking: dict[str, int] = {}
-    for m in coverage.missing:
-        sym = m.rsplit("@", 1)[0]
-        lacking[sym] = lacking.get(sym, 0) + 1
-    out = []
-    for shard in all_shards(count):
-        mine = [s for s in symbols if shard.holds(s)]
-        expected = len(mine) * len(slots)
-        out.append(
-            ShardCoverage(shard.label, expected, expected - sum(lacking.get(s, 0) for s in mine))
-        )
-    return out
+    """The coverage split by shard (shared.queries.shards.by_shard, which health uses too);
+    [] for one shard."""
+    gaps = set(coverage.missing)
+    written = {(s, slot) for s in symbols for slot in slots if f"{s}@{slot}" not in gaps}
+    return [
+        ShardCoverage(d["shard"], d["expected_partitions"], d["written"])
+        for d in by_shard(count, symbols, slots, written)
+    ]
 
 
 def delayed_ratio(intraday: pl.DataFrame) -> Ratio:

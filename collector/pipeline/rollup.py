@@ -191,7 +191,8 @@ def finish(chosen: pl.DataFrame, previous: pl.DataFrame | None) -> pa.Table:
             pl.when(~kept).then(pl.lit(S.FLAG_MISSING_OI)),
         ).list.drop_nulls(),
     )
-    return S.conform(out.to_arrow(), S.DAILY_CLEAN_SCHEMA)
+    # large (not view) strings: conforming them to the contract's types is a cheap cast
+    return S.conform(out.to_arrow(compat_level=pl.CompatLevel.oldest()), S.DAILY_CLEAN_SCHEMA)
 
 
 def rollup_frames(

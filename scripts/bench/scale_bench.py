@@ -51,10 +51,11 @@ class Proc:
     out: dict[str, Any]
 
 
-def run_child(task: str, config: Path, day: date) -> Proc:
-    """One measured task in a fresh interpreter (so its imports and memory are its own)."""
+def run_child(task: str, config: Path, day: date, cwd: Path | None = None) -> Proc:
+    """One measured task in a fresh interpreter (so its imports and memory are its own);
+    `cwd`: the checkout whose code runs (scripts/bench/scale_ab.py)."""
     cmd = [sys.executable, "-m", "scripts.bench.scale_child", task, str(config), str(day)]
-    r = launch(cmd)
+    r = launch(cmd, cwd)
     if r["exit"] != 0:
         raise SystemExit(f"bench child {task} failed ({r['exit']})")
     out = json.loads(r["out"].strip().splitlines()[-1])
@@ -77,8 +78,10 @@ print(json.dumps({"wall": time.perf_counter() - t, "cpu": u.ru_utime + u.ru_stim
 """
 
 
-def launch(cmd: list[str]) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-c", LAUNCHER, *cmd], capture_output=True, text=True)
+def launch(cmd: list[str], cwd: Path | None = None) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, *cmd], capture_output=True, text=True, cwd=cwd
+    )
     return dict(json.loads(done.stdout))
 
 

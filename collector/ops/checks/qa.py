@@ -25,8 +25,9 @@ from typing import Any
 
 import polars as pl
 
+from collector.pipeline.delayed import served_delayed
 from shared.ledger import unrepaired_missed
-from shared.schema import DELAYED_TYPES, FLAG_MISSING_QUOTE
+from shared.schema import FLAG_MISSING_QUOTE
 from shared.universe import all_shards
 
 MIN_QUOTED_SHARE = 0.5
@@ -115,6 +116,10 @@ class DayMetrics:
 
 
 SUMMARY_KEYS = ["underlying", "slot"]
+SUMMARY_SCHEMA = pl.Schema(
+    {"underlying": pl.String, "slot": pl.String, "rows": pl.Int64, "quoted": pl.Int64,
+     "delayed": pl.Int64}
+)  # fmt: skip
 
 
 def summarize_intraday(
@@ -126,18 +131,15 @@ def summarize_intraday(
     aggregated while it is read (a lazy scan) instead of held row by row in memory.
     `flags=False`: rows carry no data_quality_flags column and count as quoted.
     """
-    quoted = (
-        ~pl.col("data_quality_flags").list.contains(FLAG_MISSING_QUOTE).fill_null(False)
+    quoted = (  # a literal's sum would be 1, not the group's length
+        (~pl.col("data_quality_flags").list.contains(FLAG_MISSING_QUOTE).fill_null(False)).sum()
         if flags
-        else pl.lit(True)
+        else pl.len()
     )
-    delayed = pl.col("delayed_fallback").fill_null(False) | pl.col("market_data_type").is_in(
-        [int(t) for t in DELAYED_TYPES]
-    ).fill_null(False)
     return intraday.group_by(SUMMARY_KEYS).agg(
         rows=pl.len().cast(pl.Int64),
-        quoted=quoted.sum().cast(pl.Int64),
-        delayed=delayed.sum().cast(pl.Int64),
+        quoted=quoted.cast(pl.Int64),
+        delayed=served_delayed().sum().cast(pl.Int64),
     )
 
 
@@ -146,10 +148,7 @@ def _summary(intraday: pl.DataFrame) -> pl.DataFrame:
     if "rows" in intraday.columns and "quoted" in intraday.columns:
         return intraday
     if not intraday.height:
-        return pl.DataFrame(
-            schema={"underlying": pl.String, "slot": pl.String, "rows": pl.Int64,
-                    "quoted": pl.Int64, "delayed": pl.Int64}
-        )  # fmt: skip
+        return pl.DataFrame(schema=SUMMARY_SCHEMA)
     out = summarize_intraday(intraday, "data_quality_flags" in intraday.columns)
     assert isinstance(out, pl.DataFrame)
     return out

@@ -13,7 +13,7 @@ from typing import Any
 from collector.ops.checks.dataset import intraday_summary, read_view, scheduled_symbols
 from collector.ops.checks.logscan import LogscanResult, scan_day
 from collector.ops.checks.qa import DayMetrics, day_metrics
-from collector.pipeline.store import report_corrupt, sweep_corrupt
+from collector.pipeline.store import report_corrupt
 from shared.calendar import get_session, now_et
 from shared.config import AppConfig, QAConfig
 from shared.due import enrichment_due, intraday_due
@@ -156,12 +156,12 @@ def compute_metrics(
     session = get_session(trade_date)
     due = intraday_due(cfg, session, clock) if session else []
     # a corrupt file is a finding: moved aside (one error-log line each), then measured without
-    corrupt = sweep_corrupt([layout.date_dir(v, trade_date) for v in ("intraday", "daily_clean")])
-    report_corrupt(layout, Task.QA, trade_date, corrupt)
-    intraday = intraday_summary(layout, trade_date)
-    daily = read_view(
+    intraday, corrupt = intraday_summary(layout, trade_date)
+    daily, corrupt_daily = read_view(
         layout, "daily_clean", trade_date, ["expiry", "rollup_strategy", "open_interest"]
     )
+    corrupt += corrupt_daily
+    report_corrupt(layout, Task.QA, trade_date, corrupt)
     runs = LedgerReader(layout.ledger).runs_for_dates([trade_date])
     shards = shard_count(cfg.shard.count, sorted({str(r.get("shard") or "") for r in runs}))
     syms = scheduled_symbols(cfg, trade_date, symbols, every_shard=shards > 1)

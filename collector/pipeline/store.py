@@ -207,6 +207,11 @@ class Quarantined:
         return today_et()
 
 
+def quarantine_unreadable(path: Path, exc: BaseException) -> Quarantined:
+    """Move aside a file a read just failed on (the reader saw why; no second look)."""
+    return Quarantined(path, quarantine(path), _reason(exc))
+
+
 def sweep_corrupt(directories: list[Path]) -> list[Quarantined]:
     """Quarantine every unreadable `*.parquet` under the directories (footer check)."""
     found = []

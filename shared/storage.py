@@ -23,6 +23,9 @@ from shared.ledger.location import LedgerLocation, LedgerURL
 
 CHAIN_VIEWS = ("intraday", "close", "daily_clean")
 RAW_VIEWS = ("intraday", "close")
+STREAMING_VIEW = (
+    "streaming"  # the ledger's partitions.view of streaming: a row per underlying and day
+)
 COMPACTED_FILE = "compacted.parquet"  # see docs/ops-runbook.md, "Compaction"
 if TYPE_CHECKING:  # pyarrow is imported by the writer only: readers such as the MCP
     import pyarrow as pa  # server start without it (see docs/benchmarks.md, start-up)
@@ -227,9 +230,18 @@ def parquet_options(schema: pa.Schema) -> dict[str, Any]:
 
 
 def atomic_write_parquet(
-    path: Path, table: pa.Table, compression: str = "zstd", level: int = 3
+    path: Path,
+    table: pa.Table,
+    compression: str = "zstd",
+    level: int = 3,
+    *,
+    exclusive: bool = False,
 ) -> int:
-    """Write one Parquet file atomically (one row group unless huge); returns its size in bytes."""
+    """Write one Parquet file atomically (one row group unless huge); returns its size in bytes.
+
+    exclusive: never replace an existing file; FileExistsError instead (the file is
+    published by a hard link, which the kernel refuses on an existing name, so two writers
+    choosing the same new name cannot both win)."""
     import pyarrow.parquet as pq
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -247,7 +259,11 @@ def atomic_write_parquet(
         )
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        if exclusive:
+            os.link(tmp, path)
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -12,7 +12,6 @@ import pyarrow.parquet as pq
 
 from collector.errorlog import append_error, format_error
 from collector.pipeline.compacted import merge_tables
-from collector.pipeline.rows import fill_stats
 from shared.calendar import today_et
 from shared.config import AppConfig
 from shared.ledger import Ledger, PartitionRecord
@@ -63,6 +62,8 @@ def _write_into_compacted(
     )
     # a slot file of the same slot (written before the compacted file existed) goes too
     layout.chain_file(view, trade_date, symbol, slot).unlink(missing_ok=True)
+    from collector.pipeline.rows import fill_stats  # ib_async's types: writers only
+
     stats = fill_stats(table)
     rec = PartitionRecord(
         view=view,
@@ -75,6 +76,7 @@ def _write_into_compacted(
         quote_fill=stats.quote_fill,
         greeks_fill=stats.greeks_fill,
         delayed_rows=stats.delayed_rows,
+        served_delayed=stats.served_delayed,
     )
     ledger.record_partition(rec, run_id)
     return rec
@@ -106,6 +108,8 @@ def write_chain_record(
 ) -> PartitionRecord:
     """The ledger record of a partition file already on disk."""
     path = layout.chain_file(view, trade_date, symbol, slot)
+    from collector.pipeline.rows import fill_stats  # ib_async's types: writers only
+
     stats = fill_stats(table)
     return PartitionRecord(
         view=view,
@@ -118,6 +122,7 @@ def write_chain_record(
         quote_fill=stats.quote_fill,
         greeks_fill=stats.greeks_fill,
         delayed_rows=stats.delayed_rows,
+        served_delayed=stats.served_delayed,
     )
 
 
@@ -162,13 +167,27 @@ def quarantine(path: Path, now: datetime | None = None) -> Path:
     return target
 
 
-def check_readable(path: Path) -> str | None:
-    """None when the Parquet footer reads; else the reason (cheap: metadata only)."""
+def check_readable(path: Path, whole: bool = False) -> str | None:
+    """None when the Parquet footer reads; else the reason (cheap: metadata only).
+
+    `whole=True` reads every page too: for a file another reader already failed on.
+    """
     try:
-        pq.read_metadata(path)
+        if whole:
+            pq.read_table(path)
+        else:
+            pq.read_metadata(path)
     except UNREADABLE as exc:
         return _reason(exc)
     return None
+
+
+def quarantine_if_unreadable(path: Path, whole: bool = False) -> Quarantined | None:
+    """Move the file aside when it cannot be read (check_readable); None when it can."""
+    reason = check_readable(path, whole)
+    if reason is None or not path.is_file():
+        return None
+    return Quarantined(path, quarantine(path), reason)
 
 
 @dataclass(frozen=True)
@@ -188,6 +207,11 @@ class Quarantined:
         return today_et()
 
 
+def quarantine_unreadable(path: Path, exc: BaseException) -> Quarantined:
+    """Move aside a file a read just failed on (the reader saw why; no second look)."""
+    return Quarantined(path, quarantine(path), _reason(exc))
+
+
 def sweep_corrupt(directories: list[Path]) -> list[Quarantined]:
     """Quarantine every unreadable `*.parquet` under the directories (footer check)."""
     found = []
@@ -195,9 +219,9 @@ def sweep_corrupt(directories: list[Path]) -> list[Quarantined]:
         if not directory.is_dir():
             continue
         for f in sorted(directory.rglob("*.parquet")):
-            reason = check_readable(f)
-            if reason is not None and f.is_file():
-                found.append(Quarantined(f, quarantine(f), reason))
+            q = quarantine_if_unreadable(f)
+            if q is not None:
+                found.append(q)
     return found
 
 

@@ -227,7 +227,8 @@ def write_session(
             )
             st = fill_stats(table)
             recs.append(PartitionRecord(view, day, names[k], slot, str(path), table.num_rows, size,
-                                        st.quote_fill, st.greeks_fill, st.delayed_rows))  # fmt: skip
+                                        st.quote_fill, st.greeks_fill, st.delayed_rows,
+                                        st.served_delayed))  # fmt: skip
         return recs
 
     with ThreadPoolExecutor(threads) as pool:
@@ -237,6 +238,22 @@ def write_session(
     ledger.finish_run(run_id, "ok", rows_written=sum(r.rows for r in records))
     per = EXPIRIES * STRIKES * 2
     closes = sum(1 for k in range(len(names)) if k % no_close_every != no_close_every - 1)
+    return Session(root, config, day, names, slots, len(names) * len(slots) * per, closes * per)
+
+
+def load_session(root: Path, day: date = DAY) -> Session:
+    """The handle of a session write_session left under `root` (the bench's --reuse)."""
+    config = root / "config" / "opt-data.toml"
+    lines = (root / "config" / "universe.csv").read_text(encoding="utf-8").splitlines()[1:]
+    names = [line.split(",", 1)[0] for line in lines if line]
+    layout = Layout.from_config(load_config(config))
+    if any(layout.date_dir("intraday", day).glob("underlying=*/compacted.parquet")):
+        raise SystemExit(f"{root}: the session's day is already compacted; write a new one")
+    session = get_session(day)
+    assert session is not None, f"{day} is not a session"
+    slots = list(session_slots(session))
+    per = EXPIRIES * STRIKES * 2
+    closes = sum(1 for _ in layout.date_dir("close", day).glob("underlying=*"))
     return Session(root, config, day, names, slots, len(names) * len(slots) * per, closes * per)
 
 

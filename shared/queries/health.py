@@ -13,13 +13,19 @@ import threading
 from datetime import date, datetime
 from typing import Any
 
-from shared.calendar import get_session, previous_session
+from shared.calendar import get_session, previous_session, slot_datetime
 from shared.calendar import now_et as clock_now
 from shared.due import due_slots, recent_sessions, slots_of
 from shared.queries.context import ServerContext
 from shared.queries.frames import ratio
 from shared.queries.limits import Meta
-from shared.queries.shards import by_shard, missing, shards_of_day
+from shared.queries.shards import (
+    by_shard,
+    missing,
+    shards_of_day,
+    streaming_coverage,
+)
+from shared.storage import STREAMING_VIEW
 
 VIEWS = ("intraday", "close", "daily_clean")
 
@@ -44,6 +50,7 @@ def health_overview(ctx: ServerContext, now: datetime | None = None) -> dict[str
         },
         "freshness": {v: _freshness(ctx, summary, v, now_et) for v in VIEWS},
         "coverage": {v: _coverage(ctx, summary, v, day, due[v]) for v in VIEWS},
+        "streaming": _streaming(ctx, day, now_et),
         "runs": _run_counts(ctx, day),
         "errors": _errors(ctx, day, meta),
         "selfcheck": _latest_selfcheck(ctx, day, meta),
@@ -154,6 +161,17 @@ def _coverage(
         "quote_fill": ratio(r.get("quotes"), rows),
         "bytes": int(r.get("bytes") or 0),
     }
+
+
+def _streaming(ctx: ServerContext, day: date, now: datetime) -> dict[str, Any] | None:
+    """Streaming coverage of the day (shared.queries.shards.streaming_coverage); None when
+    streaming is not set up. Due once streaming.start_time has passed."""
+    symbols = ctx.cfg.streaming.underlyings
+    if not symbols:
+        return None
+    due = now >= slot_datetime(day, ctx.cfg.streaming.start_time)
+    rows = ctx.ledger.partitions_for_date(day, STREAMING_VIEW)
+    return streaming_coverage(shards_of_day(ctx, day), symbols, due, rows)
 
 
 def _written(ctx: ServerContext, view: str, day: date) -> set[tuple[str, str]]:

@@ -27,6 +27,8 @@ COMPACTED_FILE = "compacted.parquet"  # see docs/ops-runbook.md, "Compaction"
 if TYPE_CHECKING:  # pyarrow is imported by the writer only: readers such as the MCP
     import pyarrow as pa  # server start without it (see docs/benchmarks.md, start-up)
 
+    from shared.datafs import DataPath
+
 SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
 
 
@@ -48,9 +50,9 @@ def check_view(view: str) -> str:
 class Layout:
     """Every path the collector writes, resolved from one config."""
 
-    data: Path
-    raw: Path
-    clean: Path
+    data: DataPath  # the Parquet tree: a local Path or an object-store UPath (shared.datafs)
+    raw: DataPath
+    clean: DataPath
     state: Path
     contracts_cache: Path
     run_logs: Path
@@ -61,10 +63,12 @@ class Layout:
         p = cfg.paths
         assert p.raw and p.clean and p.contracts_cache and p.run_logs, "config paths not resolved"
         url = cfg.ledger.url.get_secret_value().strip() if cfg.ledger.url else ""
+        from shared.datafs import data_root
+
         return cls(
-            p.data,
-            p.raw,
-            p.clean,
+            data_root(p.data),
+            data_root(p.raw),
+            data_root(p.clean),
             p.state,
             p.contracts_cache,
             p.run_logs,
@@ -72,18 +76,20 @@ class Layout:
         )
 
     # --- Parquet partitions -------------------------------------------------------------
-    def view_root(self, view: str) -> Path:
+    def view_root(self, view: str) -> DataPath:
         check_view(view)
         base = self.clean if view == "daily_clean" else self.raw
         return base / "ib" / "chain" / f"view={view}"
 
-    def date_dir(self, view: str, trade_date: date) -> Path:
+    def date_dir(self, view: str, trade_date: date) -> DataPath:
         return self.view_root(view) / f"date={trade_date.isoformat()}"
 
-    def underlying_dir(self, view: str, trade_date: date, symbol: str) -> Path:
+    def underlying_dir(self, view: str, trade_date: date, symbol: str) -> DataPath:
         return self.date_dir(view, trade_date) / f"underlying={check_symbol(symbol)}"
 
-    def chain_file(self, view: str, trade_date: date, symbol: str, slot: str | None = None) -> Path:
+    def chain_file(
+        self, view: str, trade_date: date, symbol: str, slot: str | None = None
+    ) -> DataPath:
         """raw views: slot=HHMM.parquet; daily_clean: part.parquet."""
         d = self.underlying_dir(view, trade_date, symbol)
         if view == "daily_clean":
@@ -92,11 +98,11 @@ class Layout:
             raise ValueError(f"view {view} needs a slot")
         return d / f"slot={slot_file_label(slot)}.parquet"
 
-    def compacted_file(self, view: str, trade_date: date, symbol: str) -> Path:
+    def compacted_file(self, view: str, trade_date: date, symbol: str) -> DataPath:
         """Where weekly compaction merges a raw view's slot files (all slots, `slot` column)."""
         return self.underlying_dir(view, trade_date, symbol) / COMPACTED_FILE
 
-    def history_file(self, symbol: str, bar: str = "1d") -> Path:
+    def history_file(self, symbol: str, bar: str = "1d") -> DataPath:
         return (
             self.clean
             / "ib"
@@ -106,7 +112,7 @@ class Layout:
             / "part.parquet"
         )
 
-    def streaming_dir(self, trade_date: date, symbol: str) -> Path:
+    def streaming_dir(self, trade_date: date, symbol: str) -> DataPath:
         return (
             self.raw
             / "ib"
@@ -226,6 +232,17 @@ def parquet_options(schema: pa.Schema) -> dict[str, Any]:
     }
 
 
+def parquet_write_options(table: pa.Table, compression: str, level: int) -> dict[str, Any]:
+    """Every pq.write_table option of a data file (local or object store alike)."""
+    comp = None if compression == "none" else compression
+    return {
+        "compression": comp,
+        "compression_level": level if comp == "zstd" else None,
+        "row_group_size": max(1, min(table.num_rows, 1_000_000)),
+        **parquet_options(table.schema),
+    }
+
+
 def atomic_write_parquet(
     path: Path, table: pa.Table, compression: str = "zstd", level: int = 3
 ) -> int:
@@ -236,15 +253,7 @@ def atomic_write_parquet(
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        comp = None if compression == "none" else compression
-        pq.write_table(
-            table,
-            tmp,
-            compression=comp,
-            compression_level=level if comp == "zstd" else None,
-            row_group_size=max(1, min(table.num_rows, 1_000_000)),
-            **parquet_options(table.schema),
-        )
+        pq.write_table(table, tmp, **parquet_write_options(table, compression, level))
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)

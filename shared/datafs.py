@@ -238,6 +238,24 @@ def list_files(root: DataPath, pattern: str = "*") -> list[FileEntry]:
     return sorted(out, key=lambda e: str(e.path))
 
 
+def subdirs(root: DataPath) -> list[DataPath]:
+    """The folders directly under `root` (e.g. its date=... partitions), sorted; an absent
+    root has none. On an object store a folder is a common key prefix (one listing call)."""
+    if isinstance(root, Path):
+        try:
+            return sorted(p for p in root.iterdir() if p.is_dir())
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+    try:
+        infos = root.fs.ls(root.path, detail=True)
+    except FileNotFoundError:
+        return []
+    names = [
+        i["name"].rstrip("/").rsplit("/", 1)[-1] for i in infos if i.get("type") == "directory"
+    ]
+    return [root / name for name in sorted(names)]
+
+
 def exists(path: DataPath) -> bool:
     return path.exists()
 
@@ -270,17 +288,14 @@ def delete(path: DataPath, missing_ok: bool = True) -> bool:
 
 
 def delete_many(paths: Iterable[DataPath]) -> int:
-    """Remove files; returns how many were there (object stores: one batched delete)."""
+    """Remove files. Local: returns how many were there. Object store: one batched delete
+    (absent keys are ignored by the store), returns how many were asked for."""
     items = list(paths)
-    local = [p for p in items if isinstance(p, Path)]
+    n = sum(delete(p) for p in items if isinstance(p, Path))
     remote = [p for p in items if not isinstance(p, Path)]
-    n = sum(delete(p) for p in local)
     if remote:
-        fs = remote[0].fs
-        keys = [p.path for p in remote if fs.exists(p.path)]
-        if keys:
-            fs.rm(keys)
-        n += len(keys)
+        remote[0].fs.rm([p.path for p in remote])
+        n += len(remote)
     return n
 
 

@@ -125,6 +125,25 @@ def data_root(value: str | Path | UPath) -> DataPath:
     return UPath(uri, use_listings_cache=False)
 
 
+def probe(root: DataPath) -> None:
+    """One request to the store before a command starts, so a missing bucket, absent
+    credentials or an unreachable endpoint is one line up front (DataRootError), not a
+    stack trace halfway through a run. Local roots: nothing to check."""
+    if isinstance(root, Path):
+        return
+    bucket = root.path.split("/", 1)[0]
+    try:
+        root.fs.info(bucket)
+    except FileNotFoundError:
+        raise DataRootError(f"data root {root}: bucket {bucket!r} does not exist") from None
+    except PermissionError:
+        raise DataRootError(f"data root {root}: access to bucket {bucket!r} denied") from None
+    except Exception as exc:  # botocore's NoCredentialsError, EndpointConnectionError, ...
+        text = " ".join(str(exc).split())[:160]
+        hint = f"; {CREDENTIALS_HINT}" if "credentials" in text.lower() else ""
+        raise DataRootError(f"data root {root}: {type(exc).__name__}: {text}{hint}") from None
+
+
 def is_local(path: DataPath) -> bool:
     return isinstance(path, Path)
 

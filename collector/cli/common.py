@@ -43,6 +43,7 @@ def load_cfg(path: Path, shard: str | None = None) -> AppConfig:
         cfg = load_config(path)
     except ConfigError as exc:
         fail(str(exc))
+    _probe_data_roots(cfg)
     if shard is None:
         return cfg
     try:
@@ -50,6 +51,21 @@ def load_cfg(path: Path, shard: str | None = None) -> AppConfig:
     except ValueError as exc:
         fail(f"--shard: {exc}")
     return cfg.model_copy(update={"shard": ShardConfig(index=part.index, count=part.count)})
+
+
+def _probe_data_roots(cfg: AppConfig) -> None:
+    """An object-store data root answers before the command runs (one request), else one
+    line and exit 2. A local root costs nothing (the client is not even imported)."""
+    roots = [r for r in (cfg.paths.raw, cfg.paths.clean) if isinstance(r, str)]
+    if not roots:
+        return
+    from shared.datafs import DataRootError, data_root, probe
+
+    try:
+        for root in dict.fromkeys(roots):
+            probe(data_root(root))
+    except DataRootError as exc:
+        fail(str(exc))
 
 
 def setup_logging(level: str = "INFO") -> None:

@@ -208,3 +208,25 @@ def test_a_bad_root_is_one_line_exit_2_and_no_local_folder(
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and words in lines[0] and lines[0].startswith("opt-data: error:")
     assert not any(p.name.endswith(":") for p in tmp_path.rglob("*"))
+
+
+def test_an_unusable_store_is_one_line_exit_2_before_the_command_runs(
+    tmp_path: Path, s3_root: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = CliRunner()
+    missing = tmp_config(tmp_path, data="s3://no-such-bucket/data")
+    result = runner.invoke(app, ["qa", "--config", str(missing), "--date", "2026-11-20"])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "opt-data: error: data root s3://no-such-bucket/data/raw: bucket 'no-such-bucket' does not exist"
+    )
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    from tests.support.s3 import forget_clients
+
+    forget_clients()
+    cfg = tmp_config(tmp_path, data=s3_root)
+    result = runner.invoke(app, ["qa", "--config", str(cfg), "--date", "2026-11-20"])
+    assert result.exit_code == 2
+    (line,) = result.output.strip().splitlines()
+    assert "NoCredentialsError" in line and "AWS_ACCESS_KEY_ID" in line

@@ -60,10 +60,10 @@ def use_server(mp: pytest.MonkeyPatch, server: S3Server) -> None:
         mp.delenv(var, raising=False)
     mp.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
     mp.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
-    _forget_clients()
+    forget_clients()
 
 
-def _forget_clients() -> None:
+def forget_clients() -> None:
     """fsspec caches filesystem instances (with the endpoint they were made with)."""
     import s3fs
 

@@ -224,3 +224,27 @@ def test_s3_tree_reads_in_duckdb_by_uri(s3_root: str) -> None:
         " hive_partitioning=true) group by 1 order by 1"
     ).fetchall()
     assert rows == [("QQQ", 3), ("SPY", 2)]
+
+
+def test_a_local_root_never_imports_the_object_store_client(tmp_path: Path) -> None:
+    """The local default pays nothing: no fsspec/s3fs/botocore import, plain pathlib paths."""
+    import subprocess
+    import sys
+
+    cfg = _config(tmp_path, f'data = "{tmp_path / "data"}"')
+    code = (
+        "import sys\n"
+        "import pyarrow as pa\n"
+        "from shared import datafs\n"
+        "from shared.config import load_config\n"
+        "from shared.storage import Layout\n"
+        f"layout = Layout.from_config(load_config({str(cfg)!r}, env={{}}))\n"
+        "f = layout.history_file('SPY')\n"
+        "datafs.write_parquet(f, pa.table({'a': [1]}))\n"
+        "assert datafs.read_parquet(f).num_rows == 1 and datafs.list_files(layout.clean)\n"
+        "print(','.join(m for m in ('upath', 'fsspec', 's3fs', 'botocore') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert out.stdout.strip() == ""

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from shared.queries import nearest
+from shared.datafs import DataPath
+from shared.queries import files, nearest
 from shared.queries.compacted import read_slot
 from shared.queries.context import ServerContext
 from shared.queries.limits import Meta
@@ -28,7 +27,7 @@ class Partition:
     trade_date: date
     symbol: str
     slot: str | None
-    path: Path
+    path: DataPath
     compacted: bool = False  # path is compacted.parquet: read it filtered to `slot`
 
 
@@ -98,7 +97,7 @@ def read_partition(
             table = read_slot(part.path, part.slot, columns)
         else:
             # One small file: no read-ahead buffer and no thread pool (halves the read).
-            pf = pq.ParquetFile(part.path, pre_buffer=False)
+            pf = files.parquet_file(part.path, pre_buffer=False)
             file_cols = set(pf.schema_arrow.names)
             wanted = [c for c in columns if c in file_cols] if columns else None
             table = pf.read(columns=wanted, use_threads=False)

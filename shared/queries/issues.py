@@ -11,15 +11,15 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from shared.calendar import get_session, now_et
+from shared.datafs import DataPath
 from shared.due import due_slots, recent_sessions
+from shared.queries import files
 from shared.queries.compacted import SLOT_COLUMN, slot_counts
 from shared.queries.context import ServerContext
 from shared.queries.limits import Meta, clamp
@@ -100,11 +100,11 @@ def get_partition_issues(
 class Listing:
     """What one date directory holds, from bounded listings (and compacted `slot` columns)."""
 
-    files: dict[tuple[str, str], Path] = field(default_factory=dict)  # (symbol, slot) -> file
-    tmps: list[Path] = field(default_factory=list)
+    files: dict[tuple[str, str], DataPath] = field(default_factory=dict)  # (symbol, slot) -> file
+    tmps: list[DataPath] = field(default_factory=list)
     cut: bool = False
     packed: dict[str, dict[str, int]] = field(default_factory=dict)  # symbol -> rows per slot
-    broken: dict[str, tuple[Path, str]] = field(default_factory=dict)  # unreadable compacted
+    broken: dict[str, tuple[DataPath, str]] = field(default_factory=dict)  # unreadable compacted
 
 
 def _listing(ctx: ServerContext, view: str, day: date) -> Listing:
@@ -119,21 +119,22 @@ def _listing(ctx: ServerContext, view: str, day: date) -> Listing:
     dirs, out.cut = ctx.access.list_dir(directory, cap)
     for d in dirs:
         if d.name.endswith(".tmp"):
-            out.tmps.append(Path(d.path))
+            out.tmps.append(directory / d.name)
         if not d.is_dir() or not d.name.startswith("underlying="):
             continue
         sym = d.name.split("=", 1)[1]
-        inner, inner_cut = ctx.access.list_dir(Path(d.path), cap)
+        sym_dir = directory / d.name
+        inner, inner_cut = ctx.access.list_dir(sym_dir, cap)
         out.cut = out.cut or inner_cut
-        slot_files: dict[tuple[str, str], Path] = {}
+        slot_files: dict[tuple[str, str], DataPath] = {}
         for f in inner:
             if f.name.endswith(".tmp"):
-                out.tmps.append(Path(f.path))
+                out.tmps.append(sym_dir / f.name)
             elif f.name == "part.parquet":
-                slot_files[(sym, "")] = Path(f.path)
+                slot_files[(sym, "")] = sym_dir / f.name
             elif f.name.startswith("slot=") and f.name.endswith(".parquet"):
                 label = f.name[5:9]
-                slot_files[(sym, f"{label[:2]}:{label[2:]}")] = Path(f.path)
+                slot_files[(sym, f"{label[:2]}:{label[2:]}")] = sym_dir / f.name
             elif f.name == COMPACTED_FILE and view in RAW_VIEWS:
                 _add_compacted(ctx, out, view, day, sym)
         out.files.update(slot_files)
@@ -192,7 +193,7 @@ def _check_view_day(
             _check_compacted_slot(scan, view, day, sym, slot, rec, listing.packed[sym][slot])
         else:
             _check_recorded(scan, view, day, sym, slot, rec, found)
-    opened: set[Path] = set()  # a compacted file holds many slots: open it once
+    opened: set[DataPath] = set()  # a compacted file holds many slots: open it once
     for (sym, slot), path in sorted(on_disk.items()):
         if path not in opened and scan.may_read():
             opened.add(path)
@@ -211,16 +212,16 @@ def _check_view_day(
     }
 
 
-def _sym_of(path: Path) -> str:
+def _sym_of(path: DataPath) -> str:
     part = next((p for p in path.parts if p.startswith("underlying=")), "underlying=")
     return part.split("=", 1)[1]
 
 
 def _check_recorded(
-    scan: Scan, view: str, day: date, sym: str, slot: str, rec: dict[str, Any], path: Path
+    scan: Scan, view: str, day: date, sym: str, slot: str, rec: dict[str, Any], path: DataPath
 ) -> None:
     try:
-        size = path.stat().st_size
+        size = files.size(path)
     except FileNotFoundError:  # moved since the listing (compaction merging it): not an issue
         scan.moved += 1
         return
@@ -274,10 +275,10 @@ def _check_ledger_row(
         )
 
 
-def _look_inside(scan: Scan, view: str, day: date, sym: str, slot: str, path: Path) -> None:
+def _look_inside(scan: Scan, view: str, day: date, sym: str, slot: str, path: DataPath) -> None:
     """Open one file: corrupt footer, duplicate keys, and for daily_clean fallbacks and OI."""
     try:
-        size = path.stat().st_size
+        size = files.size(path)
     except FileNotFoundError:  # moved since the listing (compaction merging it): not an issue
         scan.moved += 1
         return
@@ -290,8 +291,8 @@ def _look_inside(scan: Scan, view: str, day: date, sym: str, slot: str, path: Pa
     if packed:
         cols.append(SLOT_COLUMN)
     try:
-        names = pq.read_schema(path).names
-        frame = pl.from_arrow(pq.read_table(path, columns=[c for c in cols if c in names]))
+        pf = files.parquet_file(path)
+        frame = pl.from_arrow(pf.read(columns=[c for c in cols if c in pf.schema_arrow.names]))
     except FileNotFoundError:
         scan.moved += 1  # moved while it was read (compaction): not corrupt
         return

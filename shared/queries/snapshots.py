@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from shared.calendar import sessions_between
+from shared.datafs import DataPath
+from shared.queries import files
 from shared.queries.context import ServerContext
 from shared.queries.paths import QueryError
 from shared.storage import COMPACTED_FILE, RAW_VIEWS
@@ -107,13 +107,13 @@ def _raw_day(
 
 
 def _read(
-    ctx: ServerContext, path: Path, columns: list[str] | None, stats: ReadStats
+    ctx: ServerContext, path: DataPath, columns: list[str] | None, stats: ReadStats
 ) -> pl.DataFrame | None:
     if not path.is_file():
         return None
     stats.files += 1
     try:
-        pf = pq.ParquetFile(path)
+        pf = files.parquet_file(path)
         names = set(pf.schema_arrow.names)
         table = pf.read(columns=[c for c in (columns or COLUMNS) if c in names])
     except (OSError, pa.ArrowException):

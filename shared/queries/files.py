@@ -1,0 +1,138 @@
+"""The read side's file I/O on a data root that is a local folder or an object store.
+
+A local path keeps the calls it always made (os.scandir, pq.ParquetFile on the path), so a
+local root pays nothing for the object store. On an object store (a `upath.UPath` from
+shared.datafs) a directory is a common key prefix: listing one is one LIST request, and a
+partition file (a few hundred KB) is fetched whole with one GET, then parsed in memory,
+instead of a HEAD plus ranged reads per column.
+
+An object key has no symlinks and no '..' (S3 keys are literal text), so "inside the
+root" there is a prefix test on the key; locally it is the resolved path, as before.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from shared.datafs import DataPath
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+
+class DirEntry(Protocol):
+    """What a listing gives per entry: os.DirEntry locally, RemoteEntry on an object store."""
+
+    @property
+    def name(self) -> str: ...
+
+    def is_dir(self) -> bool: ...
+
+    def is_file(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class RemoteEntry:
+    name: str
+    directory: bool
+    size: int
+
+    def is_dir(self) -> bool:
+        return self.directory
+
+    def is_file(self) -> bool:
+        return not self.directory
+
+
+def list_dir(directory: DataPath, max_entries: int) -> tuple[list[DirEntry], bool]:
+    """Up to max_entries entries of one directory (not recursive); True when cut short.
+
+    An absent directory is empty. The entry's path is `directory / entry.name`."""
+    out: list[DirEntry] = []
+    if isinstance(directory, Path):
+        try:
+            with os.scandir(directory) as it:
+                for entry in it:
+                    if len(out) >= max_entries:
+                        return out, True
+                    out.append(entry)
+        except (FileNotFoundError, NotADirectoryError):
+            return [], False
+        return out, False
+    try:
+        infos = directory.fs.ls(directory.path, detail=True)
+    except (FileNotFoundError, NotADirectoryError):
+        return [], False
+    for info in sorted(infos, key=lambda i: str(i["name"])):
+        if len(out) >= max_entries:
+            return out, True
+        name = str(info["name"]).rstrip("/").rsplit("/", 1)[-1]
+        out.append(RemoteEntry(name, info.get("type") == "directory", int(info.get("size") or 0)))
+    return out, False
+
+
+def parquet_file(path: DataPath, pre_buffer: bool = True) -> pq.ParquetFile:
+    """One Parquet file opened for reading (footer parsed); OSError when it is absent."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if isinstance(path, Path):
+        return pq.ParquetFile(path, pre_buffer=pre_buffer)
+    return pq.ParquetFile(pa.BufferReader(path.fs.cat_file(path.path)))
+
+
+def read_table(path: DataPath, columns: list[str] | None = None) -> pa.Table:
+    """The given columns of one file (ranged reads on an object store: only those columns)."""
+    import pyarrow.parquet as pq
+
+    if isinstance(path, Path):
+        return pq.read_table(path, columns=columns)
+    return pq.read_table(path.path, columns=columns, filesystem=path.fs)
+
+
+def dataset(path: DataPath) -> Any:
+    """A pyarrow dataset of one file (for a filtered read)."""
+    import pyarrow.dataset as ds
+
+    if isinstance(path, Path):
+        return ds.dataset(path, format="parquet")
+    return ds.dataset(path.path, format="parquet", filesystem=path.fs)
+
+
+def size(path: DataPath) -> int:
+    """Bytes of one file; FileNotFoundError when it is absent."""
+    if isinstance(path, Path):
+        return path.stat().st_size
+    return int(path.fs.size(path.path))
+
+
+def is_inside(path: DataPath, root: DataPath) -> bool:
+    """Whether `path` stays under `root` (locally through symlinks and '..')."""
+    if isinstance(path, Path) and isinstance(root, Path):
+        return path.resolve(strict=False).is_relative_to(_resolved_root(root))
+    if isinstance(path, Path) or isinstance(root, Path):
+        return False
+    key, base = path.path, root.path.rstrip("/") + "/"
+    parts = key.split("/")
+    return path.protocol == root.protocol and key.startswith(base) and ".." not in parts
+
+
+def relative(path: DataPath, base: DataPath) -> str | None:
+    """`path` relative to `base` as a/b/c text, None when it is not under it."""
+    if isinstance(path, Path) and isinstance(base, Path):
+        return path.relative_to(base).as_posix() if path.is_relative_to(base) else None
+    if isinstance(path, Path) or isinstance(base, Path):
+        return None
+    prefix = base.path.rstrip("/") + "/"
+    return path.path[len(prefix) :] if path.path.startswith(prefix) else None
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved_root(root: Path) -> Path:
+    """A root's real path, resolved once (the roots are fixed at start-up)."""
+    return root.resolve(strict=False)

@@ -24,7 +24,9 @@ DateOption = typer.Option(
     "today", "--date", help=f"Trade date (ET): YYYY-MM-DD or {RELATIVE_DATES}."
 )
 ShardOption = typer.Option(
-    None, "--shard", help="This collector's shard i/N of the universe (default: [shard] in config)."
+    None,
+    "--shard",
+    help="This collector's shard i/N of the universe (default: \\[shard] in config).",
 )
 
 

@@ -244,9 +244,18 @@ def parquet_write_options(table: pa.Table, compression: str, level: int) -> dict
 
 
 def atomic_write_parquet(
-    path: Path, table: pa.Table, compression: str = "zstd", level: int = 3
+    path: Path,
+    table: pa.Table,
+    compression: str = "zstd",
+    level: int = 3,
+    *,
+    exclusive: bool = False,
 ) -> int:
-    """Write one Parquet file atomically (one row group unless huge); returns its size in bytes."""
+    """Write one Parquet file atomically (one row group unless huge); returns its size in bytes.
+
+    exclusive: never replace an existing file; FileExistsError instead (the file is
+    published by a hard link, which the kernel refuses on an existing name, so two writers
+    choosing the same new name cannot both win)."""
     import pyarrow.parquet as pq
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -256,7 +265,11 @@ def atomic_write_parquet(
         pq.write_table(table, tmp, **parquet_write_options(table, compression, level))
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        if exclusive:
+            os.link(tmp, path)
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

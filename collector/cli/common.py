@@ -24,7 +24,9 @@ DateOption = typer.Option(
     "today", "--date", help=f"Trade date (ET): YYYY-MM-DD or {RELATIVE_DATES}."
 )
 ShardOption = typer.Option(
-    None, "--shard", help="This collector's shard i/N of the universe (default: [shard] in config)."
+    None,
+    "--shard",
+    help="This collector's shard i/N of the universe (default: \\[shard] in config).",
 )
 
 
@@ -56,14 +58,16 @@ def load_cfg(path: Path, shard: str | None = None) -> AppConfig:
 def _probe_data_roots(cfg: AppConfig) -> None:
     """An object-store data root answers before the command runs (one request), else one
     line and exit 2. A local root costs nothing (the client is not even imported)."""
-    roots = [r for r in (cfg.paths.raw, cfg.paths.clean) if isinstance(r, str)]
-    if not roots:
-        return
+    for root in dict.fromkeys(r for r in (cfg.paths.raw, cfg.paths.clean) if isinstance(r, str)):
+        check_data_root(root)
+
+
+def check_data_root(text: str) -> None:
+    """A data root given as text (config or option): well-formed and, if a URI, reachable."""
     from shared.datafs import DataRootError, data_root, probe
 
     try:
-        for root in dict.fromkeys(roots):
-            probe(data_root(root))
+        probe(data_root(text))
     except DataRootError as exc:
         fail(str(exc))
 

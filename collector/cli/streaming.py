@@ -7,7 +7,14 @@ from pathlib import Path
 
 import typer
 
-from collector.cli.common import EXIT_FAILURE, ConfigOption, fail, load_cfg, setup_logging
+from collector.cli.common import (
+    EXIT_FAILURE,
+    ConfigOption,
+    ShardOption,
+    fail,
+    load_cfg,
+    setup_logging,
+)
 
 
 def streaming(
@@ -15,18 +22,25 @@ def streaming(
     duration: float = typer.Option(
         ..., "--duration", help="Seconds to stream before a clean exit."
     ),
+    shard: str | None = ShardOption,
     log_level: str = typer.Option("INFO", "--log-level"),
 ) -> None:
-    """Stream the configured underlyings and near-the-money options into Parquet parts."""
+    """Stream the configured underlyings (of this shard) and near-the-money options into
+    Parquet parts."""
+    from collector.lock import LockHeld
     from collector.streaming.loop import run_streaming
+    from shared.ledger import LedgerError
 
     if duration <= 0:
         fail("--duration must be > 0 seconds")
-    cfg = load_cfg(config)
+    cfg = load_cfg(config, shard)
     if not cfg.streaming.underlyings:
         fail(f"streaming.underlyings is empty in {config}")
     setup_logging(log_level)
-    summary = asyncio.run(run_streaming(cfg, duration))
+    try:
+        summary = asyncio.run(run_streaming(cfg, duration))
+    except (LockHeld, LedgerError) as exc:
+        fail(str(exc), EXIT_FAILURE)
     typer.echo(summary.line())
     raise typer.Exit(0 if summary.ok else EXIT_FAILURE)
 

@@ -9,8 +9,10 @@ a read-only session (`default_transaction_read_only`), so a reader cannot write 
 
 from __future__ import annotations
 
+import atexit
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,7 +56,11 @@ CREATE TABLE IF NOT EXISTS partitions (
     written_at    TEXT NOT NULL,
     PRIMARY KEY (view, trade_date, underlying, slot)
 );
+CREATE INDEX IF NOT EXISTS partitions_by_underlying ON partitions (view, underlying, trade_date);
 """
+# partitions_by_underlying serves the reads by symbol across dates (list_underlyings' ranges,
+# list_sessions, nearest dates), which the primary key (view, trade_date, ...) cannot: without
+# it they scan every partition. IF NOT EXISTS makes it the migration of an older ledger too.
 # Columns added after a ledger was first created: (table, column, DDL) - old files gain them.
 _ADDED_COLUMNS = (("runs", "shard", "TEXT NOT NULL DEFAULT ''"),)
 # Any constant: two collectors starting at once must not both create the tables.
@@ -84,6 +90,8 @@ class Backend(Protocol):
     def data_version(self) -> int | None: ...
 
     def close_kept(self) -> None: ...
+
+    def close_all(self) -> None: ...
 
 
 class _SqliteConn:
@@ -162,6 +170,11 @@ class SqliteBackend:
             self._kept.con = None
             kept.close()
 
+    def close_all(self) -> None:
+        """This thread's kept connection (a SQLite connection is closed by its own thread;
+        the others' end with their threads, and a file holds no server resources)."""
+        self.close_kept()
+
     def data_version(self) -> int | None:
         """PRAGMA data_version of this thread's kept connection: it changes whenever another
         connection commits."""
@@ -192,6 +205,17 @@ class _PgConn:
             cur.executemany(self._sql(sql), [tuple(p) for p in params])
 
 
+# Every Postgres backend with kept connections, so that process exit closes them (a server
+# otherwise holds an idle backend per thread of a reader until the socket times out).
+_LIVE: weakref.WeakSet[PostgresBackend] = weakref.WeakSet()
+
+
+@atexit.register
+def close_all_at_exit() -> None:
+    for backend in list(_LIVE):
+        backend.close_all()
+
+
 class PostgresBackend:
     order_key = "seq"
 
@@ -200,6 +224,9 @@ class PostgresBackend:
         self.url = url
         self._seen_tables = False  # tables are never dropped: once seen, skip the check
         self._kept = threading.local()
+        # Kept connections of every thread: a worker thread's own can only be closed here.
+        self._all_kept: set[Any] = set()
+        self._guard = threading.Lock()
 
     def _connect(self, read_only: bool) -> Any:
         import psycopg  # the driver is only needed by a site that configured Postgres
@@ -224,17 +251,18 @@ class PostgresBackend:
         import psycopg
 
         con = getattr(self._kept, "con", None) if keep_open else None
+        if con is not None and con.closed:  # closed by close_all from another thread
+            con = None
         if con is None:
             con = self._connect(read_only)
             if keep_open:
-                self._kept.con = con
+                self._keep(con)
         try:
             with con.transaction():
                 yield _PgConn(con)
         except psycopg.Error as exc:
             if keep_open:  # a broken kept connection is replaced on the next read
-                self._kept.con = None
-                con.close()
+                self._drop(con)
             first = str(exc).strip().splitlines()[0]
             raise LedgerError(f"ledger {self.url}: {first}") from None
         finally:
@@ -266,11 +294,31 @@ class PostgresBackend:
     def reader(self, keep_open: bool = False) -> Any:
         return self._session(read_only=True, keep_open=keep_open)
 
+    def _keep(self, con: Any) -> None:
+        self._kept.con = con
+        with self._guard:
+            self._all_kept.add(con)
+        _LIVE.add(self)
+
+    def _drop(self, con: Any) -> None:
+        if getattr(self._kept, "con", None) is con:
+            self._kept.con = None
+        with self._guard:
+            self._all_kept.discard(con)
+        con.close()
+
     def close_kept(self) -> None:
         kept = getattr(self._kept, "con", None)
         if kept is not None:
-            self._kept.con = None
-            kept.close()
+            self._drop(kept)
+
+    def close_all(self) -> None:
+        """Close the kept connections of every thread (the reader is done, or the process
+        exits); a later read opens a new one."""
+        with self._guard:
+            kept, self._all_kept = list(self._all_kept), set()
+        for con in kept:
+            con.close()
 
     def data_version(self) -> int | None:
         """None: Postgres has no cheap commit counter per database, so readers do not keep

@@ -160,6 +160,28 @@ class Ledger:
         """Record many written files in one transaction (one commit, one WAL sync)."""
         self.record_partitions_with_runs([(rec, run_id) for rec in recs])
 
+    def add_streamed(self, recs: list[PartitionRecord], run_id: str) -> None:
+        """Streaming: add each record's rows and bytes to its (view, date, underlying, slot)
+        row, so one row per underlying and day sums every part of every run (a restart adds
+        to it instead of replacing the earlier runs' parts)."""
+        now = utcnow_iso()
+        keys = ("view", "trade_date", "underlying", "slot", "path", "rows", "bytes",
+                "run_id", "written_at")  # fmt: skip
+        sql = (
+            f"INSERT INTO partitions ({','.join(keys)}) VALUES ({','.join('?' * len(keys))}) "
+            "ON CONFLICT (view, trade_date, underlying, slot) DO UPDATE SET "
+            "path=excluded.path, rows=partitions.rows + excluded.rows, "
+            "bytes=partitions.bytes + excluded.bytes, run_id=excluded.run_id, "
+            "written_at=excluded.written_at"
+        )
+        params = [
+            (r.view, r.trade_date.isoformat(), r.underlying, r.slot, r.path, r.rows, r.bytes,
+             run_id, now)
+            for r in recs
+        ]  # fmt: skip
+        with self._db.writer() as con:
+            con.run_many(sql, params)
+
     def record_partitions_with_runs(self, items: list[tuple[PartitionRecord, str | None]]) -> None:
         """Like record_partitions, each file keeping its own run (e.g. re-pointed rows)."""
         now = utcnow_iso()
@@ -285,8 +307,15 @@ class LedgerReader:
         return self._db.exists()
 
     def close(self) -> None:
-        """Close this thread's kept connection (keep_open); the next read opens a new one."""
-        self._db.close_kept()
+        """The reader is done: close its kept connections (keep_open; on Postgres those of
+        every thread, which process exit also does). A later read opens a new one."""
+        self._db.close_all()
+
+    def __enter__(self) -> LedgerReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def data_version(self) -> int | None:
         """A number that changes whenever another connection commits (SQLite's PRAGMA

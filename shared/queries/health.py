@@ -14,7 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from shared.calendar import get_session, previous_session
+from shared.calendar import get_session, previous_session, slot_datetime
 from shared.calendar import now_et as clock_now
 from shared.due import due_slots, recent_sessions, slots_of
 from shared.queries.context import ServerContext
@@ -45,6 +45,7 @@ def health_overview(ctx: ServerContext, now: datetime | None = None) -> dict[str
         },
         "freshness": {v: _freshness(ctx, summary, v, now_et) for v in VIEWS},
         "coverage": {v: _coverage(ctx, summary, v, day, due[v]) for v in VIEWS},
+        "streaming": _streaming(ctx, day, now_et),
         "runs": _run_counts(ctx, day),
         "errors": _errors(ctx, day, meta),
         "selfcheck": _latest_selfcheck(ctx, day, meta),
@@ -154,6 +155,30 @@ def _coverage(
         "greeks_fill": ratio(r.get("greeks"), rows),
         "quote_fill": ratio(r.get("quotes"), rows),
         "bytes": int(r.get("bytes") or 0),
+    }
+
+
+STREAMING_VIEW = "streaming"  # the ledger's one row per streamed underlying and day
+
+
+def _streaming(ctx: ServerContext, day: date, now: datetime) -> dict[str, Any] | None:
+    """Which of streaming.underlyings wrote parts today, per shard when split (a shard
+    that streamed none of its underlyings is named); None when streaming is not set up.
+    Due once streaming.start_time has passed."""
+    symbols = ctx.cfg.streaming.underlyings
+    if not symbols:
+        return None
+    due = [""] if now >= slot_datetime(day, ctx.cfg.streaming.start_time) else []
+    rows = ctx.ledger.partitions_for_date(day, STREAMING_VIEW)
+    streamed = {r["underlying"] for r in rows} & set(symbols)
+    shards = by_shard(shards_of_day(ctx, day), symbols, due, {(s, "") for s in streamed})
+    return {
+        **({"shards": shards, "missing_shards": missing(shards)} if shards else {}),
+        "due": bool(due),
+        "underlyings": len(symbols),
+        "streamed": len(streamed),
+        "coverage": ratio(len(streamed), len(symbols)) if due else None,
+        "rows": sum(int(r["rows"] or 0) for r in rows),
     }
 
 

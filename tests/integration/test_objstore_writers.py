@@ -230,3 +230,21 @@ def test_an_unusable_store_is_one_line_exit_2_before_the_command_runs(
     assert result.exit_code == 2
     (line,) = result.output.strip().splitlines()
     assert "NoCredentialsError" in line and "AWS_ACCESS_KEY_ID" in line
+
+
+def test_streaming_parts_are_created_never_replaced(
+    tmp_path: Path, s3_root: str, s3_srv: S3Server
+) -> None:
+    from collector.streaming.writer import next_part, write_new_part
+
+    _, _, layout, _ = _site(tmp_path, s3_root)
+    directory = layout.streaming_dir(DAY, "SPY")
+    table = pa.table({"underlying": ["SPY"] * 3, "bid": [1.0, 1.1, 1.2]})
+    first, _ = write_new_part(directory, table)
+    second, size = write_new_part(directory, table)
+    assert (first.name, second.name) == ("part-0.parquet", "part-1.parquet")
+    assert next_part(directory) == 2
+    with pytest.raises(FileExistsError):  # the conditional PUT refuses an existing key
+        datafs.write_parquet(second, table.slice(0, 1), exclusive=True)
+    key = "data/raw/ib/streaming/date=2026-11-20/underlying=SPY/part-1.parquet"
+    assert _keys(s3_srv, s3_root)[key] == size  # untouched

@@ -80,6 +80,26 @@ def write_config(root: Path, port: int, symbols: list[str] | None = None, **kw: 
     return load_config(path, env={})
 
 
+def site_config(site: Path, port: int, client_id: int, name: str, extra: str = "") -> Path:
+    """One collector's config file in a shared site (data, state and universe under `site`):
+    its own gateway port and fixed client id, plus `extra` TOML (e.g. its [shard])."""
+    text = write_config_text(site, port)
+    text = text.replace(
+        'client_id_pool = "test"', f'client_id = {client_id}\nclient_id_pool = "test"'
+    )
+    path = site / f"{name}.toml"
+    path.write_text(text + extra, encoding="utf-8")
+    return path
+
+
+def write_config_text(root: Path, port: int) -> str:
+    """BASE_TOML with the test defaults (as write_config uses them)."""
+    return BASE_TOML.format(
+        port=port, root=root, backoff="[0.2, 0.2, 0.2, 0.2]", allow_delayed="true", strikes=2,
+        weeklies=1, monthlies=1, timeout=2.0, max_lines=100,
+    )  # fmt: skip
+
+
 SIM_DAY = date(2026, 11, 18)  # a Wednesday session
 SIM_SLOT_TIME = datetime(2026, 11, 18, 11, 0, tzinfo=ET)
 

@@ -268,3 +268,112 @@ def test_the_discovery_reads_and_a_kept_reader_that_sees_new_commits(
     else:
         assert version is not None and reader.data_version() != version
     reader.close()
+
+
+def _indexes(location: LedgerLocation) -> list[str]:
+    """The names of the partitions table's indexes, read by the backend's own catalogue."""
+    if isinstance(location, LedgerURL):
+        import psycopg
+
+        with psycopg.connect(location.secret()) as con:
+            rows = con.execute(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'partitions'"
+            ).fetchall()
+        return sorted(r[0] for r in rows)
+    with sqlite3.connect(location) as con:
+        rows = con.execute("PRAGMA index_list(partitions)").fetchall()
+    return sorted(r[1] for r in rows)
+
+
+def test_the_by_underlying_index_is_created_once_even_on_an_older_ledger(
+    location: LedgerLocation,
+) -> None:
+    ledger = Ledger(location)
+    ledger.record_partition(_part("AAPL", "10:00"), None)
+    with ledger._db.writer() as con:  # a ledger made before the index existed
+        con.run("DROP INDEX partitions_by_underlying")
+    assert "partitions_by_underlying" not in _indexes(location)
+    Ledger(location)  # the next collector start migrates it ...
+    Ledger(location)  # ... and a second start changes nothing
+    names = _indexes(location)
+    assert names.count("partitions_by_underlying") == 1
+    reader = LedgerReader(location)
+    assert [r["underlying"] for r in reader.underlying_ranges("intraday")] == ["AAPL"]
+
+
+def test_the_reads_by_symbol_use_the_index(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    ledger = Ledger(path)
+    days = [date(2026, 11, d) for d in range(2, 28)]
+    ledger.record_partitions([_part(f"S{i}", s, day=d) for d in days for i in range(30)
+                              for s in ("10:00", "10:30")], None)  # fmt: skip
+    reader = LedgerReader(path)
+    seen: list[str] = []
+    real = reader._rows
+
+    def explained(sql: str, params=()):  # type: ignore[no-untyped-def]
+        with sqlite3.connect(path) as con:  # how SQLite runs each named read
+            seen.append(" ".join(str(r[-1]) for r in con.execute("EXPLAIN QUERY PLAN " + sql,
+                                                                  tuple(params))))  # fmt: skip
+        return real(sql, params)
+
+    reader._rows = explained  # type: ignore[method-assign]
+    assert len(reader.underlying_ranges("intraday")) == 30  # list_underlyings
+    assert len(reader.session_slots("intraday", "S1", days[0], days[-1])) == 52  # list_sessions
+    assert reader.nearest_dates("intraday", "S1", days[5]) == (days[4], days[6])
+    assert len(seen) == 4 and all("partitions_by_underlying" in plan for plan in seen), seen
+
+
+def test_streamed_parts_add_up_per_underlying_and_day(location: LedgerLocation) -> None:
+    ledger, reader = Ledger(location), LedgerReader(location)
+    first = ledger.start_run("streaming", DAY, shard="1/2")
+    part = PartitionRecord("streaming", DAY, "SPY", "", "streaming/SPY", 10, 100)
+    ledger.add_streamed([part, PartitionRecord("streaming", DAY, "QQQ", "", "q", 4, 40)], first)
+    ledger.add_streamed([part], first)
+    second = ledger.start_run("streaming", DAY, shard="1/2")  # a restart adds, never replaces
+    ledger.add_streamed([part], second)
+    row = reader.partition("streaming", DAY, "SPY", "")
+    assert row is not None and (row["rows"], row["bytes"], row["run_id"]) == (30, 300, second)
+    assert reader.day_summary("streaming", DAY)["rows"] == 34
+
+
+def _backends(server: PostgresServer, database: str) -> int:
+    import psycopg
+
+    with psycopg.connect(server.url(), autocommit=True) as admin:
+        row = admin.execute(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = %s", (database,)
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_a_done_reader_and_process_exit_close_every_postgres_connection(
+    pg_server: PostgresServer,
+) -> None:
+    from shared.ledger.backend import close_all_at_exit
+
+    url = pg_server.new_database()
+    name = url.rsplit("/", 1)[1]
+    Ledger(LedgerURL(url)).start_run("snapshot", DAY)
+    assert _backends(pg_server, name) == 0  # the writer's connection ends with its write
+
+    def read_in_threads(reader: LedgerReader) -> None:
+        threads = [threading.Thread(target=reader.status_counts, args=(DAY,)) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    with LedgerReader(LedgerURL(url), keep_open=True) as reader:
+        read_in_threads(reader)  # one kept connection per worker thread
+        assert _backends(pg_server, name) == 3
+    assert _backends(pg_server, name) == 0  # the reader is done: all three are closed
+    assert reader.status_counts(DAY) == {"running": 1}  # a later read opens a new one
+    reader.close()
+
+    server_reader = LedgerReader(LedgerURL(url), keep_open=True)  # e.g. the MCP server's
+    read_in_threads(server_reader)
+    assert _backends(pg_server, name) == 3
+    close_all_at_exit()  # what the interpreter runs at exit
+    assert _backends(pg_server, name) == 0

@@ -137,3 +137,118 @@ def test_duration_script_exit_codes() -> None:
         text=True,
     )
     assert bad.returncode == 2 and "UTC offset" in bad.stderr
+
+
+def test_shards_split_the_streaming_list_without_overlap(tmp_path: Path) -> None:
+    from collector.cli.common import load_cfg
+    from collector.streaming.loop import streaming_symbols
+    from shared.universe import shard_of
+
+    listed = ("AAPL", "MSFT", "SPY", "QQQ", "IWM", "NVDA", "TSLA")
+    extra = "\n[shard]\nindex = 1\ncount = 3\n"
+    cfg = load_config(tmp_config(tmp_path, extra), env={})
+    cfg = cfg.model_copy(
+        update={"streaming": cfg.streaming.model_copy(update={"underlyings": listed})}
+    )
+    assert streaming_symbols(cfg) == [s for s in listed if shard_of(s, 3) == 1]
+    picked = []
+    for i in (1, 2, 3):  # what `--shard i/3` selects
+        shard_cfg = load_cfg(tmp_config(tmp_path, extra), f"{i}/3")
+        shard_cfg = shard_cfg.model_copy(update={"streaming": cfg.streaming})
+        picked += streaming_symbols(shard_cfg)
+    assert sorted(picked) == sorted(listed)  # together they cover the list, each once
+    whole = cfg.model_copy(update={"shard": cfg.shard.model_copy(update={"count": 1})})
+    assert streaming_symbols(whole) == list(listed)
+
+
+def test_a_part_never_replaces_a_part_another_writer_took(tmp_path: Path, monkeypatch) -> None:
+    import pyarrow as pa
+
+    from collector.streaming import writer
+    from shared.storage import atomic_write_parquet
+
+    directory = tmp_path / "underlying=SPY"
+    directory.mkdir()
+    theirs = pa.table({"x": [1]})
+    atomic_write_parquet(directory / "part-0.parquet", theirs)
+    atomic_write_parquet(directory / "part-1.parquet", theirs)
+    try:
+        atomic_write_parquet(directory / "part-1.parquet", pa.table({"x": [2]}), exclusive=True)
+        raise AssertionError("an exclusive write replaced an existing file")
+    except FileExistsError:
+        pass
+    # a writer that listed the folder before the others wrote (it believes 0 is free)
+    monkeypatch.setattr(writer, "next_part", lambda d: 0)
+    path, size = writer.write_new_part(directory, pa.table({"x": [3]}))
+    assert path.name == "part-2.parquet" and size == path.stat().st_size
+    assert [pq.read_table(directory / f"part-{n}.parquet")["x"][0].as_py() for n in (0, 1, 2)] == [
+        1, 1, 3,
+    ]  # fmt: skip
+    assert sorted(p.name for p in directory.iterdir()) == [f"part-{n}.parquet" for n in (0, 1, 2)]
+
+
+def test_the_streaming_loop_passes_its_shard() -> None:
+    script = Path("scripts/ops/streaming_loop.py")
+    config = Path("config/opt-data.test.toml")
+    run = subprocess.run(
+        [sys.executable, str(script), "--config", str(config), "--dry-run", "--shard", "2/3"],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0 and "(shard 2/3)" in run.stdout, run.stderr
+    would = f"streaming --config {config} --shard 2/3 --duration "
+    assert would in run.stdout, run.stdout
+    bad = subprocess.run(
+        [sys.executable, str(script), "--config", str(config), "--dry-run", "--shard", "4/3"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "bad shard" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_health_says_which_shard_has_not_streamed(tmp_path: Path) -> None:
+    from shared.ledger import Ledger, PartitionRecord
+    from shared.queries.context import ServerContext
+    from shared.queries.health import health_overview
+    from shared.universe import shard_of
+
+    cfg = load_config(tmp_config(tmp_path, "\n[shard]\nindex = 1\ncount = 2\n"), env={})
+    assert cfg.streaming.underlyings == ("SPY", "QQQ")
+    mine = [s for s in cfg.streaming.underlyings if shard_of(s, 2) == 1]
+    assert mine == ["QQQ"]  # SPY is shard 2's
+    day = date(2026, 11, 18)
+    ledger = Ledger(Layout.from_config(cfg).ledger)
+    run = ledger.start_run("streaming", day, shard="1/2")
+    ledger.add_streamed([PartitionRecord("streaming", day, s, "", "p", 5, 50) for s in mine], run)
+    ctx = ServerContext.build(cfg, allow_raw=True, allow_clean=True)
+    try:
+        early = health_overview(ctx, now=datetime(2026, 11, 18, 9, 30, tzinfo=ET))["streaming"]
+        late = health_overview(ctx, now=datetime(2026, 11, 18, 11, 0, tzinfo=ET))["streaming"]
+    finally:
+        ctx.ledger.close()
+    assert early["due"] is False and early["coverage"] is None and early["missing_shards"] == []
+    assert late["due"] and late["streamed"] == 1 and late["rows"] == 5
+    assert late["missing_shards"] == ["2/2"] and late["coverage"] == 0.5
+    assert [(s["shard"], s["coverage"]) for s in late["shards"]] == [("1/2", 1.0), ("2/2", 0.0)]
+
+
+def test_a_shard_holding_none_of_the_list_records_an_empty_run(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from collector.cli.main import app
+    from shared.ledger import LedgerReader
+    from shared.universe import shard_of
+
+    path = tmp_config(tmp_path)
+    path.write_text(
+        path.read_text().replace('underlyings = ["SPY", "QQQ"]', 'underlyings = ["SPY"]')
+    )
+    assert shard_of("SPY", 2) == 2
+    args = ["streaming", "--config", str(path), "--duration", "1", "--shard", "1/2"]
+    result = CliRunner().invoke(app, args)  # never connects: nothing listens on its port
+    assert result.exit_code == 0, result.output
+    assert "shard 1/2: 0 underlyings, 0 lines" in result.output
+    runs = LedgerReader(Layout.from_config(load_config(path, env={})).ledger).recent_runs(5)
+    assert [(r["task"], r["shard"], r["status"]) for r in runs] == [("streaming", "1/2", "ok")]
+    bad = CliRunner().invoke(app, [*args[:-1], "3/2"])
+    assert bad.exit_code == 2 and "--shard: bad shard 3/2" in bad.output

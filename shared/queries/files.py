@@ -4,7 +4,7 @@ A local path keeps the calls it always made (os.scandir, pq.ParquetFile on the p
 local root pays nothing for the object store. On an object store (a `upath.UPath` from
 shared.datafs) a directory is a common key prefix: listing one is one LIST request, and a
 partition file (a few hundred KB) is fetched whole with one GET, then parsed in memory,
-instead of a HEAD plus ranged reads per column.
+instead of a HEAD plus ranged reads per column (the rule of shared.datafs.read_parquet).
 
 An object key has no symlinks and no '..' (S3 keys are literal text), so "inside the
 root" there is a prefix test on the key; locally it is the resolved path, as before.
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from shared import datafs
 from shared.datafs import DataPath
 
 if TYPE_CHECKING:
@@ -87,21 +88,17 @@ def parquet_file(path: DataPath, pre_buffer: bool = True) -> pq.ParquetFile:
 
 
 def read_table(path: DataPath, columns: list[str] | None = None) -> pa.Table:
-    """The given columns of one file (ranged reads on an object store: only those columns)."""
-    import pyarrow.parquet as pq
-
-    if isinstance(path, Path):
-        return pq.read_table(path, columns=columns)
-    return pq.read_table(path.path, columns=columns, filesystem=path.fs)
+    """The given columns of one file (on an object store: one GET, see shared.datafs)."""
+    return datafs.read_parquet(path, columns=columns)
 
 
 def dataset(path: DataPath) -> Any:
-    """A pyarrow dataset of one file (for a filtered read)."""
+    """A pyarrow dataset of one file, for a filtered read."""
     import pyarrow.dataset as ds
 
     if isinstance(path, Path):
         return ds.dataset(path, format="parquet")
-    return ds.dataset(path.path, format="parquet", filesystem=path.fs)
+    return ds.dataset(datafs.read_parquet(path))
 
 
 def size(path: DataPath) -> int:

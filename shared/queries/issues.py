@@ -105,6 +105,7 @@ class Listing:
     cut: bool = False
     packed: dict[str, dict[str, int]] = field(default_factory=dict)  # symbol -> rows per slot
     broken: dict[str, tuple[DataPath, str]] = field(default_factory=dict)  # unreadable compacted
+    sizes: dict[DataPath, int] = field(default_factory=dict)  # from an object-store listing
 
 
 def _listing(ctx: ServerContext, view: str, day: date) -> Listing:
@@ -128,6 +129,8 @@ def _listing(ctx: ServerContext, view: str, day: date) -> Listing:
         out.cut = out.cut or inner_cut
         slot_files: dict[tuple[str, str], DataPath] = {}
         for f in inner:
+            if isinstance(f, files.RemoteEntry):  # the listing gave the size: no HEAD later
+                out.sizes[sym_dir / f.name] = f.size
             if f.name.endswith(".tmp"):
                 out.tmps.append(sym_dir / f.name)
             elif f.name == "part.parquet":
@@ -192,12 +195,13 @@ def _check_view_day(
         if found.name == COMPACTED_FILE:
             _check_compacted_slot(scan, view, day, sym, slot, rec, listing.packed[sym][slot])
         else:
-            _check_recorded(scan, view, day, sym, slot, rec, found)
+            _check_recorded(scan, view, day, sym, slot, rec, found, listing.sizes.get(found))
     opened: set[DataPath] = set()  # a compacted file holds many slots: open it once
     for (sym, slot), path in sorted(on_disk.items()):
         if path not in opened and scan.may_read():
             opened.add(path)
-            _look_inside(scan, view, day, sym, "" if path.name == COMPACTED_FILE else slot, path)
+            label = "" if path.name == COMPACTED_FILE else slot
+            _look_inside(scan, view, day, sym, label, path, listing.sizes.get(path))
     if listing.cut:
         meta.notes.append(
             f"{view} {day}: directory listing stopped at {ctx.limits.max_dir_entries} entries"
@@ -218,10 +222,17 @@ def _sym_of(path: DataPath) -> str:
 
 
 def _check_recorded(
-    scan: Scan, view: str, day: date, sym: str, slot: str, rec: dict[str, Any], path: DataPath
+    scan: Scan,
+    view: str,
+    day: date,
+    sym: str,
+    slot: str,
+    rec: dict[str, Any],
+    path: DataPath,
+    listed: int | None = None,
 ) -> None:
     try:
-        size = files.size(path)
+        size = files.size(path) if listed is None else listed
     except FileNotFoundError:  # moved since the listing (compaction merging it): not an issue
         scan.moved += 1
         return
@@ -275,10 +286,12 @@ def _check_ledger_row(
         )
 
 
-def _look_inside(scan: Scan, view: str, day: date, sym: str, slot: str, path: DataPath) -> None:
+def _look_inside(
+    scan: Scan, view: str, day: date, sym: str, slot: str, path: DataPath, listed: int | None = None
+) -> None:
     """Open one file: corrupt footer, duplicate keys, and for daily_clean fallbacks and OI."""
     try:
-        size = files.size(path)
+        size = files.size(path) if listed is None else listed
     except FileNotFoundError:  # moved since the listing (compaction merging it): not an issue
         scan.moved += 1
         return

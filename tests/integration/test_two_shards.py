@@ -26,6 +26,7 @@ from shared.calendar import ET, NOW_ENV
 from shared.ledger import LedgerReader, LedgerURL
 from shared.universe import shard_of
 from tests.support.mcp_client import McpSession
+from tests.support.mirror import comparable, download
 from tests.support.pipeline import BASE_TOML, SIM_DAY, sim_config
 from tests.support.postgres import PASSWORD, PostgresServer
 from tests.support.s3 import SECRET, S3Server, list_keys
@@ -36,6 +37,16 @@ SYMBOLS = ["AAPL", "MSFT", "SPY", "QQQ"]  # two on each shard of 2 (SHA-1 rule)
 SLOT = "09:30"
 NOW = datetime(2026, 11, 18, 9, 34, tzinfo=ET)  # 09:30 is due (grace 120 s), 10:00 is not
 OPT_DATA = [sys.executable, "-m", "collector.cli.main"]
+SAME_AS_LOCAL: list[tuple[str, dict[str, Any]]] = [
+    ("get_chain_sample", {"symbol": "AAPL", "view": "intraday", "slot": SLOT}),
+    ("get_chain_sample", {"symbol": "MSFT", "view": "intraday", "fields": ["conid", "iv", "bid"]}),
+    ("get_iv_smile", {"symbol": "SPY", "view": "intraday"}),
+    ("get_put_call_ratios", {"symbol": "QQQ", "view": "intraday"}),
+    ("list_expiries", {"symbol": "SPY", "view": "intraday"}),
+    ("get_partition_issues", {"days": 1}),
+    ("run_sql", {"sql": f"SELECT underlying, count(*) AS n, round(avg(bid), 6) AS bid FROM "
+                        f"intraday_on('{SIM_DAY}', '*') GROUP BY ALL ORDER BY ALL"}),
+]  # fmt: skip
 
 
 def _config(site: Path, data: str, port: int, client_id: int, index: int) -> Path:
@@ -130,13 +141,20 @@ def test_two_shards_share_one_s3_root_and_one_postgres_ledger(
     assert PASSWORD not in first.stderr + second.stderr + report
     assert SECRET not in first.stdout + first.stderr + second.stdout + second.stderr + report
 
-    session = _mcp(env, configs[0])
+    # The MCP server over the bucket, and over a local copy of it (the oracle: local reads)
+    copy = download(s3_srv, bucket, "data", tmp_path / "copy")
+    local_config = tmp_path / "copy.toml"
+    local_config.write_text(configs[0].read_text().replace(s3_root, str(copy)))
+    session, local = _mcp(env, configs[0]), _mcp(env, local_config)
     try:
         health = session.ok("health_overview")["coverage"]["intraday"]
         issues = session.ok("get_partition_issues", {"days": 1, "view": "intraday"})
         chain = session.ok("get_chain_sample", {"symbol": "QQQ", "view": "intraday"})
+        for tool, args in SAME_AS_LOCAL:
+            assert comparable(session.ok(tool, args)) == comparable(local.ok(tool, args)), tool
     finally:
         session.close()
+        local.close()
     assert health["coverage"] == 1.0 and health["written"] == len(SYMBOLS), health
     assert [(s["shard"], s["coverage"]) for s in health["shards"]] == [("1/2", 1.0), ("2/2", 1.0)]
     assert health["missing_shards"] == []

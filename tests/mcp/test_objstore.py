@@ -26,13 +26,12 @@ from shared.datafs import data_root, write_bytes
 from shared.storage import Layout
 from tests.support.clock import STORE_END, pinned_env
 from tests.support.mcp_client import McpSession, server_params
-from tests.support.mirror import mirror
+from tests.support.mirror import comparable, mirror
 from tests.support.s3 import S3Server, list_keys, make_bucket, use_server
 
 AWS_VARS = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION",
             "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")  # fmt: skip
 DAY = STORE_END.isoformat()
-TIMING_KEYS = {"elapsed_ms", "duration_ms"}
 
 
 @pytest.fixture(scope="module")
@@ -76,15 +75,6 @@ def pair(
     local = session_factory(_params(store, audits / "local.db", {}))
     remote = session_factory(_params(s3_site[0], audits / "s3.db", aws_env))
     return local, remote
-
-
-def _same(value: Any) -> Any:
-    """A reply without what depends on the filesystem rather than the data."""
-    if isinstance(value, dict):
-        return {k: _same(v) for k, v in value.items() if k not in TIMING_KEYS}
-    if isinstance(value, list):
-        return [_same(v) for v in value]
-    return value
 
 
 # fmt: off
@@ -134,7 +124,7 @@ def test_a_tool_answers_the_same_from_the_bucket(
     if tool == "health_overview":
         assert local["disk"].pop("filesystem") is not None
         assert remote["disk"].pop("filesystem") is None  # an object store has no statvfs
-    assert _same(remote) == _same(local)
+    assert comparable(remote) == comparable(local)
 
 
 def test_partition_issues_find_every_planted_fault_in_the_bucket(

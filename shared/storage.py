@@ -288,7 +288,8 @@ def append_jsonl(path: Path, record: dict[str, Any]) -> None:
         os.close(fd)
 
 
-def leftover_tmp_files(root: Path) -> Iterator[Path]:
-    """Temp files a crashed writer left behind (the next run and selfcheck remove them)."""
-    if root.exists():
+def leftover_tmp_files(root: DataPath) -> Iterator[Path]:
+    """Temp files a crashed writer left behind (the next run and selfcheck remove them).
+    An object-store root has none: its files are single PUTs."""
+    if isinstance(root, Path) and root.exists():
         yield from root.rglob("*.tmp")

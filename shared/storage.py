@@ -23,6 +23,9 @@ from shared.ledger.location import LedgerLocation, LedgerURL
 
 CHAIN_VIEWS = ("intraday", "close", "daily_clean")
 RAW_VIEWS = ("intraday", "close")
+STREAMING_VIEW = (
+    "streaming"  # the ledger's partitions.view of streaming: a row per underlying and day
+)
 COMPACTED_FILE = "compacted.parquet"  # see docs/ops-runbook.md, "Compaction"
 if TYPE_CHECKING:  # pyarrow is imported by the writer only: readers such as the MCP
     import pyarrow as pa  # server start without it (see docs/benchmarks.md, start-up)

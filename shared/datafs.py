@@ -125,6 +125,16 @@ def data_root(value: str | Path | UPath) -> DataPath:
     return UPath(uri, use_listings_cache=False)
 
 
+def path_of(text: str) -> DataPath:
+    """A file name as the ledger or a listing spells it (`/abs/file` or `s3://bucket/key`)
+    back as a path object; unlike data_root, no checks (the name came from a checked root)."""
+    if not _SCHEME.match(text):
+        return Path(text)
+    from upath import UPath
+
+    return UPath(text, use_listings_cache=False)
+
+
 def probe(root: DataPath) -> None:
     """One request to the store before a command starts, so a missing bucket, absent
     credentials or an unreachable endpoint is one line up front (DataRootError), not a

@@ -23,6 +23,9 @@ from shared.ledger.location import LedgerLocation, LedgerURL
 
 CHAIN_VIEWS = ("intraday", "close", "daily_clean")
 RAW_VIEWS = ("intraday", "close")
+STREAMING_VIEW = (
+    "streaming"  # the ledger's partitions.view of streaming: a row per underlying and day
+)
 COMPACTED_FILE = "compacted.parquet"  # see docs/ops-runbook.md, "Compaction"
 if TYPE_CHECKING:  # pyarrow is imported by the writer only: readers such as the MCP
     import pyarrow as pa  # server start without it (see docs/benchmarks.md, start-up)
@@ -288,7 +291,8 @@ def append_jsonl(path: Path, record: dict[str, Any]) -> None:
         os.close(fd)
 
 
-def leftover_tmp_files(root: Path) -> Iterator[Path]:
-    """Temp files a crashed writer left behind (the next run and selfcheck remove them)."""
-    if root.exists():
+def leftover_tmp_files(root: DataPath) -> Iterator[Path]:
+    """Temp files a crashed writer left behind (the next run and selfcheck remove them).
+    An object-store root has none: its files are single PUTs."""
+    if isinstance(root, Path) and root.exists():
         yield from root.rglob("*.tmp")

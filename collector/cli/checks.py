@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -46,7 +47,23 @@ def qa(
         )
     if metrics.missing_shards:
         typer.echo(f"missing shards         {', '.join(metrics.missing_shards)}")
+    _echo_streaming(metrics.streaming)
     typer.echo(f"metrics written to {path}")
+
+
+def _echo_streaming(streaming: dict[str, Any] | None) -> None:
+    if not streaming or not streaming["due"]:
+        return
+    typer.echo(
+        f"{'streaming coverage':<22} {streaming['coverage']:.2%} "
+        f"({streaming['streamed']}/{streaming['underlyings']} underlyings)"
+    )
+    for shard in streaming.get("shards", []):
+        typer.echo(
+            f"{'streaming shard ' + shard['shard']:<22} {shard['written']}/{shard['symbols']}"
+        )
+    if streaming.get("missing_shards"):
+        typer.echo(f"missing streaming      {', '.join(streaming['missing_shards'])}")
 
 
 def selfcheck(

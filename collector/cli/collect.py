@@ -9,7 +9,6 @@ symbol to a discovery failure or met a corrupt file (collector.pipeline.run.prob
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import logging
@@ -43,6 +42,8 @@ LogLevelOption = typer.Option("WARNING", "--log-level", help="DEBUG, INFO, WARNI
 
 def _run(cfg: AppConfig, task: str, make: Callable[[], Any]) -> Any:
     """Run a job; map bad input to exit 2, job failures to exit 1, log crashes with stack."""
+    import asyncio  # here, not at the top: `opt-data --help` never needs it
+
     from collector.pipeline.errors import InputError, JobFailed
     from collector.pipeline.runlog import log_unhandled
     from shared.ledger import LedgerError

@@ -26,7 +26,7 @@ DateOption = typer.Option(
 ShardOption = typer.Option(
     None,
     "--shard",
-    help="This collector's shard i/N of the universe (default: \\[shard] in config).",
+    help="This collector's shard i/N of the universe (default: [shard] in config).",
 )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import signal
 from datetime import datetime
@@ -117,6 +116,8 @@ def gateway_sim(
     ),
 ) -> None:
     """Run a simulated IB Gateway (TWS socket protocol) until Ctrl-C."""
+    import asyncio
+
     from collector.gateway_sim import DwellConfig, FaultConfig, GatewaySim, SimConfig
     from collector.gateway_sim.faults import (
         parse_connectivity,
@@ -194,6 +195,8 @@ def gateway_sim(
 
 
 async def _serve(sim: GatewaySim) -> None:
+    import asyncio
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

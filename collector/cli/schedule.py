@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import typer
@@ -49,6 +48,8 @@ def schedule(
     log_level: str = typer.Option("INFO", "--log-level"),
 ) -> None:
     """Schedule a trading day: 30-min snapshots, close-snapshot, rollup, enrichment, checks."""
+    import asyncio
+
     from collector.lock import LockHeld
     from collector.ops.schedule.modes import ScheduleOptions, run_schedule
     from collector.ops.schedule.tasks import TaskExecutor

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import typer
@@ -27,6 +26,8 @@ def streaming(
 ) -> None:
     """Stream the configured underlyings (of this shard) and near-the-money options into
     Parquet parts."""
+    import asyncio
+
     from collector.lock import LockHeld
     from collector.streaming.loop import run_streaming
     from shared.ledger import LedgerError

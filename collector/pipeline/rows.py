@@ -15,6 +15,7 @@ import polars as pl
 import pyarrow as pa
 
 from collector.ib.types import OptionContract, QuoteSnapshot
+from collector.pipeline.delayed import SERVED_DELAYED_COLUMNS, served_delayed
 from collector.pipeline.sentinels import (
     GREEK_FIELDS,
     MODEL_FIELDS,
@@ -141,18 +142,24 @@ class FillStats:
     quote_fill: float | None
     greeks_fill: float | None
     delayed_rows: int
+    served_delayed: int | None = None  # QA's delayed rule (qa.served_delayed); None: no columns
 
 
 def fill_stats(table: pa.Table) -> FillStats:
-    """Share of rows with a two-sided quote / complete greeks, and delayed rows."""
+    """Share of rows with a two-sided quote / complete greeks, delayed rows, and the rows
+    QA counts as served delayed (so the checks can take them from the ledger)."""
     n = table.num_rows
     if n == 0:
-        return FillStats(0, None, None, 0)
+        return FillStats(0, None, None, 0, 0)
     flags = pl.Series(table.column("data_quality_flags"))
     quote_ok = n - int(flags.list.contains(S.FLAG_MISSING_QUOTE).sum())
     greeks_ok = n - int(flags.list.contains(S.FLAG_MISSING_GREEKS).sum())
     delayed = int(flags.list.contains(S.FLAG_DELAYED).sum())
-    return FillStats(n, quote_ok / n, greeks_ok / n, delayed)
+    served: int | None = None
+    if set(SERVED_DELAYED_COLUMNS) <= set(table.column_names):
+        frame = pl.DataFrame(table.select(SERVED_DELAYED_COLUMNS))
+        served = int(frame.select(served_delayed().sum()).item())
+    return FillStats(n, quote_ok / n, greeks_ok / n, delayed, served)
 
 
 def fill_stats_by_underlying(table: pa.Table) -> dict[str, FillStats]:

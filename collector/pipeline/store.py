@@ -12,7 +12,6 @@ import pyarrow as pa
 
 from collector.errorlog import append_error, format_error
 from collector.pipeline.compacted import merge_tables
-from collector.pipeline.rows import fill_stats
 from shared import datafs
 from shared.calendar import today_et
 from shared.config import AppConfig
@@ -65,6 +64,8 @@ def _write_into_compacted(
     )
     # a slot file of the same slot (written before the compacted file existed) goes too
     datafs.delete(layout.chain_file(view, trade_date, symbol, slot))
+    from collector.pipeline.rows import fill_stats  # ib_async's types: writers only
+
     stats = fill_stats(table)
     rec = PartitionRecord(
         view=view,
@@ -77,6 +78,7 @@ def _write_into_compacted(
         quote_fill=stats.quote_fill,
         greeks_fill=stats.greeks_fill,
         delayed_rows=stats.delayed_rows,
+        served_delayed=stats.served_delayed,
     )
     ledger.record_partition(rec, run_id)
     return rec
@@ -114,6 +116,8 @@ def write_chain_record(
 ) -> PartitionRecord:
     """The ledger record of a partition file already written (`size`: its bytes, if known)."""
     path = layout.chain_file(view, trade_date, symbol, slot)
+    from collector.pipeline.rows import fill_stats  # ib_async's types: writers only
+
     stats = fill_stats(table)
     return PartitionRecord(
         view=view,
@@ -126,6 +130,7 @@ def write_chain_record(
         quote_fill=stats.quote_fill,
         greeks_fill=stats.greeks_fill,
         delayed_rows=stats.delayed_rows,
+        served_delayed=stats.served_delayed,
     )
 
 
@@ -171,13 +176,27 @@ def quarantine(path: DataPath, now: datetime | None = None) -> DataPath:
     return target
 
 
-def check_readable(path: DataPath) -> str | None:
-    """None when the Parquet footer reads; else the reason (cheap: metadata only)."""
+def check_readable(path: DataPath, whole: bool = False) -> str | None:
+    """None when the Parquet footer reads; else the reason (cheap: metadata only).
+
+    `whole=True` reads every page too: for a file another reader already failed on.
+    """
     try:
-        datafs.read_parquet_metadata(path)
+        if whole:
+            datafs.read_parquet(path)
+        else:
+            datafs.read_parquet_metadata(path)
     except UNREADABLE as exc:
         return _reason(exc)
     return None
+
+
+def quarantine_if_unreadable(path: DataPath, whole: bool = False) -> Quarantined | None:
+    """Move the file aside when it cannot be read (check_readable); None when it can."""
+    reason = check_readable(path, whole)
+    if reason is None or not datafs.is_file(path):
+        return None
+    return Quarantined(path, quarantine(path), reason)
 
 
 @dataclass(frozen=True)
@@ -202,9 +221,9 @@ def sweep_corrupt(directories: list[DataPath]) -> list[Quarantined]:
     found = []
     for directory in directories:
         for f in (e.path for e in datafs.list_files(directory, "*.parquet")):
-            reason = check_readable(f)
-            if reason is not None and datafs.is_file(f):
-                found.append(Quarantined(f, quarantine(f), reason))
+            q = quarantine_if_unreadable(f)
+            if q is not None:
+                found.append(q)
     return found
 
 

@@ -24,11 +24,10 @@ from shared import datafs
 from shared.datafs import DataPath
 from shared.ledger import PartitionRecord
 from shared.schema import STREAMING_SCHEMA
-from shared.storage import Layout
+from shared.storage import STREAMING_VIEW, Layout
 
 log = logging.getLogger(__name__)
 PART_RE = re.compile(r"^part-(\d+)\.parquet$")
-VIEW = "streaming"  # the ledger's partitions.view of streaming: one row per underlying and day
 MAX_NAME_TRIES = 100
 
 
@@ -155,6 +154,8 @@ class PartWriter:
             summary.rows += part.num_rows
             summary.parts.append(str(path))
             records.append(
-                PartitionRecord(VIEW, self.trade_date, symbol, "", str(path), part.num_rows, size)
+                PartitionRecord(
+                    STREAMING_VIEW, self.trade_date, symbol, "", str(path), part.num_rows, size
+                )
             )
         return records

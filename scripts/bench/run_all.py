@@ -16,6 +16,7 @@ import time
 # (module, arguments of the full run, arguments of --quick)
 BENCHES: tuple[tuple[str, list[str], list[str]], ...] = (
     ("scripts.bench.scale_bench", [], ["--quick"]),
+    ("scripts.bench.checks_bench", [], ["--quick", "--runs", "1"]),
     ("scripts.bench.discovery_bench", [], ["--strikes-per-side", "4"]),
     (
         "scripts.bench.engine_bench",

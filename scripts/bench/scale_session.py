@@ -227,7 +227,8 @@ def write_session(
             )
             st = fill_stats(table)
             recs.append(PartitionRecord(view, day, names[k], slot, str(path), table.num_rows, size,
-                                        st.quote_fill, st.greeks_fill, st.delayed_rows))  # fmt: skip
+                                        st.quote_fill, st.greeks_fill, st.delayed_rows,
+                                        st.served_delayed))  # fmt: skip
         return recs
 
     with ThreadPoolExecutor(threads) as pool:

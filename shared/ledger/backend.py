@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS partitions (
     delayed_rows  INTEGER DEFAULT 0,
     run_id        TEXT,
     written_at    TEXT NOT NULL,
+    served_delayed INTEGER,
     PRIMARY KEY (view, trade_date, underlying, slot)
 );
 CREATE INDEX IF NOT EXISTS partitions_by_underlying ON partitions (view, underlying, trade_date);
@@ -62,7 +63,10 @@ CREATE INDEX IF NOT EXISTS partitions_by_underlying ON partitions (view, underly
 # list_sessions, nearest dates), which the primary key (view, trade_date, ...) cannot: without
 # it they scan every partition. IF NOT EXISTS makes it the migration of an older ledger too.
 # Columns added after a ledger was first created: (table, column, DDL) - old files gain them.
-_ADDED_COLUMNS = (("runs", "shard", "TEXT NOT NULL DEFAULT ''"),)
+_ADDED_COLUMNS = (
+    ("runs", "shard", "TEXT NOT NULL DEFAULT ''"),
+    ("partitions", "served_delayed", "INTEGER"),
+)
 # Any constant: two collectors starting at once must not both create the tables.
 _SCHEMA_LOCK_KEY = 0x6F70745F6C6564
 

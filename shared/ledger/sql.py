@@ -28,6 +28,9 @@ RUN_COLUMNS = ("run_id", "task", "trade_date", "slot", "status", "started_at", "
                "details", "shard")  # fmt: skip
 PARTITION_COLUMNS = ("view", "trade_date", "underlying", "slot", "path", "rows", "bytes",
                      "quote_fill", "greeks_fill", "delayed_rows", "run_id", "written_at")  # fmt: skip
+# Added later (backend._ADDED_COLUMNS): every writer fills them; only `file_summaries` reads
+# them, so readers keep working on a ledger that no writer has migrated yet.
+PARTITION_SUMMARY_COLUMNS = ("served_delayed",)
 # A run killed mid-way stays `running`; the next run of its slot marks it failed with this
 # prefix, and resume treats both as one chain of dead runs.
 INTERRUPTED = "interrupted"
@@ -53,6 +56,9 @@ class PartitionRecord:
     quote_fill: float | None = None
     greeks_fill: float | None = None
     delayed_rows: int = 0
+    # rows QA counts as served delayed (delayed_fallback, or market data type 3/4), counted
+    # by the writer so the checks need not read the file; None when the writer did not count
+    served_delayed: int | None = None
 
 
 class Ledger:
@@ -187,7 +193,7 @@ class Ledger:
         now = utcnow_iso()
         with self._db.writer() as con:
             con.run_many(
-                _upsert("partitions", PARTITION_COLUMNS),
+                _upsert("partitions", PARTITION_COLUMNS + PARTITION_SUMMARY_COLUMNS),
                 [
                     (
                         rec.view,
@@ -202,6 +208,7 @@ class Ledger:
                         rec.delayed_rows,
                         run_id,
                         now,
+                        rec.served_delayed,
                     )
                     for rec, run_id in items
                 ],
@@ -225,7 +232,7 @@ class Ledger:
         """
         with self._db.writer() as con:
             for table, columns, rows in (
-                ("partitions", PARTITION_COLUMNS, partitions),
+                ("partitions", PARTITION_COLUMNS + PARTITION_SUMMARY_COLUMNS, partitions),
                 ("runs", RUN_COLUMNS, runs),
             ):
                 for keys, group in _by_keys(rows).items():
@@ -433,6 +440,15 @@ class LedgerReader:
                 [trade_date.isoformat(), view],
             )
         return self._rows(_PARTITIONS + " WHERE trade_date=?", [trade_date.isoformat()])
+
+    def file_summaries(self, trade_date: date, view: str) -> list[dict[str, Any]]:
+        """Every partitions row of one view and date with what its writer counted
+        (PARTITION_SUMMARY_COLUMNS; None on rows written before, or on a ledger no writer
+        has migrated yet), so a check can take a file's counts without reading it."""
+        rows = self._rows(
+            "SELECT * FROM partitions WHERE trade_date=? AND view=?", [trade_date.isoformat(), view]
+        )
+        return [{**dict.fromkeys(PARTITION_SUMMARY_COLUMNS), **r} for r in rows]
 
     def partition(
         self, view: str, trade_date: date, underlying: str, slot: str

@@ -20,7 +20,13 @@ from shared.due import due_slots, recent_sessions, slots_of
 from shared.queries.context import ServerContext
 from shared.queries.frames import ratio
 from shared.queries.limits import Meta
-from shared.queries.shards import by_shard, missing, shards_of_day
+from shared.queries.shards import (
+    by_shard,
+    missing,
+    shards_of_day,
+    streaming_coverage,
+)
+from shared.storage import STREAMING_VIEW
 
 VIEWS = ("intraday", "close", "daily_clean")
 
@@ -158,28 +164,15 @@ def _coverage(
     }
 
 
-STREAMING_VIEW = "streaming"  # the ledger's one row per streamed underlying and day
-
-
 def _streaming(ctx: ServerContext, day: date, now: datetime) -> dict[str, Any] | None:
-    """Which of streaming.underlyings wrote parts today, per shard when split (a shard
-    that streamed none of its underlyings is named); None when streaming is not set up.
-    Due once streaming.start_time has passed."""
+    """Streaming coverage of the day (shared.queries.shards.streaming_coverage); None when
+    streaming is not set up. Due once streaming.start_time has passed."""
     symbols = ctx.cfg.streaming.underlyings
     if not symbols:
         return None
-    due = [""] if now >= slot_datetime(day, ctx.cfg.streaming.start_time) else []
+    due = now >= slot_datetime(day, ctx.cfg.streaming.start_time)
     rows = ctx.ledger.partitions_for_date(day, STREAMING_VIEW)
-    streamed = {r["underlying"] for r in rows} & set(symbols)
-    shards = by_shard(shards_of_day(ctx, day), symbols, due, {(s, "") for s in streamed})
-    return {
-        **({"shards": shards, "missing_shards": missing(shards)} if shards else {}),
-        "due": bool(due),
-        "underlyings": len(symbols),
-        "streamed": len(streamed),
-        "coverage": ratio(len(streamed), len(symbols)) if due else None,
-        "rows": sum(int(r["rows"] or 0) for r in rows),
-    }
+    return streaming_coverage(shards_of_day(ctx, day), symbols, due, rows)
 
 
 def _written(ctx: ServerContext, view: str, day: date) -> set[tuple[str, str]]:

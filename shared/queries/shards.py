@@ -7,7 +7,7 @@ The count is the configured [shard] count or, if wider, the split the ledger's r
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
@@ -46,3 +46,22 @@ def by_shard(
 def missing(shards: list[dict[str, Any]]) -> list[str]:
     """Shards with partitions due and none written."""
     return [s["shard"] for s in shards if s["expected_partitions"] and not s["written"]]
+
+
+def streaming_coverage(
+    count: int, symbols: Sequence[str], due: bool, rows: Iterable[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """Which of streaming.underlyings wrote parts on a day (`rows`: the day's partitions rows
+    of the streaming view), per shard when split; a shard that streamed none of its own
+    underlyings while streaming was due is named. Health and QA both report this."""
+    rows = list(rows)
+    streamed = {str(r["underlying"]) for r in rows} & set(symbols)
+    shards = by_shard(count, symbols, [""] if due else [], {(s, "") for s in streamed})
+    return {
+        **({"shards": shards, "missing_shards": missing(shards)} if shards else {}),
+        "due": due,
+        "underlyings": len(symbols),
+        "streamed": len(streamed),
+        "coverage": ratio(len(streamed), len(symbols)) if due else None,
+        "rows": sum(int(r.get("rows") or 0) for r in rows),
+    }

@@ -161,6 +161,9 @@ def test_s3_write_read_list_replace(s3_root: str, s3_srv: S3Server) -> None:
     assert [e.size for e in entries] == [datafs.size(other), size2]
     assert datafs.read_bytes(root / "clean" / "note.txt") == b"hello"
     assert datafs.list_files(root / "absent") == []
+    assert str(datafs.path_of(str(f))) == str(f) and datafs.is_file(datafs.path_of(str(f)))
+    assert datafs.names(f.parent, "slot=") == ["slot=1600.parquet"]
+    assert [str(p) for p in datafs.subdirs(root)] == [f"{s3_root}/clean", f"{s3_root}/raw"]
 
 
 def test_s3_parquet_matches_local_bytes(s3_root: str, tmp_path: Path) -> None:

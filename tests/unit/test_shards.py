@@ -5,15 +5,18 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections import Counter
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
 
 from collector.ops.checks.qa import day_metrics
-from collector.ops.checks.selfcheck import judge
+from collector.ops.checks.selfcheck import compute_metrics, judge
+from shared.calendar import ET
 from shared.config import QAConfig, load_config
+from shared.ledger import Ledger, PartitionRecord
+from shared.storage import STREAMING_VIEW, Layout
 from shared.universe import Shard, shard_count, shard_of
 from tests.support.config import tmp_config
 
@@ -95,3 +98,48 @@ def test_the_cli_refuses_a_bad_shard_in_one_line(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 2
     assert proc.stderr.strip() == "opt-data: error: --shard: bad shard 3/2: expected 1 <= i <= N"
+
+
+def _streamed(cfg_path: Path, day: date, symbols: list[str]) -> None:
+    layout = Layout.from_config(load_config(cfg_path, env={}))
+    ledger = Ledger(layout.ledger)
+    recs = [
+        PartitionRecord(STREAMING_VIEW, day, s, "", f"/x/{s}/part-0.parquet", 10, 100)
+        for s in symbols
+    ]
+    ledger.add_streamed(recs, "run-1")
+
+
+def test_qa_and_selfcheck_name_the_streaming_shard_that_streamed_nothing(tmp_path: Path) -> None:
+    """The test config streams SPY and QQQ; split in two, each shard holds one of them."""
+    day = date(2026, 11, 18)
+    cfg_path = tmp_config(tmp_path, "\n[shard]\nindex = 1\ncount = 2\n")
+    cfg = load_config(cfg_path, env={})
+    streamers = list(cfg.streaming.underlyings)
+    assert sorted(shard_of(s, 2) for s in streamers) == [1, 2], "the fixture needs one per shard"
+    mine = [s for s in streamers if shard_of(s, 2) == 1]
+    after_start = datetime(2026, 11, 18, 15, 0, tzinfo=ET)
+
+    before = compute_metrics(cfg, day, ["SPY"], now=datetime(2026, 11, 18, 9, 0, tzinfo=ET))
+    assert before.streaming is not None and before.streaming["due"] is False
+
+    nothing = compute_metrics(cfg, day, ["SPY"], now=after_start)
+    assert nothing.streaming is not None and nothing.streaming["streamed"] == 0
+    assert nothing.streaming["missing_shards"] == ["1/2", "2/2"]
+    # streaming not in use at all that day: named in the metrics, not a failed check
+    assert nothing.missing_streaming_shards == []
+
+    _streamed(cfg_path, day, mine)
+    half = compute_metrics(cfg, day, ["SPY"], now=after_start)
+    assert half.streaming is not None
+    assert half.streaming["streamed"] == 1 and half.streaming["coverage"] == 0.5
+    assert half.streaming["missing_shards"] == ["2/2"]
+    assert half.as_json()["streaming"]["shards"][0]["written"] == 1
+    failed = {c.name: c for c in judge(half, QAConfig(), None, None) if not c.passed}
+    assert failed["missing_streaming_shards"].note == "no streaming from shard 2/2"
+
+    _streamed(cfg_path, day, [s for s in streamers if s not in mine])
+    full = compute_metrics(cfg, day, ["SPY"], now=after_start)
+    assert full.streaming is not None and full.streaming["coverage"] == 1.0
+    assert full.missing_streaming_shards == []
+    assert "missing_streaming_shards" not in {c.name for c in judge(full, QAConfig(), None, None)}

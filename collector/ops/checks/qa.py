@@ -6,6 +6,8 @@ rollup fallback daily_clean rows whose rollup_strategy is not "close" / rows
 OI fill rate    daily_clean rows with open_interest / rows
 per shard       slot coverage of each shard's symbols when collectors split the universe;
                 a shard with pairs due and none covered is named as missing
+streaming       which of streaming.underlyings wrote parts that day, per shard when split
+                (shared.queries.shards.streaming_coverage, as health reports it)
 
 A metric with nothing to measure is None (the selfcheck treats that as a breach, except
 OI while enrichment is not yet due).
@@ -25,9 +27,10 @@ from typing import Any
 
 import polars as pl
 
+from collector.pipeline.delayed import served_delayed
 from shared.ledger import unrepaired_missed
-from shared.schema import DELAYED_TYPES, FLAG_MISSING_QUOTE
-from shared.universe import all_shards
+from shared.queries.shards import by_shard
+from shared.schema import FLAG_MISSING_QUOTE
 
 MIN_QUOTED_SHARE = 0.5
 
@@ -84,10 +87,17 @@ class DayMetrics:
     failed_runs: list[dict[str, Any]] = field(default_factory=list)
     corrupt_files: list[str] = field(default_factory=list)  # moved aside while reading
     shards: list[ShardCoverage] = field(default_factory=list)  # empty when not sharded
+    streaming: dict[str, Any] | None = None  # None when streaming.underlyings is empty
 
     @property
     def missing_shards(self) -> list[str]:
         return [s.shard for s in self.shards if s.expected and not s.covered]
+
+    @property
+    def missing_streaming_shards(self) -> list[str]:
+        """Shards that streamed nothing while another shard did (streaming is in use)."""
+        s = self.streaming or {}
+        return list(s.get("missing_shards") or []) if s.get("streamed") else []
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -111,10 +121,15 @@ class DayMetrics:
             "corrupt_files": self.corrupt_files,
             "shards": [s.as_json() for s in self.shards],
             "missing_shards": self.missing_shards,
+            "streaming": self.streaming,
         }
 
 
 SUMMARY_KEYS = ["underlying", "slot"]
+SUMMARY_SCHEMA = pl.Schema(
+    {"underlying": pl.String, "slot": pl.String, "rows": pl.Int64, "quoted": pl.Int64,
+     "delayed": pl.Int64}
+)  # fmt: skip
 
 
 def summarize_intraday(
@@ -126,18 +141,15 @@ def summarize_intraday(
     aggregated while it is read (a lazy scan) instead of held row by row in memory.
     `flags=False`: rows carry no data_quality_flags column and count as quoted.
     """
-    quoted = (
-        ~pl.col("data_quality_flags").list.contains(FLAG_MISSING_QUOTE).fill_null(False)
+    quoted = (  # a literal's sum would be 1, not the group's length
+        (~pl.col("data_quality_flags").list.contains(FLAG_MISSING_QUOTE).fill_null(False)).sum()
         if flags
-        else pl.lit(True)
+        else pl.len()
     )
-    delayed = pl.col("delayed_fallback").fill_null(False) | pl.col("market_data_type").is_in(
-        [int(t) for t in DELAYED_TYPES]
-    ).fill_null(False)
     return intraday.group_by(SUMMARY_KEYS).agg(
         rows=pl.len().cast(pl.Int64),
-        quoted=quoted.sum().cast(pl.Int64),
-        delayed=delayed.sum().cast(pl.Int64),
+        quoted=quoted.cast(pl.Int64),
+        delayed=served_delayed().sum().cast(pl.Int64),
     )
 
 
@@ -146,10 +158,7 @@ def _summary(intraday: pl.DataFrame) -> pl.DataFrame:
     if "rows" in intraday.columns and "quoted" in intraday.columns:
         return intraday
     if not intraday.height:
-        return pl.DataFrame(
-            schema={"underlying": pl.String, "slot": pl.String, "rows": pl.Int64,
-                    "quoted": pl.Int64, "delayed": pl.Int64}
-        )  # fmt: skip
+        return pl.DataFrame(schema=SUMMARY_SCHEMA)
     out = summarize_intraday(intraday, "data_quality_flags" in intraday.columns)
     assert isinstance(out, pl.DataFrame)
     return out
@@ -171,21 +180,14 @@ def slot_coverage(intraday: pl.DataFrame, symbols: list[str], slots: list[str]) 
 def shard_coverage(
     coverage: Coverage, symbols: list[str], slots: list[str], count: int
 ) -> list[ShardCoverage]:
-    """The coverage split by shard (shared.universe's hash rule); [] for one shard."""
-    if count <= 1:
-        return []
-    lacking: dict[str, int] = {}
-    for m in coverage.missing:
-        sym = m.rsplit("@", 1)[0]
-        lacking[sym] = lacking.get(sym, 0) + 1
-    out = []
-    for shard in all_shards(count):
-        mine = [s for s in symbols if shard.holds(s)]
-        expected = len(mine) * len(slots)
-        out.append(
-            ShardCoverage(shard.label, expected, expected - sum(lacking.get(s, 0) for s in mine))
-        )
-    return out
+    """The coverage split by shard (shared.queries.shards.by_shard, which health uses too);
+    [] for one shard."""
+    gaps = set(coverage.missing)
+    written = {(s, slot) for s in symbols for slot in slots if f"{s}@{slot}" not in gaps}
+    return [
+        ShardCoverage(d["shard"], d["expected_partitions"], d["written"])
+        for d in by_shard(count, symbols, slots, written)
+    ]
 
 
 def delayed_ratio(intraday: pl.DataFrame) -> Ratio:

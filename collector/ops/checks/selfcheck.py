@@ -13,12 +13,13 @@ from typing import Any
 from collector.ops.checks.dataset import intraday_summary, read_view, scheduled_symbols
 from collector.ops.checks.logscan import LogscanResult, scan_day
 from collector.ops.checks.qa import DayMetrics, day_metrics
-from collector.pipeline.store import report_corrupt, sweep_corrupt
-from shared.calendar import get_session, now_et
+from collector.pipeline.store import report_corrupt
+from shared.calendar import get_session, now_et, slot_datetime
 from shared.config import AppConfig, QAConfig
 from shared.due import enrichment_due, intraday_due
 from shared.ledger import LedgerReader
-from shared.storage import Layout, atomic_write_json, leftover_tmp_files
+from shared.queries.shards import streaming_coverage
+from shared.storage import STREAMING_VIEW, Layout, atomic_write_json, leftover_tmp_files
 from shared.tasks import Task
 from shared.universe import shard_count
 
@@ -123,6 +124,17 @@ def judge(
                 "no data from shard " + ", ".join(metrics.missing_shards),
             )
         )
+    if metrics.missing_streaming_shards:
+        checks.append(
+            Check(
+                "missing_streaming_shards",
+                len(metrics.missing_streaming_shards),
+                "<=",
+                0,
+                False,
+                "no streaming from shard " + ", ".join(metrics.missing_streaming_shards),
+            )
+        )
     if metrics.corrupt_files:
         checks.append(
             Check(
@@ -156,13 +168,14 @@ def compute_metrics(
     session = get_session(trade_date)
     due = intraday_due(cfg, session, clock) if session else []
     # a corrupt file is a finding: moved aside (one error-log line each), then measured without
-    corrupt = sweep_corrupt([layout.date_dir(v, trade_date) for v in ("intraday", "daily_clean")])
-    report_corrupt(layout, Task.QA, trade_date, corrupt)
-    intraday = intraday_summary(layout, trade_date)
-    daily = read_view(
+    intraday, corrupt = intraday_summary(layout, trade_date)
+    daily, corrupt_daily = read_view(
         layout, "daily_clean", trade_date, ["expiry", "rollup_strategy", "open_interest"]
     )
-    runs = LedgerReader(layout.ledger).runs_for_dates([trade_date])
+    corrupt += corrupt_daily
+    report_corrupt(layout, Task.QA, trade_date, corrupt)
+    ledger = LedgerReader(layout.ledger)
+    runs = ledger.runs_for_dates([trade_date])
     shards = shard_count(cfg.shard.count, sorted({str(r.get("shard") or "") for r in runs}))
     syms = scheduled_symbols(cfg, trade_date, symbols, every_shard=shards > 1)
     oi_due = enrichment_due(cfg, trade_date, clock) or any(
@@ -171,7 +184,22 @@ def compute_metrics(
     metrics = day_metrics(
         trade_date, syms, due, intraday, daily, runs, oi_due=oi_due, shard_count=shards
     )
-    return replace(metrics, corrupt_files=[q.line() for q in corrupt])
+    return replace(
+        metrics,
+        corrupt_files=[q.line() for q in corrupt],
+        streaming=_streaming(cfg, ledger, trade_date, shards, clock),
+    )
+
+
+def _streaming(
+    cfg: AppConfig, ledger: LedgerReader, trade_date: date, shards: int, clock: datetime
+) -> dict[str, Any] | None:
+    """The day's streaming coverage from the ledger, by the rule health uses."""
+    if not cfg.streaming.underlyings:
+        return None
+    due = clock >= slot_datetime(trade_date, cfg.streaming.start_time)
+    rows = ledger.partitions_for_date(trade_date, STREAMING_VIEW)
+    return streaming_coverage(shards, cfg.streaming.underlyings, due, rows)
 
 
 def write_metrics(cfg: AppConfig, metrics: DayMetrics) -> Path:

@@ -8,17 +8,23 @@ the bucket. The guard refuses anything but one SELECT; this class is the wall un
 
 - every path must lie under one of the allowed prefixes (the views' roots), '..' refused;
 - every write, delete, move or mkdir raises PermissionError;
-- one listing answers the per-file questions DuckDB asks (info, modified, size), so a file
-  costs one GET instead of three HEADs and a GET (measured in docs/benchmarks.md).
+- a glob is one recursive LIST of its fixed prefix, and that listing answers the per-file
+  questions DuckDB asks (info, modified, size, the expansion of each listed file), so a
+  file costs one GET instead of a LIST per folder level, a HEAD and a GET (measured in
+  docs/benchmarks.md).
 
 The listing kept here lives as long as the connection: one query.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, NoReturn
 
 from fsspec import AbstractFileSystem
+from fsspec.utils import glob_translate
+
+MAGIC = re.compile(r"[*?\[]")
 
 
 class ReadOnlyRoot(AbstractFileSystem):  # type: ignore[misc]
@@ -29,7 +35,8 @@ class ReadOnlyRoot(AbstractFileSystem):  # type: ignore[misc]
         self.inner = inner
         self.protocol = inner.protocol
         self.prefixes = [inner._strip_protocol(p).rstrip("/") + "/" for p in prefixes]
-        self.known: dict[str, dict[str, Any]] = {}
+        self.known: dict[str, dict[str, Any]] = {}  # key -> info, from listings
+        self.listed: set[str] = set()  # prefixes listed (recursively) into `known`
 
     # --- the wall ---------------------------------------------------------------------
     def _key(self, path: str) -> str:
@@ -46,9 +53,21 @@ class ReadOnlyRoot(AbstractFileSystem):  # type: ignore[misc]
 
     # --- reads ------------------------------------------------------------------------
     def glob(self, path: str, maxdepth: int | None = None, **kwargs: Any) -> Any:
-        self._key(path)
-        found = self.inner.glob(path, maxdepth=maxdepth, detail=True)
-        self.known.update(found)
+        """One recursive LIST under the pattern's fixed prefix, matched here (fsspec's own
+        glob lists every folder level: a LIST per date and per underlying folder); a
+        name without wildcards that a listing already gave is answered without a request."""
+        key = self._key(path)
+        magic = MAGIC.search(key)
+        if magic is None:
+            info = self.known.get(key)
+            found = {key: info} if info is not None else self.inner.glob(key, detail=True)
+        else:
+            fixed = key[: magic.start()].rsplit("/", 1)[0]
+            if fixed not in self.listed:
+                self.listed.add(fixed)
+                self.known.update(self.inner.find(fixed, detail=True))
+            pattern = re.compile(glob_translate(key))
+            found = {k: v for k, v in self.known.items() if pattern.match(k)}
         return found if kwargs.get("detail") else sorted(found)
 
     def ls(self, path: str, detail: bool = True, **kwargs: Any) -> Any:
@@ -69,6 +88,9 @@ class ReadOnlyRoot(AbstractFileSystem):  # type: ignore[misc]
             self._refuse()
         key = self._key(path)
         info = self.known.get(key)
-        if info is not None and info.get("size") is not None:
-            kwargs.setdefault("size", info["size"])
-        return self.inner._open(key, mode, **kwargs)
+        if info is None:
+            return self.inner._open(key, mode, **kwargs)
+        kwargs.setdefault("size", info["size"])
+        handle = self.inner._open(key, mode, **kwargs)
+        handle._details = info  # s3fs asks for them on the first read: a HEAD saved per file
+        return handle

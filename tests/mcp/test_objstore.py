@@ -15,12 +15,17 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import pytest
 from mcp.client.stdio import StdioServerParameters
 
+from collector.ops.maintenance.compaction import compact_week
+from scripts.bench.synthetic_store import Shape, build_store
+from shared.calendar import previous_session
 from shared.config import load_config
 from shared.datafs import data_root, write_bytes
 from shared.storage import Layout
@@ -169,3 +174,73 @@ def test_sql_reads_nothing_outside_the_data_root(
         assert "permission denied" in text, text
     text = pair[1].error("run_sql", {"sql": f"COPY (SELECT 1) TO 's3://{bucket}/data/raw/x.csv'"})
     assert "SELECT" in text
+
+
+# --- compacted days: compacted.parquet read by slot, a re-collected slot file wins -------------
+@pytest.fixture(scope="module")
+def compacted_pair(
+    s3_srv: S3Server, aws_env: dict[str, str], session_factory: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[McpSession, McpSession]:  # fmt: skip
+    """A 2-session store compacted by the collector's own code, one slot collected again
+    after compaction and one compacted file corrupt, then served from disk and from S3."""
+    root = tmp_path_factory.mktemp("compacted-local")
+    config = build_store(root, sessions=2, symbols=["AAPL", "MSFT", "SPY"],
+                         shape=Shape(expiries=2, strikes=4), end=STORE_END)  # fmt: skip
+    cfg = load_config(config)
+    layout = Layout.from_config(cfg)
+    days = [previous_session(STORE_END).trade_date, STORE_END]
+    again = layout.chain_file("intraday", days[0], "AAPL", "10:00")
+    kept = pq.read_table(again).slice(0, 3)
+    for week in sorted({d.isocalendar()[:2] for d in days}):
+        monday = date.fromisocalendar(week[0], week[1], 1)
+        compact_week(layout, monday, today=days[-1], same_day=True,
+                     compression_level=cfg.storage.compression_level)  # fmt: skip
+    assert not again.exists()
+    pq.write_table(kept, again)  # re-collected after compaction: newer than its packed copy
+    layout.compacted_file("intraday", days[-1], "SPY").write_bytes(b"PAR1 not a parquet file")
+    bucket = make_bucket(s3_srv)
+    assert isinstance(layout.data, Path)
+    uri = mirror(layout.data, s3_srv, bucket)
+    site = tmp_path_factory.mktemp("compacted-s3")
+    shutil.copytree(config.parent, site / "config")
+    shutil.copytree(layout.state, site / "state")
+    toml = site / "config" / "opt-data.toml"
+    toml.write_text(toml.read_text().replace('data = "data"', f'data = "{uri}"'))
+    audits = tmp_path_factory.mktemp("compacted-audits")
+    local = session_factory(_params(config, audits / "local.db", {}))
+    remote = session_factory(_params(toml, audits / "s3.db", aws_env))
+    return local, remote
+
+
+OLDER = "2026-11-19"
+# fmt: off
+COMPACTED_CALLS: list[tuple[str, dict[str, Any]]] = [
+    ("get_chain_sample", {"symbol": "MSFT", "date": OLDER, "view": "intraday", "slot": "12:30"}),
+    ("get_chain_sample", {"symbol": "AAPL", "date": OLDER, "view": "intraday", "slot": "10:00"}),
+    ("get_chain_sample", {"symbol": "AAPL", "date": OLDER, "view": "intraday"}),
+    ("get_vol_timeseries", {"symbol": "MSFT", "view": "intraday", "sessions": 2, "each_slot": True}),
+    ("get_partition_issues", {"days": 2, "view": "intraday", "limit": 200}),
+    ("run_sql", {"sql": f"SELECT underlying, slot, count(*) AS n FROM intraday WHERE date = '{OLDER}' "
+                        "GROUP BY ALL ORDER BY ALL"}),
+    ("run_sql", {"sql": f"SELECT slot, count(*) AS n FROM intraday_on('{OLDER}', 'AAPL') "
+                        "GROUP BY slot ORDER BY slot"}),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(
+    ("tool", "args"), COMPACTED_CALLS, ids=[f"{t}-{i}" for i, (t, _) in enumerate(COMPACTED_CALLS)]
+)
+def test_a_compacted_day_reads_the_same_from_the_bucket(
+    compacted_pair: tuple[McpSession, McpSession], tool: str, args: dict[str, Any]
+) -> None:
+    local, remote = compacted_pair[0].ok(tool, args), compacted_pair[1].ok(tool, args)
+    if tool == "get_partition_issues":  # pyarrow names the source: a local path, or '<Buffer>'
+        for reply in (local, remote):
+            for row in reply["issues"]["rows"]:
+                if row[4] == "corrupt":
+                    row[5] = row[5].split(": Could not open Parquet input source")[0]
+    assert comparable(remote) == comparable(local)
+    if tool == "run_sql" and "intraday_on" in args["sql"]:
+        assert dict(remote["rows"])["10:00"] == 3  # the re-collected slot file, not the packed rows

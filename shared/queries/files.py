@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -75,6 +76,52 @@ def list_dir(directory: DataPath, max_entries: int) -> tuple[list[DirEntry], boo
         name = str(info["name"]).rstrip("/").rsplit("/", 1)[-1]
         out.append(RemoteEntry(name, info.get("type") == "directory", int(info.get("size") or 0)))
     return out, False
+
+
+Nested = dict[str, tuple[list[DirEntry], bool]]
+
+
+def list_two_levels(
+    directory: DataPath, folders: str, max_entries: int
+) -> tuple[list[DirEntry], Nested, bool]:
+    """A directory's entries, and the entries of each of its folders whose name starts with
+    `folders` (each listing capped at max_entries, True when cut: the top one's flag).
+
+    Locally a scandir per folder, as before. On an object store one recursive LIST of the
+    prefix (1,000 keys a page) instead of one LIST per folder: a date of 500 underlyings
+    is one request, not 501."""
+    if isinstance(directory, Path):
+        top, cut = list_dir(directory, max_entries)
+        nested = {
+            e.name: list_dir(directory / e.name, max_entries)
+            for e in top
+            if e.name.startswith(folders) and e.is_dir()
+        }
+        return top, nested, cut
+    try:
+        found = directory.fs.find(directory.path, detail=True)
+    except (FileNotFoundError, NotADirectoryError):
+        return [], {}, False
+    base = directory.path.rstrip("/") + "/"
+    top_names: dict[str, RemoteEntry] = {}
+    inner: dict[str, dict[str, RemoteEntry]] = {}
+    for key, info in sorted(found.items()):
+        parts = key[len(base) :].split("/")
+        size = int(info.get("size") or 0)
+        if len(parts) == 1:
+            top_names[parts[0]] = RemoteEntry(parts[0], False, size)
+            continue
+        top_names.setdefault(parts[0], RemoteEntry(parts[0], True, 0))
+        name = parts[1]
+        entry = RemoteEntry(name, len(parts) > 2, size if len(parts) == 2 else 0)
+        inner.setdefault(parts[0], {}).setdefault(name, entry)
+    first: list[DirEntry] = [e for e in islice(top_names.values(), max_entries)]
+    below: Nested = {}
+    for folder, entries in inner.items():
+        if folder.startswith(folders):
+            listed: list[DirEntry] = [*entries.values()]
+            below[folder] = (listed[:max_entries], len(listed) > max_entries)
+    return first, below, len(top_names) > max_entries
 
 
 def parquet_file(path: DataPath, pre_buffer: bool = True) -> pq.ParquetFile:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -89,8 +90,11 @@ def read_partition(
     source = ctx.access.relative(part.path)
     meta.add_source(f"{source} (slot == '{part.slot}')" if part.compacted else source)
     slot = f" slot {part.slot}" if part.slot else ""
-    if not part.path.is_file():
-        raise QueryError(f"no {part.view} partition for {part.symbol} on {part.trade_date}{slot}")
+    gone = QueryError(f"no {part.view} partition for {part.symbol} on {part.trade_date}{slot}")
+    # resolve_partition has just seen the file; on an object store that check is a HEAD,
+    # so it is not asked again: the GET's FileNotFoundError says the same.
+    if isinstance(part.path, Path) and not part.path.is_file():
+        raise gone
     try:
         if part.compacted:
             assert part.slot is not None
@@ -101,6 +105,8 @@ def read_partition(
             file_cols = set(pf.schema_arrow.names)
             wanted = [c for c in columns if c in file_cols] if columns else None
             table = pf.read(columns=wanted, use_threads=False)
+    except FileNotFoundError:
+        raise gone from None
     except (OSError, pa.ArrowException) as exc:
         raise QueryError(f"partition {source} is unreadable: {exc}") from None
     if part.compacted and table.num_rows == 0:

@@ -117,7 +117,7 @@ def _listing(ctx: ServerContext, view: str, day: date) -> Listing:
     directory = ctx.access.date_dir(view, day)
     cap = ctx.limits.max_dir_entries
     out = Listing()
-    dirs, out.cut = ctx.access.list_dir(directory, cap)
+    dirs, nested, out.cut = files.list_two_levels(directory, "underlying=", cap)
     for d in dirs:
         if d.name.endswith(".tmp"):
             out.tmps.append(directory / d.name)
@@ -125,7 +125,7 @@ def _listing(ctx: ServerContext, view: str, day: date) -> Listing:
             continue
         sym = d.name.split("=", 1)[1]
         sym_dir = directory / d.name
-        inner, inner_cut = ctx.access.list_dir(sym_dir, cap)
+        inner, inner_cut = nested.get(d.name, ([], False))
         out.cut = out.cut or inner_cut
         slot_files: dict[tuple[str, str], DataPath] = {}
         for f in inner:

@@ -124,14 +124,35 @@ def list_two_levels(
     return first, below, len(top_names) > max_entries
 
 
-def parquet_file(path: DataPath, pre_buffer: bool = True) -> pq.ParquetFile:
-    """One Parquet file opened for reading (footer parsed); OSError when it is absent."""
+Fetched = dict[str, "bytes | Exception"]  # object key -> its bytes, or why not
+
+
+def fetch_many(paths: list[DataPath]) -> Fetched:
+    """Object-store files fetched together (s3fs runs the GETs concurrently, 32 at a time by
+    default), for a caller about to open them all; local files are not read ahead ({})."""
+    remote = [p for p in paths if not isinstance(p, Path)]
+    if not remote:
+        return {}
+    got = remote[0].fs.cat([p.path for p in remote], on_error="return")
+    return {p.path: got.get(p.path, FileNotFoundError(str(p))) for p in remote}
+
+
+def parquet_file(
+    path: DataPath, pre_buffer: bool = True, fetched: Fetched | None = None
+) -> pq.ParquetFile:
+    """One Parquet file opened for reading (footer parsed); OSError when it is absent.
+    An object-store file is one GET, or taken from what fetch_many brought."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     if isinstance(path, Path):
         return pq.ParquetFile(path, pre_buffer=pre_buffer)
-    return pq.ParquetFile(pa.BufferReader(path.fs.cat_file(path.path)))
+    payload = (fetched or {}).get(path.path)
+    if payload is None:
+        payload = path.fs.cat_file(path.path)
+    if isinstance(payload, Exception):
+        raise payload
+    return pq.ParquetFile(pa.BufferReader(payload))
 
 
 def read_table(path: DataPath, columns: list[str] | None = None) -> pa.Table:

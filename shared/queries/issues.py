@@ -196,12 +196,13 @@ def _check_view_day(
             _check_compacted_slot(scan, view, day, sym, slot, rec, listing.packed[sym][slot])
         else:
             _check_recorded(scan, view, day, sym, slot, rec, found, listing.sizes.get(found))
-    opened: set[DataPath] = set()  # a compacted file holds many slots: open it once
+    opened: dict[DataPath, tuple[str, str]] = {}  # a compacted file holds many slots: once
     for (sym, slot), path in sorted(on_disk.items()):
         if path not in opened and scan.may_read():
-            opened.add(path)
-            label = "" if path.name == COMPACTED_FILE else slot
-            _look_inside(scan, view, day, sym, label, path, listing.sizes.get(path))
+            opened[path] = (sym, "" if path.name == COMPACTED_FILE else slot)
+    fetched = files.fetch_many(list(opened))  # object store: the GETs run side by side
+    for path, (sym, label) in opened.items():
+        _look_inside(scan, view, day, sym, label, path, listing.sizes.get(path), fetched)
     if listing.cut:
         meta.notes.append(
             f"{view} {day}: directory listing stopped at {ctx.limits.max_dir_entries} entries"
@@ -287,7 +288,14 @@ def _check_ledger_row(
 
 
 def _look_inside(
-    scan: Scan, view: str, day: date, sym: str, slot: str, path: DataPath, listed: int | None = None
+    scan: Scan,
+    view: str,
+    day: date,
+    sym: str,
+    slot: str,
+    path: DataPath,
+    listed: int | None = None,
+    fetched: files.Fetched | None = None,
 ) -> None:
     """Open one file: corrupt footer, duplicate keys, and for daily_clean fallbacks and OI."""
     try:
@@ -304,7 +312,7 @@ def _look_inside(
     if packed:
         cols.append(SLOT_COLUMN)
     try:
-        pf = files.parquet_file(path)
+        pf = files.parquet_file(path, fetched=fetched)
         frame = pl.from_arrow(pf.read(columns=[c for c in cols if c in pf.schema_arrow.names]))
     except FileNotFoundError:
         scan.moved += 1  # moved while it was read (compaction): not corrupt

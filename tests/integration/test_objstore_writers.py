@@ -248,3 +248,37 @@ def test_streaming_parts_are_created_never_replaced(
         datafs.write_parquet(second, table.slice(0, 1), exclusive=True)
     key = "data/raw/ib/streaming/date=2026-11-20/underlying=SPY/part-1.parquet"
     assert _keys(s3_srv, s3_root)[key] == size  # untouched
+
+
+def _write_day(cfg: AppConfig, layout: Layout, ledger: Ledger) -> None:
+    from tests.support.tables import daily_rows
+
+    for sym, delayed in (("AAPL", 1), ("MSFT", 0)):
+        for slot in ("09:30", "10:00", "10:30"):
+            rows = snapshot_rows(sym, slot, 4, delayed=delayed)
+            write_chain(cfg, layout, ledger, "intraday", DAY, sym, slot, rows, "r")
+        daily = daily_rows(sym, 4, fallback=1, missing_oi=1)
+        write_chain(cfg, layout, ledger, "daily_clean", DAY, sym, None, daily, "r")
+
+
+def test_qa_measures_the_same_day_alike_on_s3_and_on_disk(tmp_path: Path, s3_root: str) -> None:
+    """QA over the object store against QA over a local copy of the same day (the oracle)."""
+    from datetime import UTC, datetime
+
+    from collector.ops.checks.selfcheck import compute_metrics
+
+    now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    found = {}
+    for name, data in (("s3", s3_root), ("local", None)):
+        site = tmp_path / name
+        site.mkdir()
+        cfg = load_config(tmp_config(site, data=data), env={})
+        layout = Layout.from_config(cfg)
+        _write_day(cfg, layout, Ledger(layout.ledger))
+        if name == "s3":  # a bad copy among the files: moved aside by the read, not counted
+            datafs.write_bytes(layout.chain_file("intraday", DAY, "SPY", "09:30"), b"PAR1 junk")
+        found[name] = compute_metrics(cfg, DAY, ["AAPL", "MSFT"], now).as_json()
+    s3, local = found["s3"], found["local"]
+    assert len(s3.pop("corrupt_files")) == 1 and local.pop("corrupt_files") == []
+    assert s3 == local
+    assert local["intraday_rows"] == 24 and local["daily_clean_rows"] == 8

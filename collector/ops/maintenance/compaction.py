@@ -17,12 +17,14 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from collector.ops.checks.dataset import partition_files
 from collector.pipeline.compacted import merge_frames, read_day_files
+from collector.pipeline.store import UNREADABLE, Quarantined, quarantine_unreadable
 from shared.ledger import Ledger, LedgerReader, PartitionRecord
 from shared.storage import Layout, atomic_write_parquet
 
@@ -247,10 +249,30 @@ def compact_week(
     return report
 
 
-def count_rows(layout: Layout, view: str, dates: list[date]) -> int:
-    """Rows a reader sees for the dates (to prove compaction kept every row)."""
+def count_rows(
+    layout: Layout, view: str, dates: list[date], corrupt: list[Quarantined] | None = None
+) -> int:
+    """Rows a reader sees for the dates (to prove compaction kept every row).
+
+    Only footers are read, all in one native multi-file pass. Should one be unreadable,
+    each file's footer is read on its own: with `corrupt` given, an unreadable file is
+    moved aside and listed there (the sweep and the count are one pass over the files),
+    else the count fails.
+    """
+    files = [f for day in dates for f in partition_files(layout.date_dir(view, day))]
+    if not files:
+        return 0
+    try:
+        scan = pl.scan_parquet([str(f) for f in files], hive_partitioning=False)
+        return int(scan.select(pl.len()).collect().item())
+    except (pl.exceptions.PolarsError, OSError):
+        pass
     total = 0
-    for day in dates:
-        for f in partition_files(layout.date_dir(view, day)):
-            total += pq.ParquetFile(f).metadata.num_rows
+    for f in files:
+        try:
+            total += pq.read_metadata(f).num_rows
+        except UNREADABLE as exc:
+            if corrupt is None:
+                raise
+            corrupt.append(quarantine_unreadable(f, exc))
     return total

@@ -2,15 +2,15 @@
 
 The rule of which row wins is the pure stage collector.pipeline.rollup. This job makes
 one vectorised pass over every underlying of the day (collector/pipeline/rollup_inputs.py
-reads only the intraday files the bad close rows need), writes the files in parallel
-(each one atomically) and records every ledger row in one transaction.
+reads only the intraday files the bad close rows need, and moves aside a corrupt file
+when a read meets it), writes the files in parallel (each one atomically) and records
+every ledger row in one transaction.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,7 +19,7 @@ from collector.pipeline.errors import InputError
 from collector.pipeline.rollup_inputs import list_day, rollup_day
 from collector.pipeline.rows import fill_stats_by_underlying
 from collector.pipeline.run import JobResult, RunContext, as_date, session_for
-from collector.pipeline.store import Quarantined, report_corrupt, sweep_corrupt
+from collector.pipeline.store import Quarantined, report_corrupt
 from shared.config import AppConfig
 from shared.ledger import LedgerReader, PartitionRecord
 from shared.storage import Layout, atomic_write_parquet
@@ -66,13 +66,10 @@ def run_rollup(cfg: AppConfig, trade_date: date | str) -> JobResult:
         hint = "close-snapshot" if not allow else "snapshot or close-snapshot"
         raise InputError(f"no raw chain data for {d}: run {hint} first")
     ctx = RunContext(cfg, Task.ROLLUP, d)
-    # a corrupt input file is a finding (moved aside, one error-log line), not a crash
-    corrupt = sweep_corrupt([layout.date_dir(v, d) for v in ("close", "intraday", "daily_clean")])
-    report_corrupt(layout, Task.ROLLUP, d, corrupt, run_id=ctx.run_id)
     try:
         files = list_day(layout, d, sorted(symbols), with_intraday=allow)
         recorded = {
-            Path(r["path"]): int(r["rows"])
+            str(r["path"]): int(r["rows"])
             for r in LedgerReader(layout.ledger).partitions_for_date(d, "intraday")
         }
         result = rollup_day(
@@ -81,6 +78,9 @@ def run_rollup(cfg: AppConfig, trade_date: date | str) -> JobResult:
             fallback_slot=cfg.rollup.fallback_slot,
             recorded_rows=recorded,
         )
+        # a corrupt input file is a finding (moved aside when read, one error-log line)
+        corrupt = result.corrupt
+        report_corrupt(layout, Task.ROLLUP, d, corrupt, run_id=ctx.run_id)
 
         stats = fill_stats_by_underlying(result.table)
 

@@ -322,3 +322,28 @@ def test_rollup_on_s3_equals_rollup_on_disk(tmp_path: Path, s3_root: str) -> Non
         assert s3.drop_columns(drop).equals(local.drop_columns(drop))
     strategies = tables["s3"]["MSFT"].column("rollup_strategy").to_pylist()
     assert strategies.count("close") == 3 and len(set(strategies)) == 2  # one row fell back
+
+
+def test_compaction_on_s3_keeps_every_row(tmp_path: Path, s3_root: str, s3_srv: S3Server) -> None:
+    from collector.ops.maintenance.compaction import compact_day, count_rows
+
+    _, cfg, layout, ledger = _site(tmp_path, s3_root)
+    for sym in ("AAPL", "MSFT"):
+        for slot in ("09:30", "10:00", "10:30"):
+            write_chain(
+                cfg, layout, ledger, "intraday", DAY, sym, slot, snapshot_rows(sym, slot, 3), "r"
+            )
+    before = count_rows(layout, "intraday", [DAY])
+    items = compact_day(layout, DAY, compression_level=3)
+    assert [(i.underlying, i.files_in, i.rows_out) for i in items] == [
+        ("AAPL", 3, 9),
+        ("MSFT", 3, 9),
+    ]
+    prefix = "data/raw/ib/chain/view=intraday/date=2026-11-20/"
+    assert sorted(_keys(s3_srv, s3_root)) == [
+        f"{prefix}underlying={s}/{COMPACTED_FILE}" for s in ("AAPL", "MSFT")
+    ]
+    assert count_rows(layout, "intraday", [DAY]) == before == 18
+    recs = LedgerReader(layout.ledger).partitions_for_date(DAY, "intraday")
+    assert len(recs) == 6 and all(r["path"].endswith(COMPACTED_FILE) for r in recs)
+    assert compact_day(layout, DAY, compression_level=3) == []  # nothing left to merge

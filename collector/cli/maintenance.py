@@ -127,14 +127,15 @@ def _compact(
 ) -> None:
     """Quarantine corrupt files, compact, and prove every row a reader saw is still there."""
     from collector.ops.maintenance.compaction import count_rows
-    from collector.pipeline.store import report_corrupt, sweep_corrupt
+    from collector.pipeline.store import Quarantined, report_corrupt
 
     try:
-        corrupt = [] if dry_run else sweep_corrupt([layout.date_dir("intraday", d) for d in days])
+        corrupt: list[Quarantined] = []
+        # one footer pass: the rows before, and corrupt files moved aside (not in a dry run)
+        before = count_rows(layout, "intraday", days, None if dry_run else corrupt)
         for q in corrupt:
             report_corrupt(layout, "compact", q.path_date(), [q])
             typer.echo(q.line())
-        before = count_rows(layout, "intraday", days)
         items = run()
         after = count_rows(layout, "intraday", days)
     except OSError as exc:  # read-only data directory, disk full: one line, nothing half-done

@@ -10,10 +10,16 @@ the day's contracts are frozen in the contract cache, so every slot of the day l
 same set. When that cannot be taken for granted for an underlying (no close file, an
 intraday file the ledger has no row for, or one with more rows than the close file), all
 its slot files are read.
+
+A file that cannot be read is moved aside when a read meets it (one error-log line, as
+the sweep of qa and selfcheck does) and the rollup goes on as if it were not there;
+no file is opened only to check it (the footers of a day's 7,000 files cost more than
+the rollup itself).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -21,67 +27,112 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from collector.pipeline import rollup as R
+from collector.pipeline.store import UNREADABLE, Quarantined, quarantine_unreadable
+from shared import datafs
 from shared import schema as S
 from shared.calendar import slot_file_label
+from shared.datafs import DataPath
 from shared.storage import Layout
-
-SLOT_GLOB = "slot=*.parquet"
 
 
 @dataclass
 class DayFiles:
     """The files the rollup of one day may read, per underlying."""
 
-    close: dict[str, Path] = field(default_factory=dict)
-    intraday: dict[str, list[Path]] = field(default_factory=dict)
-    previous: dict[str, Path] = field(default_factory=dict)
+    close: dict[str, DataPath] = field(default_factory=dict)
+    intraday: dict[str, list[DataPath]] = field(default_factory=dict)
+    previous: dict[str, DataPath] = field(default_factory=dict)
+
+    def drop(self, gone: Iterable[DataPath]) -> None:
+        """Forget files moved aside (a corrupt close file: the underlying has none)."""
+        out = set(gone)
+        self.close = {s: p for s, p in self.close.items() if p not in out}
+        self.previous = {s: p for s, p in self.previous.items() if p not in out}
+        for s, paths in list(self.intraday.items()):
+            self.intraday[s] = [p for p in paths if p not in out]
 
 
 def list_day(layout: Layout, day: date, symbols: Iterable[str], with_intraday: bool) -> DayFiles:
+    """One directory listing per underlying and view (a glob or a stat per file costs
+    more than the rollup's own work at 500 underlyings)."""
     files = DayFiles()
+    compacted_name = layout.compacted_file("intraday", day, "X").name
+    daily = {
+        p.parent.name.split("=", 1)[1]: p
+        for p in _listing(layout.date_dir("daily_clean", day), "underlying=", dirs=True)
+        for p in [p / layout.chain_file("daily_clean", day, "X").name]
+    }
     for sym in symbols:
-        close_dir = layout.underlying_dir("close", day, sym)
-        close = sorted(close_dir.glob(SLOT_GLOB)) if close_dir.is_dir() else []
+        close = _listing(layout.underlying_dir("close", day, sym), "slot=", ".parquet")
         if close:
             files.close[sym] = close[-1]  # the close view's last slot
         if with_intraday:
             d = layout.underlying_dir("intraday", day, sym)
-            slots = sorted(d.glob(SLOT_GLOB)) if d.is_dir() else []
+            slots = _listing(d, "slot=", ".parquet")
             # a compacted day holds every slot in one file; a slot file beside it is newer
-            compacted = layout.compacted_file("intraday", day, sym)
-            if compacted.is_file():
-                slots.insert(0, compacted)
+            if _listing(d, compacted_name):
+                slots.insert(0, d / compacted_name)
             if slots:
                 files.intraday[sym] = slots
-        prev = layout.chain_file("daily_clean", day, sym)
-        if prev.is_file():
+        prev = daily.get(sym)
+        if prev is not None and datafs.is_file(prev):
             files.previous[sym] = prev
     return files
 
 
+def _listing(
+    directory: DataPath, prefix: str, suffix: str = "", dirs: bool = False
+) -> list[DataPath]:
+    """Sorted entries of a directory named prefix*suffix (files, or directories); none
+    when it does not exist. (An object store: one listing call, shared.datafs.)"""
+    if not isinstance(directory, Path):
+        return [directory / n for n in datafs.names(directory, prefix, suffix, dirs)]
+    try:
+        with os.scandir(directory) as it:
+            names = [
+                e.name
+                for e in it
+                if e.name.startswith(prefix) and e.name.endswith(suffix)
+                and (e.is_dir() if dirs else e.is_file())
+            ]  # fmt: skip
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [directory / n for n in sorted(names)]
+
+
 def read_many(
-    paths: Sequence[Path], schema: pa.Schema, columns: list[str] | None = None
+    paths: Sequence[DataPath],
+    schema: pa.Schema,
+    columns: list[str] | None = None,
+    corrupt: list[Quarantined] | None = None,
 ) -> pl.DataFrame | None:
     """Many Parquet files in one multi-threaded read, `_path` naming each row's file.
 
     Files written under an older schema (a column fewer, another float width) do not
-    share one read plan; they are read one by one and conformed to today's schema.
+    share one read plan; they are read one by one and conformed to today's schema. So is
+    a batch holding an unreadable file: with `corrupt` given, that file is moved aside and
+    listed there, else the read fails.
     """
     if not paths:
         return None
     try:
         return pl.read_parquet([str(p) for p in paths], columns=columns, include_file_paths="_path")
     except (pl.exceptions.PolarsError, OSError):
-        frames = [
-            pl.DataFrame(
-                S.conform(pq.read_table(p), schema).select(columns or schema.names)
-            ).with_columns(_path=pl.lit(str(p)))
-            for p in paths
-        ]
-        return pl.concat(frames, how="vertical_relaxed")
+        pass
+    frames = []
+    for p in paths:
+        try:
+            table = datafs.read_parquet(p)
+        except UNREADABLE as exc:
+            if corrupt is None:
+                raise
+            corrupt.append(quarantine_unreadable(p, exc))
+            continue
+        frame = pl.DataFrame(S.conform(table, schema).select(columns or schema.names))
+        frames.append(frame.with_columns(_path=pl.lit(str(p))))
+    return pl.concat(frames, how="vertical_relaxed") if frames else None
 
 
 @dataclass(frozen=True)
@@ -89,6 +140,7 @@ class RollupRead:
     table: pa.Table  # daily_clean rows of every underlying, sorted by underlying, contract
     missing_close: list[str]
     files_read: int
+    corrupt: list[Quarantined] = field(default_factory=list)  # moved aside when read
 
 
 def rollup_day(
@@ -96,12 +148,17 @@ def rollup_day(
     *,
     allow_intraday_fallback: bool,
     fallback_slot: str,
-    recorded_rows: dict[Path, int] | None = None,
+    recorded_rows: dict[str, int] | None = None,
 ) -> RollupRead:
-    """daily_clean of every listed underlying; `recorded_rows` are the ledger's intraday rows."""
-    close = read_many(list(files.close.values()), S.SNAPSHOT_SCHEMA)
-    previous = read_many(list(files.previous.values()), S.DAILY_CLEAN_SCHEMA, R.PREVIOUS_COLUMNS)
+    """daily_clean of every listed underlying; `recorded_rows` are the ledger's intraday
+    rows by file path (as the ledger spells it)."""
+    corrupt: list[Quarantined] = []
     read = len(files.close) + len(files.previous)
+    close = read_many(list(files.close.values()), S.SNAPSHOT_SCHEMA, corrupt=corrupt)
+    previous = read_many(
+        list(files.previous.values()), S.DAILY_CLEAN_SCHEMA, R.PREVIOUS_COLUMNS, corrupt
+    )
+    files.drop(q.path for q in corrupt)
     symbols = sorted(set(files.close) | set(files.intraday))
     missing = [s for s in symbols if s not in files.close]
     cands = []
@@ -109,19 +166,20 @@ def rollup_day(
         cands.append(R.close_candidates(close.drop("_path")))
     if allow_intraday_fallback and files.intraday:
         parts, n = _intraday_needed(files, cands[0] if cands else None, fallback_slot,
-                                    recorded_rows or {})  # fmt: skip
+                                    recorded_rows or {}, corrupt)  # fmt: skip
         read += n
         if parts is not None:
             cands.append(R.intraday_candidates(parts, fallback_slot))
     table = R.finish(R.choose(cands), previous.drop("_path") if previous is not None else None)
-    return RollupRead(table, missing, read)
+    return RollupRead(table, missing, read, corrupt)
 
 
 def _intraday_needed(
     files: DayFiles,
     close: pl.DataFrame | None,
     fallback_slot: str,
-    recorded: dict[Path, int],
+    recorded: dict[str, int],
+    corrupt: list[Quarantined],
 ) -> tuple[pl.DataFrame | None, int]:
     """The intraday rows the rules can pick, in file order per underlying."""
     close_rows: dict[str, int] = {}
@@ -133,14 +191,18 @@ def _intraday_needed(
         s
         for s, paths in files.intraday.items()
         if s not in close_rows
-        or any(recorded.get(p, close_rows[s] + 1) > close_rows[s] for p in paths)
+        or any(recorded.get(str(p), close_rows[s] + 1) > close_rows[s] for p in paths)
     ]
-    order: dict[Path, int] = {}
+    order: dict[DataPath, int] = {}
     for paths in files.intraday.values():
         order.update({p: i for i, p in enumerate(paths)})
     frames = [
         f
-        for f in [read_many([p for s in full for p in files.intraday[s]], S.SNAPSHOT_SCHEMA)]
+        for f in [
+            read_many(
+                [p for s in full for p in files.intraday[s]], S.SNAPSHOT_SCHEMA, None, corrupt
+            )
+        ]
         if f is not None
     ]
     n = sum(len(files.intraday[s]) for s in full)
@@ -152,7 +214,7 @@ def _intraday_needed(
         batch = [walks[s][step] for s in sorted(want) if step < len(walks[s])]
         if not batch:
             break
-        df = read_many(batch, S.SNAPSHOT_SCHEMA)
+        df = read_many(batch, S.SNAPSHOT_SCHEMA, None, corrupt)
         n += len(batch)
         step += 1
         if df is None:
@@ -173,7 +235,7 @@ def _intraday_needed(
     return rows.drop("_path"), n
 
 
-def _walk(paths: list[Path], fallback_slot: str) -> list[Path]:
+def _walk(paths: list[DataPath], fallback_slot: str) -> list[DataPath]:
     """The fallback slot's file first, then the others from the latest back."""
     name = f"slot={slot_file_label(fallback_slot)}.parquet"
     first = [p for p in paths if p.name == name]

@@ -216,6 +216,11 @@ class Quarantined:
         return today_et()
 
 
+def quarantine_unreadable(path: DataPath, exc: BaseException) -> Quarantined:
+    """Move aside a file a read just failed on (the reader saw why; no second look)."""
+    return Quarantined(path, quarantine(path), _reason(exc))
+
+
 def sweep_corrupt(directories: list[DataPath]) -> list[Quarantined]:
     """Quarantine every unreadable `*.parquet` under the directories (footer check)."""
     found = []

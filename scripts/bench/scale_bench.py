@@ -1,6 +1,6 @@
 """Rollup, storage, checks and maintenance at the scale of the S&P 500 (one session).
 
-    python -m scripts.bench.scale_bench [--quick] [--keep DIR]
+    python -m scripts.bench.scale_bench [--quick] [--keep DIR [--reuse]]
 
 Writes one realistic session (scripts/bench/scale_session.py: 500 underlyings x 14 slots
 x 390 contracts = 2.73M intraday rows; --quick: 50 underlyings), then measures side by
@@ -36,7 +36,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from scripts.bench.scale_session import DAY, underlying_day, write_session
+from scripts.bench.scale_session import DAY, load_session, underlying_day, write_session
 from shared import schema as S
 from shared.storage import atomic_write_parquet
 
@@ -51,10 +51,11 @@ class Proc:
     out: dict[str, Any]
 
 
-def run_child(task: str, config: Path, day: date) -> Proc:
-    """One measured task in a fresh interpreter (so its imports and memory are its own)."""
+def run_child(task: str, config: Path, day: date, cwd: Path | None = None) -> Proc:
+    """One measured task in a fresh interpreter (so its imports and memory are its own);
+    `cwd`: the checkout whose code runs (scripts/bench/scale_ab.py)."""
     cmd = [sys.executable, "-m", "scripts.bench.scale_child", task, str(config), str(day)]
-    r = launch(cmd)
+    r = launch(cmd, cwd)
     if r["exit"] != 0:
         raise SystemExit(f"bench child {task} failed ({r['exit']})")
     out = json.loads(r["out"].strip().splitlines()[-1])
@@ -77,8 +78,10 @@ print(json.dumps({"wall": time.perf_counter() - t, "cpu": u.ru_utime + u.ru_stim
 """
 
 
-def launch(cmd: list[str]) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-c", LAUNCHER, *cmd], capture_output=True, text=True)
+def launch(cmd: list[str], cwd: Path | None = None) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, *cmd], capture_output=True, text=True, cwd=cwd
+    )
     return dict(json.loads(done.stdout))
 
 
@@ -128,16 +131,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="50 underlyings (a CI smoke run)")
     p.add_argument("--symbols", type=int, default=None)
     p.add_argument("--keep", type=Path, default=None, help="write the session here and keep it")
+    p.add_argument("--reuse", action="store_true",
+                   help="with --keep: use the session already there (not yet compacted)")  # fmt: skip
     args = p.parse_args(argv)
+    if args.reuse and args.keep is None:
+        p.error("--reuse needs --keep DIR")
     symbols = args.symbols or (50 if args.quick else 500)
     root = args.keep or Path(tempfile.mkdtemp(prefix="opt-data-scale-"))
     failed = False
     try:
         t0 = time.perf_counter()
-        session = write_session(root, symbols)
+        reuse = args.reuse and (root / "config" / "opt-data.toml").is_file()
+        session = load_session(root) if reuse else write_session(root, symbols)
+        symbols = len(session.symbols)
         rows = session.intraday_rows
         print(f"session: {symbols} underlyings x {len(session.slots)} slots x 390 contracts = "
-              f"{rows:,} intraday rows, written in {time.perf_counter() - t0:.1f} s", flush=True)  # fmt: skip
+              f"{rows:,} intraday rows, {'reused' if reuse else 'written'} in {time.perf_counter() - t0:.1f} s", flush=True)  # fmt: skip
         layout_root = root / "data"
         slot_bytes = sum(f.stat().st_size for f in layout_root.rglob("slot=*.parquet"))
         print(f"\n## Storage (bytes per row)\nslot files as written: "
@@ -151,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print("\n## Rollup (one session, every underlying)", flush=True)
         daily = root / "data" / "clean"
+        shutil.rmtree(daily, ignore_errors=True)  # a reused session's earlier rollup
         old = run_child("rollup-old", session.config, session.day)
         old_out = _read_daily(daily)
         shutil.rmtree(daily)

@@ -241,6 +241,22 @@ def write_session(
     return Session(root, config, day, names, slots, len(names) * len(slots) * per, closes * per)
 
 
+def load_session(root: Path, day: date = DAY) -> Session:
+    """The handle of a session write_session left under `root` (the bench's --reuse)."""
+    config = root / "config" / "opt-data.toml"
+    lines = (root / "config" / "universe.csv").read_text(encoding="utf-8").splitlines()[1:]
+    names = [line.split(",", 1)[0] for line in lines if line]
+    layout = Layout.from_config(load_config(config))
+    if any(layout.date_dir("intraday", day).glob("underlying=*/compacted.parquet")):
+        raise SystemExit(f"{root}: the session's day is already compacted; write a new one")
+    session = get_session(day)
+    assert session is not None, f"{day} is not a session"
+    slots = list(session_slots(session))
+    per = EXPIRIES * STRIKES * 2
+    closes = sum(1 for _ in layout.date_dir("close", day).glob("underlying=*"))
+    return Session(root, config, day, names, slots, len(names) * len(slots) * per, closes * per)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("out", type=Path)

@@ -248,3 +248,102 @@ def test_streaming_parts_are_created_never_replaced(
         datafs.write_parquet(second, table.slice(0, 1), exclusive=True)
     key = "data/raw/ib/streaming/date=2026-11-20/underlying=SPY/part-1.parquet"
     assert _keys(s3_srv, s3_root)[key] == size  # untouched
+
+
+def _write_day(cfg: AppConfig, layout: Layout, ledger: Ledger) -> None:
+    from tests.support.tables import daily_rows
+
+    for sym, delayed in (("AAPL", 1), ("MSFT", 0)):
+        for slot in ("09:30", "10:00", "10:30"):
+            rows = snapshot_rows(sym, slot, 4, delayed=delayed)
+            write_chain(cfg, layout, ledger, "intraday", DAY, sym, slot, rows, "r")
+        daily = daily_rows(sym, 4, fallback=1, missing_oi=1)
+        write_chain(cfg, layout, ledger, "daily_clean", DAY, sym, None, daily, "r")
+
+
+def test_qa_measures_the_same_day_alike_on_s3_and_on_disk(tmp_path: Path, s3_root: str) -> None:
+    """QA over the object store against QA over a local copy of the same day (the oracle)."""
+    from datetime import UTC, datetime
+
+    from collector.ops.checks.selfcheck import compute_metrics
+
+    now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    found = {}
+    for name, data in (("s3", s3_root), ("local", None)):
+        site = tmp_path / name
+        site.mkdir()
+        cfg = load_config(tmp_config(site, data=data), env={})
+        layout = Layout.from_config(cfg)
+        _write_day(cfg, layout, Ledger(layout.ledger))
+        if name == "s3":  # a bad copy among the files: moved aside by the read, not counted
+            datafs.write_bytes(layout.chain_file("intraday", DAY, "SPY", "09:30"), b"PAR1 junk")
+        found[name] = compute_metrics(cfg, DAY, ["AAPL", "MSFT"], now).as_json()
+    s3, local = found["s3"], found["local"]
+    assert len(s3.pop("corrupt_files")) == 1 and local.pop("corrupt_files") == []
+    assert s3 == local
+    assert local["intraday_rows"] == 24 and local["daily_clean_rows"] == 8
+
+
+def test_rollup_on_s3_equals_rollup_on_disk(tmp_path: Path, s3_root: str) -> None:
+    """The rollup of one day over the object store against the same day on disk (oracle)."""
+    from collector.pipeline.jobs.rollup import run_rollup
+
+    tables = {}
+    for name, data in (("s3", s3_root), ("local", None)):
+        site = tmp_path / name
+        site.mkdir()
+        cfg = load_config(tmp_config(site, data=data), env={})
+        layout = Layout.from_config(cfg)
+        ledger = Ledger(layout.ledger)
+        for sym in ("AAPL", "MSFT"):
+            for slot in ("15:00", "15:30", "16:00"):
+                rows = snapshot_rows(sym, slot, 4)
+                write_chain(cfg, layout, ledger, "intraday", DAY, sym, slot, rows, "r")
+            # the close view lacks a quote on MSFT: the rollup falls back to intraday
+            close = snapshot_rows(sym, "16:00", 4).to_pylist()
+            if sym == "MSFT":
+                close[0].update(bid=None, ask=None, data_quality_flags=["missing_quote"])
+            close_table = pa.Table.from_pylist(close, schema=snapshot_rows(sym, "16:00", 1).schema)
+            write_chain(cfg, layout, ledger, "close", DAY, sym, "16:00", close_table, "r")
+        result = run_rollup(cfg, DAY)
+        assert result.status in ("ok", "partial"), result.message
+        tables[name] = {
+            sym: read_table(layout.chain_file("daily_clean", DAY, sym)) for sym in ("AAPL", "MSFT")
+        }
+        if name == "s3":
+            recs = LedgerReader(layout.ledger).partitions_for_date(DAY, "daily_clean")
+            assert {r["path"] for r in recs} == {
+                str(layout.chain_file("daily_clean", DAY, s)) for s in ("AAPL", "MSFT")
+            }
+    for sym in ("AAPL", "MSFT"):
+        s3, local = tables["s3"][sym], tables["local"][sym]
+        assert s3 is not None and local is not None and s3.num_rows == 4
+        drop = [c for c in ("ingest_id", "rollup_run_id") if c in local.column_names]
+        assert s3.drop_columns(drop).equals(local.drop_columns(drop))
+    strategies = tables["s3"]["MSFT"].column("rollup_strategy").to_pylist()
+    assert strategies.count("close") == 3 and len(set(strategies)) == 2  # one row fell back
+
+
+def test_compaction_on_s3_keeps_every_row(tmp_path: Path, s3_root: str, s3_srv: S3Server) -> None:
+    from collector.ops.maintenance.compaction import compact_day, count_rows
+
+    _, cfg, layout, ledger = _site(tmp_path, s3_root)
+    for sym in ("AAPL", "MSFT"):
+        for slot in ("09:30", "10:00", "10:30"):
+            write_chain(
+                cfg, layout, ledger, "intraday", DAY, sym, slot, snapshot_rows(sym, slot, 3), "r"
+            )
+    before = count_rows(layout, "intraday", [DAY])
+    items = compact_day(layout, DAY, compression_level=3)
+    assert [(i.underlying, i.files_in, i.rows_out) for i in items] == [
+        ("AAPL", 3, 9),
+        ("MSFT", 3, 9),
+    ]
+    prefix = "data/raw/ib/chain/view=intraday/date=2026-11-20/"
+    assert sorted(_keys(s3_srv, s3_root)) == [
+        f"{prefix}underlying={s}/{COMPACTED_FILE}" for s in ("AAPL", "MSFT")
+    ]
+    assert count_rows(layout, "intraday", [DAY]) == before == 18
+    recs = LedgerReader(layout.ledger).partitions_for_date(DAY, "intraday")
+    assert len(recs) == 6 and all(r["path"].endswith(COMPACTED_FILE) for r in recs)
+    assert compact_day(layout, DAY, compression_level=3) == []  # nothing left to merge

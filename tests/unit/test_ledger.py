@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from datetime import date
 from pathlib import Path
 
@@ -337,15 +338,25 @@ def test_streamed_parts_add_up_per_underlying_and_day(location: LedgerLocation) 
     assert reader.day_summary("streaming", DAY)["rows"] == 34
 
 
-def _backends(server: PostgresServer, database: str) -> int:
+def _backends(server: PostgresServer, database: str, settle_at: int | None = None) -> int:
+    """Backends connected to `database`. A closed connection's backend leaves
+    pg_stat_activity a moment after the client hangs up (the server process exits on its
+    own), so with `settle_at` the count is read again until it reaches that figure, up to
+    a bound (an event awaited, not a duration asserted)."""
     import psycopg
 
-    with psycopg.connect(server.url(), autocommit=True) as admin:
-        row = admin.execute(
-            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = %s", (database,)
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
+    count = -1
+    for _ in range(100):
+        with psycopg.connect(server.url(), autocommit=True) as admin:
+            row = admin.execute(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = %s", (database,)
+            ).fetchone()
+        assert row is not None
+        count = int(row[0])
+        if settle_at is None or count == settle_at:
+            return count
+        time.sleep(0.05)
+    return count
 
 
 def test_a_done_reader_and_process_exit_close_every_postgres_connection(
@@ -356,7 +367,7 @@ def test_a_done_reader_and_process_exit_close_every_postgres_connection(
     url = pg_server.new_database()
     name = url.rsplit("/", 1)[1]
     Ledger(LedgerURL(url)).start_run("snapshot", DAY)
-    assert _backends(pg_server, name) == 0  # the writer's connection ends with its write
+    assert _backends(pg_server, name, settle_at=0) == 0  # the writer's ends with its write
 
     def read_in_threads(reader: LedgerReader) -> None:
         threads = [threading.Thread(target=reader.status_counts, args=(DAY,)) for _ in range(3)]
@@ -368,7 +379,7 @@ def test_a_done_reader_and_process_exit_close_every_postgres_connection(
     with LedgerReader(LedgerURL(url), keep_open=True) as reader:
         read_in_threads(reader)  # one kept connection per worker thread
         assert _backends(pg_server, name) == 3
-    assert _backends(pg_server, name) == 0  # the reader is done: all three are closed
+    assert _backends(pg_server, name, settle_at=0) == 0  # the reader is done: all closed
     assert reader.status_counts(DAY) == {"running": 1}  # a later read opens a new one
     reader.close()
 
@@ -376,4 +387,4 @@ def test_a_done_reader_and_process_exit_close_every_postgres_connection(
     read_in_threads(server_reader)
     assert _backends(pg_server, name) == 3
     close_all_at_exit()  # what the interpreter runs at exit
-    assert _backends(pg_server, name) == 0
+    assert _backends(pg_server, name, settle_at=0) == 0

@@ -2,15 +2,15 @@
 
 The rule of which row wins is the pure stage collector.pipeline.rollup. This job makes
 one vectorised pass over every underlying of the day (collector/pipeline/rollup_inputs.py
-reads only the intraday files the bad close rows need), writes the files in parallel
-(each one atomically) and records every ledger row in one transaction.
+reads only the intraday files the bad close rows need, and moves aside a corrupt file
+when a read meets it), writes the files in parallel (each one atomically) and records
+every ledger row in one transaction.
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,10 +19,11 @@ from collector.pipeline.errors import InputError
 from collector.pipeline.rollup_inputs import list_day, rollup_day
 from collector.pipeline.rows import fill_stats_by_underlying
 from collector.pipeline.run import JobResult, RunContext, as_date, session_for
-from collector.pipeline.store import Quarantined, report_corrupt, sweep_corrupt
+from collector.pipeline.store import Quarantined, report_corrupt
+from shared import datafs
 from shared.config import AppConfig
 from shared.ledger import LedgerReader, PartitionRecord
-from shared.storage import Layout, atomic_write_parquet
+from shared.storage import Layout
 from shared.tasks import Task
 from shared.universe import Shard
 
@@ -32,11 +33,8 @@ WRITE_THREADS = 4  # writes wait on fsync; a few in flight hide it
 def day_symbols(layout: Layout, d: date, views: tuple[str, ...]) -> set[str]:
     symbols: set[str] = set()
     for view in views:
-        date_dir = layout.date_dir(view, d)
-        if date_dir.is_dir():
-            symbols |= {
-                p.name.split("=", 1)[1] for p in date_dir.glob("underlying=*") if p.is_dir()
-            }
+        names = datafs.names(layout.date_dir(view, d), "underlying=", dirs=True)
+        symbols |= {n.split("=", 1)[1] for n in names}
     return symbols
 
 
@@ -66,13 +64,10 @@ def run_rollup(cfg: AppConfig, trade_date: date | str) -> JobResult:
         hint = "close-snapshot" if not allow else "snapshot or close-snapshot"
         raise InputError(f"no raw chain data for {d}: run {hint} first")
     ctx = RunContext(cfg, Task.ROLLUP, d)
-    # a corrupt input file is a finding (moved aside, one error-log line), not a crash
-    corrupt = sweep_corrupt([layout.date_dir(v, d) for v in ("close", "intraday", "daily_clean")])
-    report_corrupt(layout, Task.ROLLUP, d, corrupt, run_id=ctx.run_id)
     try:
         files = list_day(layout, d, sorted(symbols), with_intraday=allow)
         recorded = {
-            Path(r["path"]): int(r["rows"])
+            str(r["path"]): int(r["rows"])
             for r in LedgerReader(layout.ledger).partitions_for_date(d, "intraday")
         }
         result = rollup_day(
@@ -81,13 +76,16 @@ def run_rollup(cfg: AppConfig, trade_date: date | str) -> JobResult:
             fallback_slot=cfg.rollup.fallback_slot,
             recorded_rows=recorded,
         )
+        # a corrupt input file is a finding (moved aside when read, one error-log line)
+        corrupt = result.corrupt
+        report_corrupt(layout, Task.ROLLUP, d, corrupt, run_id=ctx.run_id)
 
         stats = fill_stats_by_underlying(result.table)
 
         def write(item: tuple[str, pa.Table]) -> PartitionRecord:
             sym, table = item
             path = layout.chain_file("daily_clean", d, sym)
-            size = atomic_write_parquet(
+            size = datafs.write_parquet(
                 path, table, cfg.storage.compression, cfg.storage.compression_level
             )
             st = stats[sym]

@@ -105,6 +105,10 @@ def main(argv: list[str] | None = None) -> None:
             token = check_bind(args.host, secret)
         except BindRefused as exc:
             fail(str(exc))
+    from shared.storage import Layout
+
+    layout = Layout.from_config(cfg)
+    check_data_root(layout)  # before logging is set up: its one line is all stderr shows
     logging.basicConfig(
         level=getattr(logging, args.log_level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -115,15 +119,13 @@ def main(argv: list[str] | None = None) -> None:
     from mcp_server.audit import AuditLog
     from mcp_server.server import build_server
     from shared.queries.context import ServerContext
-    from shared.storage import Layout
 
     allow_raw = cfg.mcp.allow_raw if args.allow_raw is None else args.allow_raw
     allow_clean = cfg.mcp.allow_clean if args.allow_clean is None else args.allow_clean
     audit_path = args.audit_db or cfg.mcp.audit_db
     assert audit_path is not None
     check_audit_db(audit_path)
-    check_data_root(ctx_layout := Layout.from_config(cfg))
-    ctx = ServerContext.build(cfg, allow_raw=allow_raw, allow_clean=allow_clean, layout=ctx_layout)
+    ctx = ServerContext.build(cfg, allow_raw=allow_raw, allow_clean=allow_clean, layout=layout)
     server = build_server(ctx, AuditLog(audit_path.resolve()), log_level=args.log_level)
     log = logging.getLogger("mcp_server")
     log.info(

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -244,3 +246,21 @@ def test_a_compacted_day_reads_the_same_from_the_bucket(
     assert comparable(remote) == comparable(local)
     if tool == "run_sql" and "intraday_on" in args["sql"]:
         assert dict(remote["rows"])["10:00"] == 3  # the re-collected slot file, not the packed rows
+
+
+def test_a_missing_bucket_stops_the_server_in_one_line(
+    s3_site: tuple[Path, str], aws_env: dict[str, str], tmp_path: Path
+) -> None:
+    config = tmp_path / "config" / "opt-data.toml"
+    shutil.copytree(s3_site[0].parent, config.parent)
+    config.write_text(config.read_text().replace(f"s3://{s3_site[1]}/", "s3://no-such-bucket/"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "mcp_server", "--config", str(config), "--audit-db",
+         str(tmp_path / "audit.db")],
+        capture_output=True, text=True, timeout=120, env={**os.environ, **aws_env},
+        stdin=subprocess.DEVNULL, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "bucket 'no-such-bucket' does not exist" in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr and aws_env["AWS_SECRET_ACCESS_KEY"] not in proc.stderr

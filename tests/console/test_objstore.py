@@ -10,6 +10,7 @@ and the run logs.
 from __future__ import annotations
 
 import re
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +20,6 @@ from collector.console.app import build_app
 from collector.console.reads import Reads
 from shared.storage import Layout
 from tests.console.conftest import Collected, serve
-from tests.console.test_pages import get
 from tests.support.mirror import mirror, on_bucket
 from tests.support.s3 import S3Server, make_bucket, use_server
 
@@ -42,6 +42,11 @@ def urls(collected: Collected, s3_srv: S3Server) -> Iterator[tuple[str, str]]:
         assert not isinstance(Reads.open(cfg).ctx.layout.clean, Path)
         with serve(build_app(collected.cfg)) as local, serve(build_app(cfg)) as remote:
             yield local, remote
+
+
+def get(url: str) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=60) as reply:
+        return reply.status, reply.read().decode()
 
 
 def _steady(html: str) -> str:

@@ -59,13 +59,23 @@ def s3_site(
     uri = mirror(local.data, s3_srv, bucket)
     write_bytes(data_root(f"s3://{bucket}/outside.parquet"), b"PAR1 outside the data root")
     assert len(list_keys(s3_srv, bucket)) > 150  # every partition, history, the corrupt, *.tmp
-    site = tmp_path_factory.mktemp("s3site")
-    shutil.copytree(store.parent, site / "config")
+    return _site(store, uri, tmp_path_factory.mktemp("s3site")), bucket
+
+
+def _site(config: Path, data: str, site: Path) -> Path:
+    """A copy of a store's config and state at `site`, its data root `data`. The time limit
+    is a minute: the comparison is of answers, and a busy CI machine must not turn one
+    side's answer into a timeout."""
+    local = Layout.from_config(load_config(config))
+    shutil.copytree(config.parent, site / "config")
     shutil.copytree(local.state, site / "state")
     toml = (site / "config" / "opt-data.toml").read_text(encoding="utf-8")
-    assert 'data = "data"' in toml
-    (site / "config" / "opt-data.toml").write_text(toml.replace('data = "data"', f'data = "{uri}"'))
-    return site / "config" / "opt-data.toml", bucket
+    assert 'data = "data"' in toml and "[mcp]\n" in toml
+    toml = toml.replace('data = "data"', f'data = "{data}"')
+    (site / "config" / "opt-data.toml").write_text(
+        toml.replace("[mcp]\n", "[mcp]\nquery_timeout_sec = 60\n")
+    )
+    return site / "config" / "opt-data.toml"
 
 
 def _params(config: Path, audit: Path, env: dict[str, str]) -> StdioServerParameters:
@@ -79,7 +89,9 @@ def pair(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[McpSession, McpSession]:  # fmt: skip
     audits = tmp_path_factory.mktemp("audits")
-    local = session_factory(_params(store, audits / "local.db", {}))
+    data = Layout.from_config(load_config(store)).data
+    on_disk = _site(store, str(data), tmp_path_factory.mktemp("localsite"))
+    local = session_factory(_params(on_disk, audits / "local.db", {}))
     remote = session_factory(_params(s3_site[0], audits / "s3.db", aws_env))
     return local, remote
 
@@ -201,17 +213,13 @@ def compacted_pair(
     assert not again.exists()
     pq.write_table(kept, again)  # re-collected after compaction: newer than its packed copy
     layout.compacted_file("intraday", days[-1], "SPY").write_bytes(b"PAR1 not a parquet file")
-    bucket = make_bucket(s3_srv)
     assert isinstance(layout.data, Path)
-    uri = mirror(layout.data, s3_srv, bucket)
-    site = tmp_path_factory.mktemp("compacted-s3")
-    shutil.copytree(config.parent, site / "config")
-    shutil.copytree(layout.state, site / "state")
-    toml = site / "config" / "opt-data.toml"
-    toml.write_text(toml.read_text().replace('data = "data"', f'data = "{uri}"'))
+    uri = mirror(layout.data, s3_srv, make_bucket(s3_srv))
+    on_s3 = _site(config, uri, tmp_path_factory.mktemp("compacted-s3"))
+    on_disk = _site(config, str(layout.data), tmp_path_factory.mktemp("compacted-local"))
     audits = tmp_path_factory.mktemp("compacted-audits")
-    local = session_factory(_params(config, audits / "local.db", {}))
-    remote = session_factory(_params(toml, audits / "s3.db", aws_env))
+    local = session_factory(_params(on_disk, audits / "local.db", {}))
+    remote = session_factory(_params(on_s3, audits / "s3.db", aws_env))
     return local, remote
 
 

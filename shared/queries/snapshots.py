@@ -57,7 +57,8 @@ def iter_snapshots(
 ) -> Iterator[tuple[date, str | None, pl.DataFrame]]:
     acc = ctx.access
     fetched: files.Fetched = {}
-    if view not in RAW_VIEWS:  # one file a day: an object store sends them side by side
+    remote = not isinstance(acc.root_of(view), Path)
+    if remote and view not in RAW_VIEWS:  # one file a day: fetched side by side
         ahead = days[: max(0, max_files - stats.files)]
         fetched = files.fetch_many([acc.chain_file(view, d, symbol, None) for d in ahead])
     for day in days:
@@ -102,8 +103,10 @@ def _raw_day(
     labels = sorted(set(slot_files) | set(packed))
     if not each_slot:
         labels = labels[-1:]
-    wanted = [acc.chain_file(view, day, symbol, label) for label in labels if label in slot_files]
-    fetched = files.fetch_many(wanted)  # object store: the day's slot files side by side
+    fetched: files.Fetched = {}
+    if not isinstance(directory, Path):  # object store: the day's slot files side by side
+        wanted = [acc.chain_file(view, day, symbol, x) for x in labels if x in slot_files]
+        fetched = files.fetch_many(wanted)
     for label in labels:
         if label in slot_files:  # a slot file is newer than its compacted copy
             got = _read(ctx, acc.chain_file(view, day, symbol, label), None, stats, fetched)

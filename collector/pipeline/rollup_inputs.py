@@ -19,11 +19,9 @@ the rollup itself).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
@@ -86,20 +84,8 @@ def _listing(
     directory: DataPath, prefix: str, suffix: str = "", dirs: bool = False
 ) -> list[DataPath]:
     """Sorted entries of a directory named prefix*suffix (files, or directories); none
-    when it does not exist. (An object store: one listing call, shared.datafs.)"""
-    if not isinstance(directory, Path):
-        return [directory / n for n in datafs.names(directory, prefix, suffix, dirs)]
-    try:
-        with os.scandir(directory) as it:
-            names = [
-                e.name
-                for e in it
-                if e.name.startswith(prefix) and e.name.endswith(suffix)
-                and (e.is_dir() if dirs else e.is_file())
-            ]  # fmt: skip
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    return [directory / n for n in sorted(names)]
+    when it does not exist (one os.scandir, or one listing call on an object store)."""
+    return [directory / n for n in datafs.names(directory, prefix, suffix, dirs)]
 
 
 def read_many(

@@ -29,7 +29,8 @@ def test_demo_on_an_object_store_passes_selfcheck(
     out = tmp_path / "demo"
     cmd = [sys.executable, "-m", "collector.cli.main", "demo", "--out", str(out)]
     proc = subprocess.run(
-        [*cmd, "--date", DAY, "--data", s3_root],
+        # a stock and an index: both kinds of underlying, half the demo's time
+        [*cmd, "--date", DAY, "--symbols", "AAPL,SPX", "--data", s3_root],
         capture_output=True,
         text=True,
         timeout=900,

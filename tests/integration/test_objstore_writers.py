@@ -3,11 +3,12 @@ reached through the real client chain (AWS_* variables), state on the local disk
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
+import time_machine
 from typer.testing import CliRunner
 
 from collector.cli.main import app
@@ -20,6 +21,7 @@ from collector.pipeline.store import (
     write_history,
 )
 from shared import datafs
+from shared.calendar import ET
 from shared.config import AppConfig, load_config
 from shared.ledger import Ledger, LedgerReader
 from shared.storage import COMPACTED_FILE, Layout
@@ -157,6 +159,7 @@ def test_corrupt_objects_are_moved_aside_not_deleted(
     assert remove_tmp_files(layout.date_dir("intraday", DAY)) == 0  # single PUTs leave none
 
 
+@time_machine.travel(datetime(2026, 11, 30, 8, 0, tzinfo=ET), tick=False)  # the CLI's today
 def test_retention_on_the_object_store(tmp_path: Path, s3_root: str, s3_srv: S3Server) -> None:
     cfg_path, cfg, layout, ledger = _site(tmp_path, s3_root)
     today = date(2026, 11, 30)

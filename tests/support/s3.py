@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -70,34 +71,29 @@ def forget_clients() -> None:
     s3fs.S3FileSystem.clear_instance_cache()
 
 
-def make_bucket(server: S3Server, name: str | None = None) -> str:
+def client(server: S3Server) -> Any:
+    """A boto3 S3 client of the server, independent of the code under test's client."""
     import boto3
 
-    bucket = name or f"optdata-{uuid.uuid4().hex[:12]}"
-    client = boto3.client(
+    return boto3.client(
         "s3",
         endpoint_url=server.endpoint,
         aws_access_key_id=KEY_ID,
         aws_secret_access_key=SECRET,
         region_name=REGION,
     )
-    client.create_bucket(Bucket=bucket)
+
+
+def make_bucket(server: S3Server, name: str | None = None) -> str:
+    bucket = name or f"optdata-{uuid.uuid4().hex[:12]}"
+    client(server).create_bucket(Bucket=bucket)
     return bucket
 
 
 def list_keys(server: S3Server, bucket: str) -> dict[str, int]:
     """Every object in the bucket with its size, straight from the S3 API (not fsspec)."""
-    import boto3
-
-    client = boto3.client(
-        "s3",
-        endpoint_url=server.endpoint,
-        aws_access_key_id=KEY_ID,
-        aws_secret_access_key=SECRET,
-        region_name=REGION,
-    )
     out: dict[str, int] = {}
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+    for page in client(server).get_paginator("list_objects_v2").paginate(Bucket=bucket):
         for obj in page.get("Contents", []):
             out[obj["Key"]] = int(obj["Size"])
     return out

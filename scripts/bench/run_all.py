@@ -31,6 +31,7 @@ BENCHES: tuple[tuple[str, list[str], list[str]], ...] = (
         [],
         ["--symbols", "20", "--sessions", "3", "--calls", "5"],
     ),
+    ("scripts.bench.mcp_s3_bench", [], ["--symbols", "10", "--sessions", "2", "--calls", "10"]),
 )
 
 

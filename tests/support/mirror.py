@@ -14,7 +14,7 @@ from typing import Any
 
 from shared.config import AppConfig
 from shared.datafs import data_root, list_files, write_bytes
-from tests.support.s3 import KEY_ID, REGION, SECRET, S3Server, list_keys
+from tests.support.s3 import S3Server, client, list_keys
 
 TIMING_KEYS = {"elapsed_ms", "duration_ms"}
 
@@ -42,15 +42,12 @@ def on_bucket(cfg: AppConfig, uri: str) -> AppConfig:
 
 def download(server: S3Server, bucket: str, prefix: str, dest: Path) -> Path:
     """Every object under s3://bucket/prefix/ as a file under dest/ (same relative keys)."""
-    import boto3
-
-    client = boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id=KEY_ID,
-                          aws_secret_access_key=SECRET, region_name=REGION)  # fmt: skip
+    s3 = client(server)
     keys = {k: n for k, n in list_keys(server, bucket).items() if k.startswith(f"{prefix}/")}
     for key in keys:
         target = dest.joinpath(*key.removeprefix(f"{prefix}/").split("/"))
         target.parent.mkdir(parents=True, exist_ok=True)
-        client.download_file(bucket, key, str(target))
+        s3.download_file(bucket, key, str(target))
     got = {f"{prefix}/{p.relative_to(dest).as_posix()}": p.stat().st_size
            for p in dest.rglob("*") if p.is_file()}  # fmt: skip
     assert got == keys, "the local copy does not hold exactly the bucket's objects"

@@ -81,11 +81,11 @@ def s3_figures(files: int, rows: int) -> dict[str, float]:
     return {"put_ms": _ms(writes), "get_ms": _ms(reads), "list_ms": list_ms, "listed": len(listed)}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--files", type=int, default=300)
     ap.add_argument("--rows", type=int, default=390)
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
     local = local_pair(args.files, args.rows)
     print(
         f"local slot file ({args.rows} rows), median of {args.files}: direct "
@@ -97,7 +97,8 @@ def main() -> None:
         f"s3 (moto, loopback), median of {args.files}: PUT {s3['put_ms']:.2f} ms, "
         f"GET {s3['get_ms']:.2f} ms; list {s3['listed']:.0f} objects {s3['list_ms']:.1f} ms"
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -9,6 +9,7 @@ subprocess the test starts inherits them.
 
 from __future__ import annotations
 
+import logging
 import socket
 import uuid
 from collections.abc import Iterator
@@ -42,6 +43,8 @@ def _free_port() -> int:
 def s3_server() -> Iterator[S3Server]:
     from moto.server import ThreadedMotoServer
 
+    # the server's per-request access log (werkzeug, INFO) would bury what a run prints
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

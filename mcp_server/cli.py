@@ -11,9 +11,12 @@ import logging
 import sqlite3
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from shared.config import ConfigError, load_config
+
+if TYPE_CHECKING:
+    from shared.storage import Layout
 
 EXIT_USAGE = 2
 PROG = "opt-data mcp-server"
@@ -70,6 +73,21 @@ def check_audit_db(path: Path) -> None:
         fail(f"cannot open the audit DB {path}: {exc}")
 
 
+def check_data_root(layout: Layout) -> None:
+    """An object-store root answers one request before the server starts (missing bucket,
+    no credentials, unreachable endpoint: one line, exit 2); a local root is not touched."""
+    from shared.datafs import DataRootError, is_local, probe
+
+    if is_local(layout.raw) and is_local(layout.clean):
+        return
+
+    try:
+        for root in (layout.raw, layout.clean):
+            probe(root)
+    except DataRootError as exc:
+        fail(str(exc))
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     if not 1 <= args.port <= 65535:
@@ -87,6 +105,10 @@ def main(argv: list[str] | None = None) -> None:
             token = check_bind(args.host, secret)
         except BindRefused as exc:
             fail(str(exc))
+    from shared.storage import Layout
+
+    layout = Layout.from_config(cfg)
+    check_data_root(layout)  # before logging is set up: its one line is all stderr shows
     logging.basicConfig(
         level=getattr(logging, args.log_level),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -103,7 +125,7 @@ def main(argv: list[str] | None = None) -> None:
     audit_path = args.audit_db or cfg.mcp.audit_db
     assert audit_path is not None
     check_audit_db(audit_path)
-    ctx = ServerContext.build(cfg, allow_raw=allow_raw, allow_clean=allow_clean)
+    ctx = ServerContext.build(cfg, allow_raw=allow_raw, allow_clean=allow_clean, layout=layout)
     server = build_server(ctx, AuditLog(audit_path.resolve()), log_level=args.log_level)
     log = logging.getLogger("mcp_server")
     log.info(

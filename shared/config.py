@@ -68,13 +68,38 @@ class IBConfig(_Frozen):
 
 
 class PathsConfig(_Frozen):
+    """Where files go. `data`, `raw` and `clean` (the Parquet tree) may be an object-store
+    URI such as "s3://bucket/prefix", kept as the checked string (shared.datafs); the rest
+    is state that needs a local filesystem (flock, SQLite, os.replace)."""
+
     root: Path = Path(".")
-    data: Path = Path("data")
-    raw: Path | None = None
-    clean: Path | None = None
+    data: Path | str = Path("data")
+    raw: Path | str | None = None
+    clean: Path | str | None = None
     state: Path = Path("state")
     contracts_cache: Path | None = None
     run_logs: Path | None = None
+
+    @field_validator("data", "raw", "clean", mode="before")
+    @classmethod
+    def _path_or_uri(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        from shared.datafs import check_uri, looks_like_uri
+
+        return check_uri(value) if looks_like_uri(value) else Path(value)
+
+    @field_validator("root", "state", "contracts_cache", "run_logs", mode="before")
+    @classmethod
+    def _local_only(cls, value: object) -> object:
+        from shared.datafs import looks_like_uri
+
+        if isinstance(value, str) and looks_like_uri(value):
+            raise ValueError(
+                f"{value!r} must be a local path: locks, the SQLite ledger and run logs need a "
+                "local filesystem (only data, raw and clean may be an object-store URI)"
+            )
+        return value
 
 
 class UniverseConfig(_Frozen):
@@ -311,6 +336,22 @@ RETIRED_KEYS: dict[tuple[str, ...], str] = {
     ("streaming", "stop_time"): "nothing: streaming stops 15 min after the session's close",
 }
 
+# Object-store credentials never live in the TOML (a config file gets copied, committed,
+# attached to tickets): they come from the client's standard chain (environment, profile).
+_CREDENTIAL_WORDS = ("key", "secret", "token", "password", "credential")
+_CREDENTIAL_SECTIONS = ("paths", "storage", "s3", "aws", "object_store")
+
+
+def _credential_key(raw: dict[str, Any]) -> str | None:
+    for section in _CREDENTIAL_SECTIONS:
+        node = raw.get(section)
+        if isinstance(node, dict):
+            for key in node:
+                if any(word in key.lower() for word in _CREDENTIAL_WORDS):
+                    return f"{section}.{key}"
+    return None
+
+
 REQUIRED_KEYS = (("ib", "host"), ("ib", "port"), ("paths", "data"), ("universe", "file"))
 
 
@@ -356,13 +397,17 @@ def _apply_env(raw: dict[str, Any], env: dict[str, str]) -> None:
         raw.setdefault("ledger", {})["url"] = ledger_url
 
 
+def under_root(base: Path, value: Path) -> Path:
+    return value if value.is_absolute() else base / value
+
+
 def _resolve_paths(cfg: AppConfig, root: Path) -> AppConfig:
     def abs_(p: Path) -> Path:
         return p if p.is_absolute() else (root / p)
 
     p = cfg.paths
     base = abs_(p.root) if p.root != Path(".") else root
-    data = abs_(p.data) if p.data.is_absolute() else base / p.data
+    data = p.data if isinstance(p.data, str) else under_root(base, p.data)
     state = p.state if p.state.is_absolute() else base / p.state
 
     def under(value: Path | None, default: Path) -> Path:
@@ -370,11 +415,18 @@ def _resolve_paths(cfg: AppConfig, root: Path) -> AppConfig:
             return default
         return value if value.is_absolute() else base / value
 
+    def data_child(value: Path | str | None, name: str) -> Path | str:
+        if isinstance(value, str):  # a URI
+            return value
+        if value is None:
+            return f"{data}/{name}" if isinstance(data, str) else data / name
+        return under_root(base, value)
+
     paths = PathsConfig(
         root=base,
         data=data,
-        raw=under(p.raw, data / "raw"),
-        clean=under(p.clean, data / "clean"),
+        raw=data_child(p.raw, "raw"),
+        clean=data_child(p.clean, "clean"),
         state=state,
         contracts_cache=under(p.contracts_cache, state / "contracts_cache"),
         run_logs=under(p.run_logs, state / "run_logs"),
@@ -427,6 +479,12 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> AppConfi
     if retired:
         key, use = retired
         raise ConfigError(f"config key '{key}' in {file} is no longer read: use {use}")
+    cred = _credential_key(raw)
+    if cred:
+        raise ConfigError(
+            f"config key '{cred}' in {file}: object-store credentials never go in the config; "
+            "set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE in the environment"
+        )
     if env is None:
         load_dotenv_file(_project_root(file, dict(os.environ)))
     environ = dict(os.environ) if env is None else env

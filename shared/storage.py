@@ -30,6 +30,8 @@ COMPACTED_FILE = "compacted.parquet"  # see docs/ops-runbook.md, "Compaction"
 if TYPE_CHECKING:  # pyarrow is imported by the writer only: readers such as the MCP
     import pyarrow as pa  # server start without it (see docs/benchmarks.md, start-up)
 
+    from shared.datafs import DataPath
+
 SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
 
 
@@ -51,9 +53,9 @@ def check_view(view: str) -> str:
 class Layout:
     """Every path the collector writes, resolved from one config."""
 
-    data: Path
-    raw: Path
-    clean: Path
+    data: DataPath  # the Parquet tree: a local Path or an object-store UPath (shared.datafs)
+    raw: DataPath
+    clean: DataPath
     state: Path
     contracts_cache: Path
     run_logs: Path
@@ -64,10 +66,12 @@ class Layout:
         p = cfg.paths
         assert p.raw and p.clean and p.contracts_cache and p.run_logs, "config paths not resolved"
         url = cfg.ledger.url.get_secret_value().strip() if cfg.ledger.url else ""
+        from shared.datafs import data_root
+
         return cls(
-            p.data,
-            p.raw,
-            p.clean,
+            data_root(p.data),
+            data_root(p.raw),
+            data_root(p.clean),
             p.state,
             p.contracts_cache,
             p.run_logs,
@@ -75,18 +79,20 @@ class Layout:
         )
 
     # --- Parquet partitions -------------------------------------------------------------
-    def view_root(self, view: str) -> Path:
+    def view_root(self, view: str) -> DataPath:
         check_view(view)
         base = self.clean if view == "daily_clean" else self.raw
         return base / "ib" / "chain" / f"view={view}"
 
-    def date_dir(self, view: str, trade_date: date) -> Path:
+    def date_dir(self, view: str, trade_date: date) -> DataPath:
         return self.view_root(view) / f"date={trade_date.isoformat()}"
 
-    def underlying_dir(self, view: str, trade_date: date, symbol: str) -> Path:
+    def underlying_dir(self, view: str, trade_date: date, symbol: str) -> DataPath:
         return self.date_dir(view, trade_date) / f"underlying={check_symbol(symbol)}"
 
-    def chain_file(self, view: str, trade_date: date, symbol: str, slot: str | None = None) -> Path:
+    def chain_file(
+        self, view: str, trade_date: date, symbol: str, slot: str | None = None
+    ) -> DataPath:
         """raw views: slot=HHMM.parquet; daily_clean: part.parquet."""
         d = self.underlying_dir(view, trade_date, symbol)
         if view == "daily_clean":
@@ -95,11 +101,11 @@ class Layout:
             raise ValueError(f"view {view} needs a slot")
         return d / f"slot={slot_file_label(slot)}.parquet"
 
-    def compacted_file(self, view: str, trade_date: date, symbol: str) -> Path:
+    def compacted_file(self, view: str, trade_date: date, symbol: str) -> DataPath:
         """Where weekly compaction merges a raw view's slot files (all slots, `slot` column)."""
         return self.underlying_dir(view, trade_date, symbol) / COMPACTED_FILE
 
-    def history_file(self, symbol: str, bar: str = "1d") -> Path:
+    def history_file(self, symbol: str, bar: str = "1d") -> DataPath:
         return (
             self.clean
             / "ib"
@@ -109,7 +115,7 @@ class Layout:
             / "part.parquet"
         )
 
-    def streaming_dir(self, trade_date: date, symbol: str) -> Path:
+    def streaming_dir(self, trade_date: date, symbol: str) -> DataPath:
         return (
             self.raw
             / "ib"
@@ -229,6 +235,17 @@ def parquet_options(schema: pa.Schema) -> dict[str, Any]:
     }
 
 
+def parquet_write_options(table: pa.Table, compression: str, level: int) -> dict[str, Any]:
+    """Every pq.write_table option of a data file (local or object store alike)."""
+    comp = None if compression == "none" else compression
+    return {
+        "compression": comp,
+        "compression_level": level if comp == "zstd" else None,
+        "row_group_size": max(1, min(table.num_rows, 1_000_000)),
+        **parquet_options(table.schema),
+    }
+
+
 def atomic_write_parquet(
     path: Path,
     table: pa.Table,
@@ -248,15 +265,7 @@ def atomic_write_parquet(
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        comp = None if compression == "none" else compression
-        pq.write_table(
-            table,
-            tmp,
-            compression=comp,
-            compression_level=level if comp == "zstd" else None,
-            row_group_size=max(1, min(table.num_rows, 1_000_000)),
-            **parquet_options(table.schema),
-        )
+        pq.write_table(table, tmp, **parquet_write_options(table, compression, level))
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         if exclusive:
@@ -282,7 +291,8 @@ def append_jsonl(path: Path, record: dict[str, Any]) -> None:
         os.close(fd)
 
 
-def leftover_tmp_files(root: Path) -> Iterator[Path]:
-    """Temp files a crashed writer left behind (the next run and selfcheck remove them)."""
-    if root.exists():
+def leftover_tmp_files(root: DataPath) -> Iterator[Path]:
+    """Temp files a crashed writer left behind (the next run and selfcheck remove them).
+    An object-store root has none: its files are single PUTs."""
+    if isinstance(root, Path) and root.exists():
         yield from root.rglob("*.tmp")

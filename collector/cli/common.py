@@ -45,6 +45,7 @@ def load_cfg(path: Path, shard: str | None = None) -> AppConfig:
         cfg = load_config(path)
     except ConfigError as exc:
         fail(str(exc))
+    _probe_data_roots(cfg)
     if shard is None:
         return cfg
     try:
@@ -52,6 +53,23 @@ def load_cfg(path: Path, shard: str | None = None) -> AppConfig:
     except ValueError as exc:
         fail(f"--shard: {exc}")
     return cfg.model_copy(update={"shard": ShardConfig(index=part.index, count=part.count)})
+
+
+def _probe_data_roots(cfg: AppConfig) -> None:
+    """An object-store data root answers before the command runs (one request), else one
+    line and exit 2. A local root costs nothing (the client is not even imported)."""
+    for root in dict.fromkeys(r for r in (cfg.paths.raw, cfg.paths.clean) if isinstance(r, str)):
+        check_data_root(root)
+
+
+def check_data_root(text: str) -> None:
+    """A data root given as text (config or option): well-formed and, if a URI, reachable."""
+    from shared.datafs import DataRootError, data_root, probe
+
+    try:
+        probe(data_root(text))
+    except DataRootError as exc:
+        fail(str(exc))
 
 
 def setup_logging(level: str = "INFO") -> None:

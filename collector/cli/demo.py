@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from collector.cli.common import parse_date_arg, parse_symbols_arg
+from collector.cli.common import check_data_root, parse_date_arg, parse_symbols_arg
 
 
 def demo(
@@ -18,13 +18,18 @@ def demo(
     ),
     symbols: str = typer.Option("AAPL,MSFT,SPY,SPX", "--symbols"),
     seed: int = typer.Option(7, "--seed", help="Simulator seed (same seed, same market)."),
+    data: str | None = typer.Option(
+        None, "--data", help="Data root instead of --out/data: a path or s3://bucket/prefix."
+    ),
 ) -> None:
     """Run one simulated session end to end against the built-in simulator, then selfcheck it."""
     from collector.ops.demo import DemoOptions, run_demo
 
     day = parse_date_arg(date_) if date_ else None
     syms = parse_symbols_arg(symbols) or ()
-    code = run_demo(DemoOptions(out=out, trade_date=day, symbols=syms, seed=seed))
+    if data:
+        check_data_root(data)
+    code = run_demo(DemoOptions(out=out, trade_date=day, symbols=syms, seed=seed, data=data))
     raise typer.Exit(code)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import typer
 
 from collector.cli import (
@@ -58,7 +61,36 @@ def mcp_server_cmd(ctx: typer.Context) -> None:
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except Exception as exc:  # the last guard: an unforeseen failure is one line, not a stack
+        code = _unforeseen(exc, sys.argv[1:])
+        raise SystemExit(code) from None
+
+
+def _unforeseen(exc: BaseException, argv: list[str]) -> int:
+    """One line on stderr; the stack goes to the day's errors log (what logscan reads) when
+    the command named a config that loads, so the failure is seen and kept, never lost."""
+    command = next((a for a in argv if not a.startswith("-")), "opt-data")
+    where = ""
+    try:
+        config = argv[argv.index("--config") + 1] if "--config" in argv else None
+        if config is not None:
+            from collector.errorlog import append_error, format_error
+            from shared.calendar import today_et
+            from shared.config import load_config
+            from shared.storage import Layout
+
+            layout = Layout.from_config(load_config(Path(config)))
+            day = today_et()
+            append_error(layout, day, format_error(command, day, str(exc) or type(exc).__name__,
+                                                   exc=exc))  # fmt: skip
+            where = f" (stack in {layout.errors_log(day)})"
+    except Exception:  # the guard must not fail in turn: the one line still goes out
+        where = ""
+    text = " ".join(str(exc).split()) or "no message"
+    sys.stderr.write(f"opt-data: error: {command}: {type(exc).__name__}: {text}{where}\n")
+    return 1
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from shared.calendar import ET, get_session, now_et
 from shared.config import AppConfig
 from shared.due import due_slots, recent_sessions, slots_of
 from shared.ledger import LedgerReader
+from shared.queries import files
 from shared.queries.analysis import (
     atm_term_structure,
     iv_smile,
@@ -144,4 +145,6 @@ class Reads:
         path = self.ctx.layout.history_file(self.ctx.access.symbol(symbol))
         if not path.is_file():
             return pl.DataFrame()
-        return pl.read_parquet(path).sort("bar_date")
+        frame = pl.from_arrow(files.read_table(path))  # a local file or an object's key
+        assert isinstance(frame, pl.DataFrame)
+        return frame.sort("bar_date")

@@ -39,6 +39,7 @@ class DemoOptions:
     trade_date: date | None
     symbols: tuple[str, ...]
     seed: int = 7
+    data: str | None = None  # another data root (e.g. s3://bucket/demo); default: --out/data
 
 
 def universe_csv(symbols: tuple[str, ...]) -> str:
@@ -49,7 +50,7 @@ def universe_csv(symbols: tuple[str, ...]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def demo_config_text(out: Path, port: int) -> str:
+def demo_config_text(out: Path, port: int, data: str | None = None) -> str:
     """A small, fast configuration: few expiries and strikes, short timeouts, test client ids."""
     root = out.resolve()
     return f"""# opt-data demo configuration, written by `opt-data demo` (safe to delete with the folder).
@@ -65,7 +66,7 @@ request_timeout_sec = 20.0
 max_messages_per_sec = 35.0   # headroom under IB's 50/s on a busy machine
 
 [paths]
-data = "{root / "data"}"
+data = "{data or root / "data"}"
 state = "{root / "state"}"
 
 [universe]
@@ -101,8 +102,10 @@ def check_out(out: Path) -> None:
         raise ValueError(f"{out} exists and was not made by `opt-data demo`; choose another --out")
 
 
-def prepare_out(out: Path, symbols: tuple[str, ...], port: int) -> Path:
-    """Create (or reset) the demo folder; only a folder the demo made itself is ever wiped."""
+def prepare_out(out: Path, symbols: tuple[str, ...], port: int, data: str | None = None) -> Path:
+    """Create (or reset) the demo folder; only a folder the demo made itself is ever wiped.
+    A data root elsewhere (`data`, e.g. an object store) is not wiped: a rerun replaces
+    its files."""
     if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
         raise SystemExit(
             f"opt-data: error: {out} exists and was not made by `opt-data demo`; choose another --out"
@@ -114,7 +117,7 @@ def prepare_out(out: Path, symbols: tuple[str, ...], port: int) -> Path:
     (out / MARKER).write_text("made by opt-data demo\n", encoding="utf-8")
     (out / "universe.demo.csv").write_text(universe_csv(symbols), encoding="utf-8")
     path = out / CONFIG_NAME
-    path.write_text(demo_config_text(out, port), encoding="utf-8")
+    path.write_text(demo_config_text(out, port, data), encoding="utf-8")
     return path
 
 
@@ -256,7 +259,7 @@ def run_demo(opts: DemoOptions) -> int:
     sim = SimThread(sim_config(opts.seed, session.open))
     port = sim.start()
     try:
-        config_path = prepare_out(opts.out, opts.symbols, port)
+        config_path = prepare_out(opts.out, opts.symbols, port, opts.data)
         cfg = load_config(config_path, env={})  # IB_* variables must not redirect the demo
         log_file = _log_to_file(Layout.from_config(cfg))
         plan = build_plan(day, session, cfg, symbols=opts.symbols)

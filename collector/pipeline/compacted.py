@@ -13,12 +13,11 @@ tree never counts a row twice.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from shared import datafs
+from shared.datafs import DataPath
 from shared.schema import SNAPSHOT_SCHEMA, conform
 
 UNIQUE_KEY = ["trade_date", "sample_time", "conid"]
@@ -49,7 +48,7 @@ def merge_tables(compacted: pa.Table | None, slot_tables: list[pa.Table]) -> tup
     return _unique_sorted(pl.concat(frames, how="vertical"))
 
 
-def read_day_files(paths: list[Path]) -> pl.DataFrame:
+def read_day_files(paths: list[DataPath]) -> pl.DataFrame:
     """Slot files (and a compacted file) of one underlying-date in one multi-file read.
 
     Files of an older schema (a column fewer, float64 model values) cannot share one read
@@ -58,7 +57,7 @@ def read_day_files(paths: list[Path]) -> pl.DataFrame:
     try:
         return pl.read_parquet([str(p) for p in paths])
     except (pl.exceptions.PolarsError, OSError):
-        return pl.concat([_frame(pq.read_table(p)) for p in paths], how="vertical_relaxed")
+        return pl.concat([_frame(datafs.read_parquet(p)) for p in paths], how="vertical_relaxed")
 
 
 def merge_frames(compacted: pl.DataFrame | None, slots: pl.DataFrame) -> tuple[pa.Table, int]:

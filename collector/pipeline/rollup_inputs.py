@@ -19,20 +19,19 @@ the rollup itself).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from collector.pipeline import rollup as R
 from collector.pipeline.store import UNREADABLE, Quarantined, quarantine_unreadable
+from shared import datafs
 from shared import schema as S
 from shared.calendar import slot_file_label
+from shared.datafs import DataPath
 from shared.storage import Layout
 
 
@@ -40,11 +39,11 @@ from shared.storage import Layout
 class DayFiles:
     """The files the rollup of one day may read, per underlying."""
 
-    close: dict[str, Path] = field(default_factory=dict)
-    intraday: dict[str, list[Path]] = field(default_factory=dict)
-    previous: dict[str, Path] = field(default_factory=dict)
+    close: dict[str, DataPath] = field(default_factory=dict)
+    intraday: dict[str, list[DataPath]] = field(default_factory=dict)
+    previous: dict[str, DataPath] = field(default_factory=dict)
 
-    def drop(self, gone: Iterable[Path]) -> None:
+    def drop(self, gone: Iterable[DataPath]) -> None:
         """Forget files moved aside (a corrupt close file: the underlying has none)."""
         out = set(gone)
         self.close = {s: p for s, p in self.close.items() if p not in out}
@@ -76,29 +75,21 @@ def list_day(layout: Layout, day: date, symbols: Iterable[str], with_intraday: b
             if slots:
                 files.intraday[sym] = slots
         prev = daily.get(sym)
-        if prev is not None and prev.is_file():
+        if prev is not None and datafs.is_file(prev):
             files.previous[sym] = prev
     return files
 
 
-def _listing(directory: Path, prefix: str, suffix: str = "", dirs: bool = False) -> list[Path]:
+def _listing(
+    directory: DataPath, prefix: str, suffix: str = "", dirs: bool = False
+) -> list[DataPath]:
     """Sorted entries of a directory named prefix*suffix (files, or directories); none
-    when it does not exist."""
-    try:
-        with os.scandir(directory) as it:
-            names = [
-                e.name
-                for e in it
-                if e.name.startswith(prefix) and e.name.endswith(suffix)
-                and (e.is_dir() if dirs else e.is_file())
-            ]  # fmt: skip
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-    return [directory / n for n in sorted(names)]
+    when it does not exist (one os.scandir, or one listing call on an object store)."""
+    return [directory / n for n in datafs.names(directory, prefix, suffix, dirs)]
 
 
 def read_many(
-    paths: Sequence[Path],
+    paths: Sequence[DataPath],
     schema: pa.Schema,
     columns: list[str] | None = None,
     corrupt: list[Quarantined] | None = None,
@@ -119,7 +110,7 @@ def read_many(
     frames = []
     for p in paths:
         try:
-            table = pq.read_table(p)
+            table = datafs.read_parquet(p)
         except UNREADABLE as exc:
             if corrupt is None:
                 raise
@@ -188,7 +179,7 @@ def _intraday_needed(
         if s not in close_rows
         or any(recorded.get(str(p), close_rows[s] + 1) > close_rows[s] for p in paths)
     ]
-    order: dict[Path, int] = {}
+    order: dict[DataPath, int] = {}
     for paths in files.intraday.values():
         order.update({p: i for i, p in enumerate(paths)})
     frames = [
@@ -230,7 +221,7 @@ def _intraday_needed(
     return rows.drop("_path"), n
 
 
-def _walk(paths: list[Path], fallback_slot: str) -> list[Path]:
+def _walk(paths: list[DataPath], fallback_slot: str) -> list[DataPath]:
     """The fallback slot's file first, then the others from the latest back."""
     name = f"slot={slot_file_label(fallback_slot)}.parquet"
     first = [p for p in paths if p.name == name]

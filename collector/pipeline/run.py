@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from collector.errorlog import append_error, format_error
@@ -26,6 +25,7 @@ from shared.calendar import (
     validate_slot,
 )
 from shared.config import AppConfig
+from shared.datafs import DataPath
 from shared.ledger import Ledger
 from shared.schema import MarketDataType
 from shared.storage import Layout
@@ -107,10 +107,10 @@ class Run:
     def lock_name(self) -> str:
         return slot_lock_name(self.task, self.trade_date, self.slot, Shard.from_config(self.cfg))
 
-    def chain_file(self, underlying: str) -> Path:
+    def chain_file(self, underlying: str) -> DataPath:
         return self.layout.chain_file(self.view, self.trade_date, underlying, self.slot)
 
-    def underlying_dir(self, underlying: str) -> Path:
+    def underlying_dir(self, underlying: str) -> DataPath:
         return self.layout.underlying_dir(self.view, self.trade_date, underlying)
 
 

@@ -1,22 +1,24 @@
-"""The only data writer: atomic Parquet writes + one ledger partitions row per file."""
+"""The only data writer: atomic Parquet writes + one ledger partitions row per file.
+
+Files go through shared.datafs, so the data root may be a local path (tmp + fsync +
+rename) or an object store (one PUT per file)."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from collector.errorlog import append_error, format_error
 from collector.pipeline.compacted import merge_tables
+from shared import datafs
 from shared.calendar import today_et
 from shared.config import AppConfig
+from shared.datafs import DataPath
 from shared.ledger import Ledger, PartitionRecord
 from shared.schema import schema_for_view
-from shared.storage import RAW_VIEWS, Layout, atomic_write_parquet
+from shared.storage import RAW_VIEWS, Layout
 
 HISTORY_VIEW = "history_1d"  # the ledger view name of clean/ib/history/bar=1d files
 
@@ -42,26 +44,26 @@ def write_chain(
         table = table.select(schema.names).cast(schema)
     if slot is not None and view in RAW_VIEWS:
         compacted = layout.compacted_file(view, trade_date, symbol)
-        if compacted.is_file():
+        if datafs.is_file(compacted):
             return _write_into_compacted(cfg, layout, ledger, view, trade_date, symbol, slot,
                                          table, run_id, compacted)  # fmt: skip
     path = layout.chain_file(view, trade_date, symbol, slot)
-    atomic_write_parquet(path, table, cfg.storage.compression, cfg.storage.compression_level)
-    rec = write_chain_record(layout, view, trade_date, symbol, slot, table)
+    size = datafs.write_parquet(path, table, cfg.storage.compression, cfg.storage.compression_level)
+    rec = write_chain_record(layout, view, trade_date, symbol, slot, table, size)
     ledger.record_partition(rec, run_id)
     return rec
 
 
 def _write_into_compacted(
     cfg: AppConfig, layout: Layout, ledger: Ledger, view: str, trade_date: date, symbol: str,
-    slot: str, table: pa.Table, run_id: str, compacted: Path,
+    slot: str, table: pa.Table, run_id: str, compacted: DataPath,
 ) -> PartitionRecord:  # fmt: skip
-    merged, _ = merge_tables(pq.read_table(compacted), [table])
-    size = atomic_write_parquet(
+    merged, _ = merge_tables(datafs.read_parquet(compacted), [table])
+    size = datafs.write_parquet(
         compacted, merged, cfg.storage.compression, cfg.storage.compression_level
     )
     # a slot file of the same slot (written before the compacted file existed) goes too
-    layout.chain_file(view, trade_date, symbol, slot).unlink(missing_ok=True)
+    datafs.delete(layout.chain_file(view, trade_date, symbol, slot))
     from collector.pipeline.rows import fill_stats  # ib_async's types: writers only
 
     stats = fill_stats(table)
@@ -97,16 +99,22 @@ def write_history(
     the run that wrote it, like every other row, so a day's runs and files line up.
     """
     path = layout.history_file(symbol)
-    size = atomic_write_parquet(path, table, cfg.storage.compression, cfg.storage.compression_level)
+    size = datafs.write_parquet(path, table, cfg.storage.compression, cfg.storage.compression_level)
     rec = PartitionRecord(HISTORY_VIEW, trade_date, symbol, "", str(path), table.num_rows, size)
     ledger.record_partition(rec, run_id)
     return rec
 
 
 def write_chain_record(
-    layout: Layout, view: str, trade_date: date, symbol: str, slot: str | None, table: pa.Table
+    layout: Layout,
+    view: str,
+    trade_date: date,
+    symbol: str,
+    slot: str | None,
+    table: pa.Table,
+    size: int | None = None,
 ) -> PartitionRecord:
-    """The ledger record of a partition file already on disk."""
+    """The ledger record of a partition file already written (`size`: its bytes, if known)."""
     path = layout.chain_file(view, trade_date, symbol, slot)
     from collector.pipeline.rows import fill_stats  # ib_async's types: writers only
 
@@ -118,7 +126,7 @@ def write_chain_record(
         slot=slot or "",
         path=str(path),
         rows=table.num_rows,
-        bytes=path.stat().st_size,
+        bytes=datafs.size(path) if size is None else size,
         quote_fill=stats.quote_fill,
         greeks_fill=stats.greeks_fill,
         delayed_rows=stats.delayed_rows,
@@ -129,7 +137,7 @@ def write_chain_record(
 class CorruptFile(Exception):
     """A stored Parquet file that cannot be read; the message names it in one line."""
 
-    def __init__(self, path: Path, reason: str) -> None:
+    def __init__(self, path: DataPath, reason: str) -> None:
         super().__init__(f"corrupt file {path}: {reason}")
         self.path = path
         self.reason = reason
@@ -139,12 +147,12 @@ class CorruptFile(Exception):
 UNREADABLE = (pa.ArrowException, OSError, ValueError)
 
 
-def read_table(path: Path) -> pa.Table | None:
+def read_table(path: DataPath) -> pa.Table | None:
     """The file's table; None when it does not exist; CorruptFile when it cannot be read."""
-    if not path.is_file():
+    if not datafs.is_file(path):
         return None
     try:
-        return pq.read_table(path)
+        return datafs.read_parquet(path)
     except UNREADABLE as exc:
         raise CorruptFile(path, _reason(exc)) from None
 
@@ -154,46 +162,47 @@ def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:160]}"
 
 
-def quarantine(path: Path, now: datetime | None = None) -> Path:
+def quarantine(path: DataPath, now: datetime | None = None) -> DataPath:
     """Move a corrupt file aside as `<name>.corrupt-<utc stamp>`, beside it but outside every
-    reader's `*.parquet` glob: never deleted, so a disk or copy fault can still be examined."""
+    reader's `*.parquet` glob: never deleted, so a disk or copy fault can still be examined.
+    (On an object store the move is a copy then a delete.)"""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S")
     target = path.with_name(f"{path.name}.corrupt-{stamp}")
     n = 1
-    while target.exists():
+    while datafs.exists(target):
         target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
         n += 1
-    os.replace(path, target)
+    datafs.move(path, target)
     return target
 
 
-def check_readable(path: Path, whole: bool = False) -> str | None:
+def check_readable(path: DataPath, whole: bool = False) -> str | None:
     """None when the Parquet footer reads; else the reason (cheap: metadata only).
 
     `whole=True` reads every page too: for a file another reader already failed on.
     """
     try:
         if whole:
-            pq.read_table(path)
+            datafs.read_parquet(path)
         else:
-            pq.read_metadata(path)
+            datafs.read_parquet_metadata(path)
     except UNREADABLE as exc:
         return _reason(exc)
     return None
 
 
-def quarantine_if_unreadable(path: Path, whole: bool = False) -> Quarantined | None:
+def quarantine_if_unreadable(path: DataPath, whole: bool = False) -> Quarantined | None:
     """Move the file aside when it cannot be read (check_readable); None when it can."""
     reason = check_readable(path, whole)
-    if reason is None or not path.is_file():
+    if reason is None or not datafs.is_file(path):
         return None
     return Quarantined(path, quarantine(path), reason)
 
 
 @dataclass(frozen=True)
 class Quarantined:
-    path: Path  # where the file was
-    moved_to: Path
+    path: DataPath  # where the file was
+    moved_to: DataPath
     reason: str
 
     def line(self) -> str:
@@ -207,18 +216,16 @@ class Quarantined:
         return today_et()
 
 
-def quarantine_unreadable(path: Path, exc: BaseException) -> Quarantined:
+def quarantine_unreadable(path: DataPath, exc: BaseException) -> Quarantined:
     """Move aside a file a read just failed on (the reader saw why; no second look)."""
     return Quarantined(path, quarantine(path), _reason(exc))
 
 
-def sweep_corrupt(directories: list[Path]) -> list[Quarantined]:
+def sweep_corrupt(directories: list[DataPath]) -> list[Quarantined]:
     """Quarantine every unreadable `*.parquet` under the directories (footer check)."""
     found = []
     for directory in directories:
-        if not directory.is_dir():
-            continue
-        for f in sorted(directory.rglob("*.parquet")):
+        for f in (e.path for e in datafs.list_files(directory, "*.parquet")):
             q = quarantine_if_unreadable(f)
             if q is not None:
                 found.append(q)
@@ -240,11 +247,9 @@ def report_corrupt(
         append_error(layout, trade_date, text)
 
 
-def remove_tmp_files(directory: Path) -> int:
-    """Delete `*.tmp` leftovers of a crashed writer under `directory`; returns how many."""
-    n = 0
-    if directory.exists():
-        for p in directory.rglob("*.tmp"):
-            p.unlink(missing_ok=True)
-            n += 1
-    return n
+def remove_tmp_files(directory: DataPath) -> int:
+    """Delete `*.tmp` leftovers of a crashed writer under `directory`; returns how many.
+    (An object store has none: its writes are single PUTs.)"""
+    if not datafs.is_local(directory):
+        return 0
+    return datafs.delete_many(e.path for e in datafs.list_files(directory, "*.tmp"))

@@ -14,16 +14,17 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from collector.pipeline.sentinels import clean_model_value, clean_price, clean_size
+from shared import datafs
+from shared.datafs import DataPath
 from shared.ledger import PartitionRecord
 from shared.schema import STREAMING_SCHEMA
-from shared.storage import STREAMING_VIEW, Layout, atomic_write_parquet
+from shared.storage import STREAMING_VIEW, Layout
 
 log = logging.getLogger(__name__)
 PART_RE = re.compile(r"^part-(\d+)\.parquet$")
@@ -80,22 +81,23 @@ def _model(model: Any) -> dict[str, float | None]:
     return {name: clean_model_value(name, getattr(model, name)) for name in names}
 
 
-def next_part(directory: Path) -> int:
+def next_part(directory: DataPath) -> int:
     used = [
-        int(m.group(1)) for p in directory.glob("part-*.parquet") if (m := PART_RE.match(p.name))
+        int(m.group(1))
+        for name in datafs.names(directory, "part-", ".parquet")
+        if (m := PART_RE.match(name))
     ]
     return max(used, default=-1) + 1
 
 
-def write_new_part(directory: Path, table: pa.Table) -> tuple[Path, int]:
+def write_new_part(directory: DataPath, table: pa.Table) -> tuple[DataPath, int]:
     """Write `table` as the next part-<n>.parquet of `directory`, never over an existing
-    part; returns the path and its size."""
-    directory.mkdir(parents=True, exist_ok=True)
+    part (on an object store: a conditional PUT); returns the path and its size."""
     n = next_part(directory)
     for _ in range(MAX_NAME_TRIES):
         path = directory / f"part-{n}.parquet"
         try:
-            return path, atomic_write_parquet(path, table, exclusive=True)
+            return path, datafs.write_parquet(path, table, exclusive=True)
         except FileExistsError:
             log.warning("streaming part %s appeared meanwhile; taking the next number", path)
             n = max(n + 1, next_part(directory))

@@ -5,7 +5,9 @@ Walls, in order (each from DuckDB's "Securing DuckDB" guide):
 2. allowed_directories = the roots of the readable views, then enable_external_access =
    false: no file outside them, no network, no extension install or load; extension
    auto-loading off; temp_directory '' so nothing spills to disk; lock_configuration =
-   true so no statement can undo any of it.
+   true so no statement can undo any of it. On an object store the root's filesystem is
+   registered wrapped in mcp_server.sql.remote.ReadOnlyRoot: reads under the views' roots
+   only, and no write reaches the bucket whatever DuckDB attempts.
 3. A timer calls connection.interrupt(): the query stops inside DuckDB, not just the
    caller's wait; memory_limit bounds a huge join before the timer fires.
 The connection is in memory and closed after the query: nothing persists between calls.
@@ -21,12 +23,14 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from mcp_server.sql.guard import check_select
 from mcp_server.sql.views import StoredView, empty_table, macro_sql, view_sql
+from shared.datafs import DataPath
 from shared.queries.paths import QueryError
 from shared.storage import Layout
 
@@ -113,8 +117,13 @@ class Sandbox:
 
     def _lock_down(self, con: duckdb.DuckDBPyConnection, text: str) -> None:
         """Only the data root, no external access, the views the statement names, then lock."""
-        roots = sorted({f"{v.root.resolve()}/" for v in self.views.values()})
+        roots = sorted({_allowed(v.root) for v in self.views.values()})
         listed = ", ".join("'" + r.replace("'", "''") + "'" for r in roots)
+        remote = [v.root for v in self.views.values() if not isinstance(v.root, Path)]
+        if remote:
+            from mcp_server.sql.remote import ReadOnlyRoot
+
+            con.register_filesystem(ReadOnlyRoot(remote[0].fs, roots))
         con.execute(f"SET allowed_directories = [{listed}]")
         con.execute("SET enable_external_access = false")
         for view in self.views.values():
@@ -153,6 +162,11 @@ class Sandbox:
         if isinstance(exc, duckdb.PermissionException):
             return "permission denied: the SQL tool reads only the stored views of the data root"
         return f"{type(exc).__name__.removesuffix('Exception')}: {first[:400]}"
+
+
+def _allowed(root: DataPath) -> str:
+    """A view root as allowed_directories names it: the real local path, or the URI."""
+    return f"{root.resolve()}/" if isinstance(root, Path) else f"{str(root).rstrip('/')}/"
 
 
 def _json_value(value: Any) -> Any:

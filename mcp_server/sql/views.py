@@ -20,10 +20,10 @@ data contract's columns. Files follow shared.schema, so the first file's schema 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pyarrow as pa
 
+from shared.datafs import DataPath
 from shared.schema import DAILY_CLEAN_SCHEMA, HISTORY_SCHEMA, SNAPSHOT_SCHEMA, STREAMING_SCHEMA
 from shared.storage import COMPACTED_FILE, Layout
 
@@ -33,7 +33,7 @@ SLOT_KEY = r"date=([0-9-]+)/underlying=([^/]+)/slot=([0-9]{2})([0-9]{2})\.parque
 @dataclass(frozen=True)
 class StoredView:
     name: str
-    root: Path  # the directory the view reads under (for allowed_directories)
+    root: DataPath  # the directory the view reads under (for allowed_directories)
     pattern: str  # glob of its files
     schema: pa.Schema
     raw: bool

@@ -31,6 +31,13 @@ BENCHES: tuple[tuple[str, list[str], list[str]], ...] = (
         [],
         ["--symbols", "20", "--sessions", "3", "--calls", "5"],
     ),
+    ("scripts.bench.mcp_s3_bench", [], ["--symbols", "10", "--sessions", "2", "--calls", "10"]),
+    ("scripts.bench.datafs_bench", [], ["--files", "30"]),
+    (
+        "scripts.bench.ledger_index_bench",
+        [],
+        ["--underlyings", "50", "--days", "10", "--repeat", "2"],
+    ),
 )
 
 

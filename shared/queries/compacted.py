@@ -11,19 +11,18 @@ turn that into their own message.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
-import pyarrow.parquet as pq
+
+from shared.datafs import DataPath
+from shared.queries import files
 
 SLOT_COLUMN = "slot"
 
 
-def slot_counts(path: Path) -> dict[str, int]:
+def slot_counts(path: DataPath) -> dict[str, int]:
     """Rows per slot label ("HH:MM"), reading only the `slot` column."""
-    column = pq.read_table(path, columns=[SLOT_COLUMN]).column(SLOT_COLUMN)
+    column = files.read_table(path, columns=[SLOT_COLUMN]).column(SLOT_COLUMN)
     counts = pc.value_counts(column)
     return {
         str(v): int(n)
@@ -34,9 +33,9 @@ def slot_counts(path: Path) -> dict[str, int]:
     }
 
 
-def read_slot(path: Path, slot: str, columns: list[str] | None) -> pa.Table:
+def read_slot(path: DataPath, slot: str, columns: list[str] | None) -> pa.Table:
     """The rows of one slot (only `columns` the file has; None: all), filtered while reading."""
-    dataset = ds.dataset(path, format="parquet")
+    dataset = files.dataset(path)
     names = dataset.schema.names
     if SLOT_COLUMN not in names:
         raise pa.ArrowInvalid(f"{path.name} has no {SLOT_COLUMN!r} column")

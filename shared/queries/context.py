@@ -26,8 +26,10 @@ class ServerContext:
     universe_close: tuple[str, ...]
 
     @classmethod
-    def build(cls, cfg: AppConfig, allow_raw: bool, allow_clean: bool) -> ServerContext:
-        layout = Layout.from_config(cfg)
+    def build(
+        cls, cfg: AppConfig, allow_raw: bool, allow_clean: bool, layout: Layout | None = None
+    ) -> ServerContext:
+        layout = layout or Layout.from_config(cfg)
         return cls(
             cfg=cfg,
             access=DataAccess(layout, allow_raw=allow_raw, allow_clean=allow_clean),

@@ -9,9 +9,9 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from shared.queries import nearest
+from shared.datafs import DataPath
+from shared.queries import files, nearest
 from shared.queries.compacted import read_slot
 from shared.queries.context import ServerContext
 from shared.queries.limits import Meta
@@ -28,7 +28,7 @@ class Partition:
     trade_date: date
     symbol: str
     slot: str | None
-    path: Path
+    path: DataPath
     compacted: bool = False  # path is compacted.parquet: read it filtered to `slot`
 
 
@@ -90,18 +90,23 @@ def read_partition(
     source = ctx.access.relative(part.path)
     meta.add_source(f"{source} (slot == '{part.slot}')" if part.compacted else source)
     slot = f" slot {part.slot}" if part.slot else ""
-    if not part.path.is_file():
-        raise QueryError(f"no {part.view} partition for {part.symbol} on {part.trade_date}{slot}")
+    gone = QueryError(f"no {part.view} partition for {part.symbol} on {part.trade_date}{slot}")
+    # resolve_partition has just seen the file; on an object store that check is a HEAD,
+    # so it is not asked again: the GET's FileNotFoundError says the same.
+    if isinstance(part.path, Path) and not part.path.is_file():
+        raise gone
     try:
         if part.compacted:
             assert part.slot is not None
             table = read_slot(part.path, part.slot, columns)
         else:
             # One small file: no read-ahead buffer and no thread pool (halves the read).
-            pf = pq.ParquetFile(part.path, pre_buffer=False)
+            pf = files.parquet_file(part.path, pre_buffer=False)
             file_cols = set(pf.schema_arrow.names)
             wanted = [c for c in columns if c in file_cols] if columns else None
             table = pf.read(columns=wanted, use_threads=False)
+    except FileNotFoundError:
+        raise gone from None
     except (OSError, pa.ArrowException) as exc:
         raise QueryError(f"partition {source} is unreadable: {exc}") from None
     if part.compacted and table.num_rows == 0:

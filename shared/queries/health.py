@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import threading
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from shared.calendar import get_session, previous_session, slot_datetime
@@ -261,12 +262,15 @@ def _disk(ctx: ServerContext, coverage: dict[str, dict[str, Any]]) -> dict[str, 
     """Filesystem use (statvfs) and the bytes of the current session per view, from the ledger.
 
     Totals over the whole history would need a scan that grows with it; the filesystem
-    figures are what running out of disk depends on.
+    figures are what running out of disk depends on. An object store has no such figures
+    (it does not fill up like a disk): filesystem is null there.
     """
     data = ctx.layout.data
-    try:
-        usage = shutil.disk_usage(data if data.exists() else data.parent)
-        fs = {"total": usage.total, "used": usage.used, "free": usage.free}
-    except OSError:
-        fs = None
+    fs = None
+    if isinstance(data, Path):
+        try:
+            usage = shutil.disk_usage(data if data.exists() else data.parent)
+            fs = {"total": usage.total, "used": usage.used, "free": usage.free}
+        except OSError:
+            pass
     return {"filesystem": fs, "session_bytes_by_view": {v: c["bytes"] for v, c in coverage.items()}}

@@ -7,8 +7,8 @@ from typing import Any
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from shared.queries import files
 from shared.queries.context import ServerContext
 from shared.queries.limits import Meta, clamp
 from shared.queries.paths import QueryError
@@ -61,7 +61,7 @@ def get_history_bars(
     meta.add_source(ctx.access.relative(path))
     try:
         frame = pl.from_arrow(
-            pq.read_table(path, columns=list(dict.fromkeys(["bar_date", *wanted])))
+            files.read_table(path, columns=list(dict.fromkeys(["bar_date", *wanted])))
         )
     except (OSError, pa.ArrowException) as exc:
         raise QueryError(f"{ctx.access.relative(path)} is unreadable: {str(exc)[:200]}") from None

@@ -11,15 +11,15 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from shared.calendar import get_session, now_et
+from shared.datafs import DataPath
 from shared.due import due_slots, recent_sessions
+from shared.queries import files
 from shared.queries.compacted import SLOT_COLUMN, slot_counts
 from shared.queries.context import ServerContext
 from shared.queries.limits import Meta, clamp
@@ -100,11 +100,12 @@ def get_partition_issues(
 class Listing:
     """What one date directory holds, from bounded listings (and compacted `slot` columns)."""
 
-    files: dict[tuple[str, str], Path] = field(default_factory=dict)  # (symbol, slot) -> file
-    tmps: list[Path] = field(default_factory=list)
+    files: dict[tuple[str, str], DataPath] = field(default_factory=dict)  # (symbol, slot) -> file
+    tmps: list[DataPath] = field(default_factory=list)
     cut: bool = False
     packed: dict[str, dict[str, int]] = field(default_factory=dict)  # symbol -> rows per slot
-    broken: dict[str, tuple[Path, str]] = field(default_factory=dict)  # unreadable compacted
+    broken: dict[str, tuple[DataPath, str]] = field(default_factory=dict)  # unreadable compacted
+    sizes: dict[DataPath, int] = field(default_factory=dict)  # from an object-store listing
 
 
 def _listing(ctx: ServerContext, view: str, day: date) -> Listing:
@@ -116,24 +117,27 @@ def _listing(ctx: ServerContext, view: str, day: date) -> Listing:
     directory = ctx.access.date_dir(view, day)
     cap = ctx.limits.max_dir_entries
     out = Listing()
-    dirs, out.cut = ctx.access.list_dir(directory, cap)
+    dirs, nested, out.cut = files.list_two_levels(directory, "underlying=", cap)
     for d in dirs:
         if d.name.endswith(".tmp"):
-            out.tmps.append(Path(d.path))
+            out.tmps.append(directory / d.name)
         if not d.is_dir() or not d.name.startswith("underlying="):
             continue
         sym = d.name.split("=", 1)[1]
-        inner, inner_cut = ctx.access.list_dir(Path(d.path), cap)
+        sym_dir = directory / d.name
+        inner, inner_cut = nested.get(d.name, ([], False))
         out.cut = out.cut or inner_cut
-        slot_files: dict[tuple[str, str], Path] = {}
+        slot_files: dict[tuple[str, str], DataPath] = {}
         for f in inner:
+            if isinstance(f, files.RemoteEntry):  # the listing gave the size: no HEAD later
+                out.sizes[sym_dir / f.name] = f.size
             if f.name.endswith(".tmp"):
-                out.tmps.append(Path(f.path))
+                out.tmps.append(sym_dir / f.name)
             elif f.name == "part.parquet":
-                slot_files[(sym, "")] = Path(f.path)
+                slot_files[(sym, "")] = sym_dir / f.name
             elif f.name.startswith("slot=") and f.name.endswith(".parquet"):
                 label = f.name[5:9]
-                slot_files[(sym, f"{label[:2]}:{label[2:]}")] = Path(f.path)
+                slot_files[(sym, f"{label[:2]}:{label[2:]}")] = sym_dir / f.name
             elif f.name == COMPACTED_FILE and view in RAW_VIEWS:
                 _add_compacted(ctx, out, view, day, sym)
         out.files.update(slot_files)
@@ -191,12 +195,14 @@ def _check_view_day(
         if found.name == COMPACTED_FILE:
             _check_compacted_slot(scan, view, day, sym, slot, rec, listing.packed[sym][slot])
         else:
-            _check_recorded(scan, view, day, sym, slot, rec, found)
-    opened: set[Path] = set()  # a compacted file holds many slots: open it once
+            _check_recorded(scan, view, day, sym, slot, rec, found, listing.sizes.get(found))
+    opened: dict[DataPath, tuple[str, str]] = {}  # a compacted file holds many slots: once
     for (sym, slot), path in sorted(on_disk.items()):
         if path not in opened and scan.may_read():
-            opened.add(path)
-            _look_inside(scan, view, day, sym, "" if path.name == COMPACTED_FILE else slot, path)
+            opened[path] = (sym, "" if path.name == COMPACTED_FILE else slot)
+    fetched = files.fetch_many(list(opened))  # object store: the GETs run side by side
+    for path, (sym, label) in opened.items():
+        _look_inside(scan, view, day, sym, label, path, listing.sizes.get(path), fetched)
     if listing.cut:
         meta.notes.append(
             f"{view} {day}: directory listing stopped at {ctx.limits.max_dir_entries} entries"
@@ -211,16 +217,23 @@ def _check_view_day(
     }
 
 
-def _sym_of(path: Path) -> str:
+def _sym_of(path: DataPath) -> str:
     part = next((p for p in path.parts if p.startswith("underlying=")), "underlying=")
     return part.split("=", 1)[1]
 
 
 def _check_recorded(
-    scan: Scan, view: str, day: date, sym: str, slot: str, rec: dict[str, Any], path: Path
+    scan: Scan,
+    view: str,
+    day: date,
+    sym: str,
+    slot: str,
+    rec: dict[str, Any],
+    path: DataPath,
+    listed: int | None = None,
 ) -> None:
     try:
-        size = path.stat().st_size
+        size = files.size(path) if listed is None else listed
     except FileNotFoundError:  # moved since the listing (compaction merging it): not an issue
         scan.moved += 1
         return
@@ -274,10 +287,19 @@ def _check_ledger_row(
         )
 
 
-def _look_inside(scan: Scan, view: str, day: date, sym: str, slot: str, path: Path) -> None:
+def _look_inside(
+    scan: Scan,
+    view: str,
+    day: date,
+    sym: str,
+    slot: str,
+    path: DataPath,
+    listed: int | None = None,
+    fetched: files.Fetched | None = None,
+) -> None:
     """Open one file: corrupt footer, duplicate keys, and for daily_clean fallbacks and OI."""
     try:
-        size = path.stat().st_size
+        size = files.size(path) if listed is None else listed
     except FileNotFoundError:  # moved since the listing (compaction merging it): not an issue
         scan.moved += 1
         return
@@ -290,8 +312,8 @@ def _look_inside(scan: Scan, view: str, day: date, sym: str, slot: str, path: Pa
     if packed:
         cols.append(SLOT_COLUMN)
     try:
-        names = pq.read_schema(path).names
-        frame = pl.from_arrow(pq.read_table(path, columns=[c for c in cols if c in names]))
+        pf = files.parquet_file(path, fetched=fetched)
+        frame = pl.from_arrow(pf.read(columns=[c for c in cols if c in pf.schema_arrow.names]))
     except FileNotFoundError:
         scan.moved += 1  # moved while it was read (compaction): not corrupt
         return

@@ -7,15 +7,15 @@ allowed root (a symlink, say) is refused the same way.
 
 from __future__ import annotations
 
-import functools
 import json
-import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from shared.calendar import parse_slot, parse_trade_date, slot_label, today_et
+from shared.datafs import DataPath
+from shared.queries import files
 from shared.storage import CHAIN_VIEWS, RAW_VIEWS, Layout, check_symbol
 
 EARLIEST_DATE = date(2000, 1, 1)
@@ -95,41 +95,43 @@ class DataAccess:
             raise QueryError(str(exc)) from None
 
     # --- paths ---------------------------------------------------------------------------
-    def root_of(self, view: str) -> Path:
+    def root_of(self, view: str) -> DataPath:
         return self.layout.clean if view == "daily_clean" else self.layout.raw
 
-    def chain_file(self, view: str, trade_date: date, symbol: str, slot: str | None) -> Path:
+    def chain_file(self, view: str, trade_date: date, symbol: str, slot: str | None) -> DataPath:
         self.view(view)
         if view != "daily_clean" and slot is None:
             raise QueryError(f"view {view!r} needs a slot (HH:MM)")
         path = self.layout.chain_file(view, trade_date, self.symbol(symbol), slot)
         return self.inside(path, self.root_of(view))
 
-    def compacted_file(self, view: str, trade_date: date, symbol: str) -> Path:
+    def compacted_file(self, view: str, trade_date: date, symbol: str) -> DataPath:
         """A raw view's weekly-compacted file of one date and underlying (every slot in it)."""
         if self.view(view) not in RAW_VIEWS:
             raise QueryError(f"view {view!r} has no compacted files")
         path = self.layout.compacted_file(view, trade_date, self.symbol(symbol))
         return self.inside(path, self.root_of(view))
 
-    def date_dir(self, view: str, trade_date: date) -> Path:
+    def date_dir(self, view: str, trade_date: date) -> DataPath:
         return self.inside(self.layout.date_dir(self.view(view), trade_date), self.root_of(view))
 
     def run_log(self, *parts: str) -> Path:
-        return self.inside(self.layout.run_logs.joinpath(*parts), self.layout.run_logs)
+        path = self.layout.run_logs.joinpath(*parts)  # run logs stay local (shared.datafs)
+        self.inside(path, self.layout.run_logs)
+        return path
 
     @staticmethod
-    def inside(path: Path, root: Path) -> Path:
+    def inside(path: DataPath, root: DataPath) -> DataPath:
         """Refuse a path that resolves (through symlinks or '..') outside `root`."""
-        resolved = path.resolve(strict=False)
-        if not resolved.is_relative_to(_resolved_root(root)):
+        if not files.is_inside(path, root):
             raise QueryError("the requested partition resolves outside the data root")
         return path
 
-    def relative(self, path: Path) -> str:
+    def relative(self, path: DataPath) -> str:
         for base in (self.layout.data, self.layout.state):
-            if path.is_relative_to(base):
-                return path.relative_to(base).as_posix()
+            rel = files.relative(path, base)
+            if rel is not None:
+                return rel
         return path.name
 
     # --- bounded reads of small run logs -------------------------------------------------
@@ -147,21 +149,6 @@ class DataAccess:
             return {"unreadable": f"{path.name}: {type(exc).__name__}"}
         return data if isinstance(data, dict) else {"value": data}
 
-    def list_dir(self, directory: Path, max_entries: int) -> tuple[list[os.DirEntry[str]], bool]:
+    def list_dir(self, directory: DataPath, max_entries: int) -> tuple[list[files.DirEntry], bool]:
         """Up to max_entries entries of one directory (not recursive); True when cut short."""
-        out: list[os.DirEntry[str]] = []
-        try:
-            with os.scandir(directory) as it:
-                for entry in it:
-                    if len(out) >= max_entries:
-                        return out, True
-                    out.append(entry)
-        except (FileNotFoundError, NotADirectoryError):
-            return [], False
-        return out, False
-
-
-@functools.lru_cache(maxsize=64)
-def _resolved_root(root: Path) -> Path:
-    """A root's real path, resolved once (the roots are fixed at start-up)."""
-    return root.resolve(strict=False)
+        return files.list_dir(directory, max_entries)

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from shared.calendar import sessions_between
+from shared.datafs import DataPath
+from shared.queries import files
 from shared.queries.context import ServerContext
 from shared.queries.paths import QueryError
 from shared.storage import COMPACTED_FILE, RAW_VIEWS
@@ -55,13 +56,18 @@ def iter_snapshots(
     max_files: int,
 ) -> Iterator[tuple[date, str | None, pl.DataFrame]]:
     acc = ctx.access
+    fetched: files.Fetched = {}
+    remote = not isinstance(acc.root_of(view), Path)
+    if remote and view not in RAW_VIEWS:  # one file a day: fetched side by side
+        ahead = days[: max(0, max_files - stats.files)]
+        fetched = files.fetch_many([acc.chain_file(view, d, symbol, None) for d in ahead])
     for day in days:
         if stats.files >= max_files:
             stats.stopped_at_file_cap = True
             return
         if view not in RAW_VIEWS:
             path = acc.chain_file(view, day, symbol, None)
-            frame = _read(ctx, path, None, stats)
+            frame = _read(ctx, path, None, stats, fetched)
             if frame is None:
                 stats.missing_dates.append(day.isoformat())
             else:
@@ -97,9 +103,13 @@ def _raw_day(
     labels = sorted(set(slot_files) | set(packed))
     if not each_slot:
         labels = labels[-1:]
+    fetched: files.Fetched = {}
+    if not isinstance(directory, Path):  # object store: the day's slot files side by side
+        wanted = [acc.chain_file(view, day, symbol, x) for x in labels if x in slot_files]
+        fetched = files.fetch_many(wanted)
     for label in labels:
         if label in slot_files:  # a slot file is newer than its compacted copy
-            got = _read(ctx, acc.chain_file(view, day, symbol, label), None, stats)
+            got = _read(ctx, acc.chain_file(view, day, symbol, label), None, stats, fetched)
         else:
             got = packed.get(label)
         if got is not None:
@@ -107,13 +117,18 @@ def _raw_day(
 
 
 def _read(
-    ctx: ServerContext, path: Path, columns: list[str] | None, stats: ReadStats
+    ctx: ServerContext,
+    path: DataPath,
+    columns: list[str] | None,
+    stats: ReadStats,
+    fetched: files.Fetched | None = None,
 ) -> pl.DataFrame | None:
-    if not path.is_file():
+    got = None if isinstance(path, Path) or not fetched else fetched.get(path.path)
+    if isinstance(got, FileNotFoundError) or (got is None and not path.is_file()):
         return None
     stats.files += 1
     try:
-        pf = pq.ParquetFile(path)
+        pf = files.parquet_file(path, fetched=fetched)
         names = set(pf.schema_arrow.names)
         table = pf.read(columns=[c for c in (columns or COLUMNS) if c in names])
     except (OSError, pa.ArrowException):

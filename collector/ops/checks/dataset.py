@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import pyarrow.parquet as pq
 
 from collector.ops.checks.qa import SUMMARY_KEYS, SUMMARY_SCHEMA, summarize_intraday
 from collector.pipeline.store import UNREADABLE, Quarantined, quarantine_if_unreadable
+from shared import datafs
 from shared.calendar import slot_file_label
 from shared.config import AppConfig
+from shared.datafs import DataPath
 from shared.ledger import LedgerReader
 from shared.schema import SNAPSHOT_SCHEMA
 from shared.storage import Layout, check_symbol
@@ -39,14 +40,26 @@ from shared.universe import universe_symbols
 READ_ERRORS = (pl.exceptions.PolarsError, *UNREADABLE)
 
 
-def partition_files(directory: Path) -> list[Path]:
+def partition_files(directory: DataPath) -> list[DataPath]:
     """Parquet files a reader would see: no temp files, no hidden or in-flight names."""
-    return [Path(f) for f in _listing(directory)]
+    return _paths(_listing(directory), directory)
 
 
-def _listing(directory: Path) -> list[str]:
+def _paths(files: list[str], directory: DataPath) -> list[DataPath]:
+    if isinstance(directory, Path):
+        return [Path(f) for f in files]
+    return [datafs.path_of(f) for f in files]
+
+
+def _listing(directory: DataPath) -> list[str]:
     """partition_files as strings, in the same order (a Path per file costs more than the
-    listing itself at 7,000 files)."""
+    listing itself at 7,000 files). On an object store: one listing of the prefix, the
+    names as URIs (s3://bucket/key), which Polars reads directly."""
+    if not isinstance(directory, Path):
+        base = str(directory).rstrip("/")
+        names = [str(e.path) for e in datafs.list_files(directory, "*.parquet")]
+        names = [n for n in names if not any(p.startswith(".") for p in n[len(base) :].split("/"))]
+        return sorted(names, key=lambda f: f.split("/"))
     found: list[str] = []
 
     def walk(path: str) -> None:
@@ -66,18 +79,18 @@ def _listing(directory: Path) -> list[str]:
     return sorted(found, key=lambda f: f.split(os.sep))  # Path order: part by part
 
 
-def _scan(files: list[Path], columns: list[str]) -> pl.LazyFrame:
+def _scan(files: list[DataPath], columns: list[str]) -> pl.LazyFrame:
     return pl.scan_parquet([str(f) for f in files], hive_partitioning=False).select(columns)
 
 
-def _read_one(path: Path, columns: list[str] | None = None) -> pl.DataFrame:
-    return pl.read_parquet(path, columns=columns, hive_partitioning=False)
+def _read_one(path: DataPath, columns: list[str] | None = None) -> pl.DataFrame:
+    return pl.read_parquet(str(path), columns=columns, hive_partitioning=False)
 
 
 def _read_files(
-    files: list[Path],
-    read_many: Callable[[list[Path]], pl.DataFrame],
-    read_each: Callable[[Path], pl.DataFrame],
+    files: list[DataPath],
+    read_many: Callable[[list[DataPath]], pl.DataFrame],
+    read_each: Callable[[DataPath], pl.DataFrame],
 ) -> tuple[list[pl.DataFrame], list[Quarantined]]:
     """`read_many(files)` as one frame; when it fails, the files whose footer does not read
     are moved aside and the rest read again (together, else one by one: files of an older
@@ -205,12 +218,12 @@ def intraday_summary(
     so the rows are never all held in memory."""
     listed = _listing(layout.date_dir("intraday", trade_date))
     known, listed = _vouched(layout, trade_date, listed) if use_ledger else (None, listed)
-    files = [Path(f) for f in listed]
+    files = _paths(listed, layout.date_dir("intraday", trade_date))
 
-    def many(fs: list[Path]) -> pl.DataFrame:
+    def many(fs: list[DataPath]) -> pl.DataFrame:
         return _collect(summarize_intraday(_scan(fs, INTRADAY_QA_COLUMNS)), streaming=True)
 
-    def each(f: Path) -> pl.DataFrame:
+    def each(f: DataPath) -> pl.DataFrame:
         flags = "data_quality_flags" in pq_names(f)
         return _collect(summarize_intraday(_read_one(f).lazy(), flags=flags))
 
@@ -226,8 +239,8 @@ def intraday_summary(
     return pl.concat(same).group_by(SUMMARY_KEYS).sum(), corrupt
 
 
-def pq_names(path: Path) -> list[str]:
-    return pq.ParquetFile(path).schema_arrow.names
+def pq_names(path: DataPath) -> list[str]:
+    return list(datafs.read_parquet_metadata(path).schema.to_arrow_schema().names)
 
 
 def _collect(frame: pl.DataFrame | pl.LazyFrame, streaming: bool = False) -> pl.DataFrame:

@@ -16,6 +16,7 @@ from collector.ops.checks.qa import DayMetrics, day_metrics
 from collector.pipeline.store import report_corrupt
 from shared.calendar import get_session, now_et, slot_datetime
 from shared.config import AppConfig, QAConfig
+from shared.datafs import DataPath
 from shared.due import enrichment_due, intraday_due
 from shared.ledger import LedgerReader
 from shared.queries.shards import streaming_coverage
@@ -208,7 +209,7 @@ def write_metrics(cfg: AppConfig, metrics: DayMetrics) -> Path:
     return path
 
 
-def tmp_dirs_for_date(layout: Layout, trade_date: date) -> list[Path]:
+def tmp_dirs_for_date(layout: Layout, trade_date: date) -> list[DataPath]:
     dirs = [layout.date_dir(v, trade_date) for v in ("intraday", "close", "daily_clean")]
     dirs.append(layout.raw / "ib" / "streaming" / f"date={trade_date.isoformat()}")
     return dirs

@@ -14,19 +14,19 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from collector.ops.checks.dataset import partition_files
 from collector.pipeline.compacted import merge_frames, read_day_files
 from collector.pipeline.store import UNREADABLE, Quarantined, quarantine_unreadable
+from shared import datafs
+from shared.datafs import DataPath
 from shared.ledger import Ledger, LedgerReader, PartitionRecord
-from shared.storage import Layout, atomic_write_parquet
+from shared.storage import Layout
 
 VIEW = "intraday"
 
@@ -39,7 +39,7 @@ class UnderlyingCompaction:
     rows_in: int
     rows_out: int
     duplicates_dropped: int
-    path: Path
+    path: DataPath
 
 
 @dataclass
@@ -79,7 +79,7 @@ def default_week(today: date) -> date:
 def compact_underlying(
     layout: Layout,
     trade_date: date,
-    directory: Path,
+    directory: DataPath,
     compression_level: int,
     dry_run: bool,
     known: dict[tuple[str, str], dict[str, Any]] | None = None,
@@ -99,18 +99,18 @@ def compact_underlying(
     return item
 
 
-_Repoint = tuple[str, pa.Table, Path, int]  # underlying, merged table, file, its size
+_Repoint = tuple[str, pa.Table, DataPath, int]  # underlying, merged table, file, its size
 
 
 def _merge_underlying(
-    layout: Layout, trade_date: date, directory: Path, compression_level: int, dry_run: bool
+    layout: Layout, trade_date: date, directory: DataPath, compression_level: int, dry_run: bool
 ) -> tuple[UnderlyingCompaction, list[_Repoint]] | None:
-    slot_files = sorted(directory.glob("slot=*.parquet"))
+    slot_files = [directory / n for n in datafs.names(directory, "slot=", ".parquet")]
     if not slot_files:
         return None
     underlying = directory.name.split("=", 1)[1]
     target = layout.compacted_file(VIEW, trade_date, underlying)
-    compacted = read_day_files([target]) if target.is_file() else None
+    compacted = read_day_files([target]) if datafs.is_file(target) else None
     slots = read_day_files(slot_files)
     rows_in = slots.height + (compacted.height if compacted is not None else 0)
     merged, dropped = merge_frames(compacted, slots)
@@ -119,9 +119,8 @@ def _merge_underlying(
     )
     if dry_run:
         return item, []
-    size = atomic_write_parquet(target, merged, "zstd", compression_level)
-    for f in slot_files:
-        f.unlink()
+    size = datafs.write_parquet(target, merged, "zstd", compression_level)
+    datafs.delete_many(slot_files)
     return item, [(underlying, merged, target, size)]
 
 
@@ -137,7 +136,7 @@ def repoint_records(
     trade_date: date,
     underlying: str,
     merged: pa.Table,
-    target: Path,
+    target: DataPath,
     size: int,
     known: dict[tuple[str, str], dict[str, Any]],
 ) -> list[tuple[PartitionRecord, str | None]]:
@@ -178,11 +177,11 @@ def compact_day(
     re-points what the ledger still places in slot files that are gone.
     """
     day_dir = layout.date_dir(VIEW, day)
-    if not day_dir.is_dir():
+    dirs = [day_dir / n for n in datafs.names(day_dir, "underlying=", dirs=True)]
+    if not dirs:
         return []
     known = day_partitions(layout, day)
     ledger = None if dry_run else Ledger(layout.ledger)
-    dirs = sorted(p for p in day_dir.glob("underlying=*") if p.is_dir())
     items: list[UnderlyingCompaction] = []
     pending: list[_Repoint] = [] if dry_run else _stale(layout, day, dirs, known)
 
@@ -207,7 +206,7 @@ def compact_day(
 
 
 def _stale(
-    layout: Layout, day: date, dirs: list[Path], known: dict[tuple[str, str], dict[str, Any]]
+    layout: Layout, day: date, dirs: list[DataPath], known: dict[tuple[str, str], dict[str, Any]]
 ) -> list[_Repoint]:
     """Compacted files whose ledger rows still name slot files that are gone."""
     out: list[_Repoint] = []
@@ -218,11 +217,11 @@ def _stale(
         underlying = d.name.split("=", 1)[1]
         target = layout.compacted_file(VIEW, day, underlying)
         rows = by_underlying.get(underlying, [])
-        if target.is_file() and any(
-            r["path"] != str(target) and not Path(r["path"]).exists() for r in rows
+        if datafs.is_file(target) and any(
+            r["path"] != str(target) and not datafs.exists(datafs.path_of(r["path"])) for r in rows
         ):
-            table = pq.read_table(target, columns=["slot"])
-            out.append((underlying, table, target, target.stat().st_size))
+            table = datafs.read_parquet(target, columns=["slot"])
+            out.append((underlying, table, target, datafs.size(target)))
     return out
 
 
@@ -238,7 +237,7 @@ def compact_week(
     report = CompactionReport(week_dates(week_start)[0])
     for day in week_dates(week_start):
         day_dir = layout.date_dir(VIEW, day)
-        if not day_dir.is_dir():
+        if not datafs.names(day_dir, "underlying=", dirs=True):
             continue
         if day >= today and not same_day:
             report.skipped_dates.append(
@@ -270,7 +269,7 @@ def count_rows(
     total = 0
     for f in files:
         try:
-            total += pq.read_metadata(f).num_rows
+            total += datafs.read_parquet_metadata(f).num_rows
         except UNREADABLE as exc:
             if corrupt is None:
                 raise

@@ -3,6 +3,9 @@
 A date directory is first renamed to a hidden `.<name>.deleting` sibling (one atomic rename:
 readers and hive scans stop seeing it at once), then its ledger partitions are forgotten, then
 it is deleted. A crash in between leaves only a hidden directory the next run finishes off.
+
+On an object store there is no rename: the ledger rows go first, then the date's objects in
+batched deletes. A crash in between leaves an older-than-cutoff date the next run finds again.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+from shared import datafs
+from shared.datafs import DataPath
 from shared.ledger import Ledger, LedgerReader
 from shared.storage import Layout
 
@@ -25,7 +30,7 @@ DELETING_SUFFIX = ".deleting"
 
 @dataclass(frozen=True)
 class Expired:
-    path: Path
+    path: DataPath
     day: date
 
 
@@ -37,13 +42,10 @@ def cutoff_date(today: date, older_than_days: int) -> date:
 
 
 def expired_partitions(layout: Layout, view: str, cutoff: date) -> list[Expired]:
-    root = layout.view_root(view)
-    if not root.is_dir():
-        return []
     out = []
-    for child in sorted(root.iterdir()):
+    for child in datafs.subdirs(layout.view_root(view)):
         m = DATE_DIR_RE.match(child.name)
-        if m and child.is_dir() and date.fromisoformat(m.group(1)) < cutoff:
+        if m and date.fromisoformat(m.group(1)) < cutoff:
             out.append(Expired(child, date.fromisoformat(m.group(1))))
     return out
 
@@ -76,29 +78,39 @@ def leftover_deletions(layout: Layout, view: str) -> list[Path]:
     if view == "errors":
         return []
     root = layout.view_root(view)
+    if not isinstance(root, Path):  # an object store hides nothing first
+        return []
     return sorted(root.glob(f".*{DELETING_SUFFIX}")) if root.is_dir() else []
 
 
-def _drop_partition_dir(layout: Layout, view: str, item: Expired) -> None:
-    hidden = item.path.with_name(f".{item.path.name}{DELETING_SUFFIX}")
-    os.replace(item.path, hidden)
+def _forget(layout: Layout, view: str, day: date) -> None:
     reader = LedgerReader(layout.ledger)
     if reader.exists():
         ledger = Ledger(layout.ledger)
-        for row in reader.partitions_for_date(item.day, view):
-            ledger.forget_partition(view, item.day, row["underlying"], row["slot"])
+        for row in reader.partitions_for_date(day, view):
+            ledger.forget_partition(view, day, row["underlying"], row["slot"])
+
+
+def _drop_partition_dir(layout: Layout, view: str, item: Expired) -> None:
+    if not isinstance(item.path, Path):
+        _forget(layout, view, item.day)
+        datafs.delete_many(e.path for e in datafs.list_files(item.path))
+        return
+    hidden = item.path.with_name(f".{item.path.name}{DELETING_SUFFIX}")
+    os.replace(item.path, hidden)
+    _forget(layout, view, item.day)
     shutil.rmtree(hidden)
 
 
-def apply_retention(layout: Layout, view: str, expired: list[Expired]) -> list[Path]:
+def apply_retention(layout: Layout, view: str, expired: list[Expired]) -> list[DataPath]:
     """Remove what find_expired returned; also finish deletions a crash interrupted."""
-    removed: list[Path] = []
+    removed: list[DataPath] = []
     for leftover in leftover_deletions(layout, view):
         shutil.rmtree(leftover)
         removed.append(leftover)
     for item in expired:
         if view == "errors":
-            item.path.unlink(missing_ok=True)
+            datafs.delete(item.path)
         else:
             _drop_partition_dir(layout, view, item)
         removed.append(item.path)

@@ -20,6 +20,7 @@ from collector.pipeline.rollup import apply_open_interest, expired_on
 from collector.pipeline.run import JobResult, RunContext, as_date, connected, session_for
 from collector.pipeline.sentinels import open_interest_of
 from collector.pipeline.store import read_table, write_chain
+from shared import datafs
 from shared.config import AppConfig
 from shared.schema import MarketDataType
 from shared.storage import Layout, atomic_write_json
@@ -66,8 +67,11 @@ async def run_enrichment(
             f"unsupported enrichment field(s): {', '.join(bad) or '(none)'}; supported: open_interest"
         )
     layout = Layout.from_config(cfg)
-    date_dir = layout.date_dir("daily_clean", d)
-    files = sorted(date_dir.glob("underlying=*/part.parquet")) if date_dir.is_dir() else []
+    files = [
+        e.path
+        for e in datafs.list_files(layout.date_dir("daily_clean", d), "part.parquet")
+        if e.path.parent.name.startswith("underlying=")
+    ]
     if not files:
         raise InputError(f"no daily_clean data for {d}: run `opt-data rollup --date {d}` first")
     shard = Shard.from_config(cfg)  # each shard enriches its own symbols

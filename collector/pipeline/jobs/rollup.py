@@ -20,9 +20,10 @@ from collector.pipeline.rollup_inputs import list_day, rollup_day
 from collector.pipeline.rows import fill_stats_by_underlying
 from collector.pipeline.run import JobResult, RunContext, as_date, session_for
 from collector.pipeline.store import Quarantined, report_corrupt
+from shared import datafs
 from shared.config import AppConfig
 from shared.ledger import LedgerReader, PartitionRecord
-from shared.storage import Layout, atomic_write_parquet
+from shared.storage import Layout
 from shared.tasks import Task
 from shared.universe import Shard
 
@@ -32,11 +33,8 @@ WRITE_THREADS = 4  # writes wait on fsync; a few in flight hide it
 def day_symbols(layout: Layout, d: date, views: tuple[str, ...]) -> set[str]:
     symbols: set[str] = set()
     for view in views:
-        date_dir = layout.date_dir(view, d)
-        if date_dir.is_dir():
-            symbols |= {
-                p.name.split("=", 1)[1] for p in date_dir.glob("underlying=*") if p.is_dir()
-            }
+        names = datafs.names(layout.date_dir(view, d), "underlying=", dirs=True)
+        symbols |= {n.split("=", 1)[1] for n in names}
     return symbols
 
 
@@ -87,7 +85,7 @@ def run_rollup(cfg: AppConfig, trade_date: date | str) -> JobResult:
         def write(item: tuple[str, pa.Table]) -> PartitionRecord:
             sym, table = item
             path = layout.chain_file("daily_clean", d, sym)
-            size = atomic_write_parquet(
+            size = datafs.write_parquet(
                 path, table, cfg.storage.compression, cfg.storage.compression_level
             )
             st = stats[sym]

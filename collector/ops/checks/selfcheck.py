@@ -114,43 +114,19 @@ def judge(
         checks.append(
             _check("log_matches", logscan.total, "<=", log_max_total, ",".join(logscan.keywords))
         )
-    if metrics.missing_shards:
-        checks.append(
-            Check(
-                "missing_shards",
-                len(metrics.missing_shards),
-                "<=",
-                0,
-                False,
-                "no data from shard " + ", ".join(metrics.missing_shards),
-            )
-        )
-    if metrics.missing_streaming_shards:
-        checks.append(
-            Check(
-                "missing_streaming_shards",
-                len(metrics.missing_streaming_shards),
-                "<=",
-                0,
-                False,
-                "no streaming from shard " + ", ".join(metrics.missing_streaming_shards),
-            )
-        )
-    if metrics.corrupt_files:
-        checks.append(
-            Check(
-                "corrupt_files",
-                len(metrics.corrupt_files),
-                "<=",
-                0,
-                False,
-                "; ".join(metrics.corrupt_files) + " - re-collect the slot",
-            )
-        )
-    if metrics.missed_runs:
-        checks.append(
-            Check("missed_runs", len(metrics.missed_runs), "<=", 0, False, _missed_note(metrics))
-        )
+    findings = (
+        ("missing_shards", metrics.missing_shards,
+         "no data from shard " + ", ".join(metrics.missing_shards)),
+        ("missing_streaming_shards", metrics.missing_streaming_shards,
+         "no streaming from shard " + ", ".join(metrics.missing_streaming_shards)),
+        ("corrupt_files", metrics.corrupt_files,
+         "; ".join(metrics.corrupt_files) + " - re-collect the slot"),
+        ("missed_runs", metrics.missed_runs, _missed_note(metrics)),
+    )  # fmt: skip
+    # each a list of things that should not exist: any one of them fails the day
+    checks += [
+        Check(name, len(items), "<=", 0, False, note) for name, items, note in findings if items
+    ]
     return checks
 
 

@@ -5,6 +5,11 @@ The fake stands in for the adapter's session and ib_async's IB object at the sea
 engine uses (reqMktData, cancelMktData, pendingTickersEvent, error listeners); the tickers
 are ib_async's own Ticker objects, so quote_from_ticker reads what it reads in production.
 Each contract answers after its own dwell, or never; a pacing error can be injected.
+
+The engine runs on an event loop whose clock is virtual (looptime): sleeps and timers
+advance the loop's time exactly and at once, so the spacing and budget checks below hold
+to the microsecond whatever else the machine is doing, and the suite does not wait for
+them in real time.
 """
 
 from __future__ import annotations
@@ -12,11 +17,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import looptime
 from ib_async import Contract, OptionComputation, Ticker
 
 from collector.ib.errors import ErrorKind, IBErrorEvent
@@ -24,6 +31,7 @@ from collector.ib.types import OptionContract
 from collector.pipeline.engine import Collected, EngineParams, SnapshotEngine
 
 WINDOW = 1.05  # the budget's window (collector.ib.session.MESSAGE_WINDOW_SEC)
+HANG_GUARD_SEC = 120.0  # real seconds; a run takes well under one
 
 
 class Event:
@@ -153,7 +161,18 @@ def run_engine(
         engine = SnapshotEngine(FakeSession(ib), EngineParams(**base), out.append)  # type: ignore[arg-type]
         return await engine.run(items)
 
-    return out, asyncio.run(go())
+    # A loop that spins without sleeping never moves virtual time: the run goes on a daemon
+    # thread, so such a regression fails here instead of hanging the suite.
+    loop = looptime.new_event_loop(start=0.0)
+    done: list[Any] = []
+    worker = threading.Thread(
+        target=lambda: done.append(loop.run_until_complete(go())), daemon=True
+    )
+    worker.start()
+    worker.join(HANG_GUARD_SEC)
+    assert done, f"the engine did not finish within {HANG_GUARD_SEC} s of real time (a spin?)"
+    loop.close()
+    return out, done[0]
 
 
 def max_in_window(times: list[float], window: float) -> int:

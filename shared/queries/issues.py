@@ -222,6 +222,18 @@ def _sym_of(path: DataPath) -> str:
     return part.split("=", 1)[1]
 
 
+def _size(scan: Scan, path: DataPath, listed: int | None) -> int | None:
+    """The file's size (the listing's when it gave one); None, counted as moved, when the
+    file left since the listing (compaction merging it): not an issue."""
+    if listed is not None:
+        return listed
+    try:
+        return files.size(path)
+    except FileNotFoundError:
+        scan.moved += 1
+        return None
+
+
 def _check_recorded(
     scan: Scan,
     view: str,
@@ -232,10 +244,8 @@ def _check_recorded(
     path: DataPath,
     listed: int | None = None,
 ) -> None:
-    try:
-        size = files.size(path) if listed is None else listed
-    except FileNotFoundError:  # moved since the listing (compaction merging it): not an issue
-        scan.moved += 1
+    size = _size(scan, path, listed)
+    if size is None:
         return
     if rec["rows"] == 0 or size == 0:
         scan.add(day, view, sym, slot, "empty", {"rows": rec["rows"], "bytes": size})
@@ -298,10 +308,8 @@ def _look_inside(
     fetched: files.Fetched | None = None,
 ) -> None:
     """Open one file: corrupt footer, duplicate keys, and for daily_clean fallbacks and OI."""
-    try:
-        size = files.size(path) if listed is None else listed
-    except FileNotFoundError:  # moved since the listing (compaction merging it): not an issue
-        scan.moved += 1
+    size = _size(scan, path, listed)
+    if size is None:
         return
     if size < PARQUET_MIN_BYTES:
         scan.add(day, view, sym, slot, "corrupt", "shorter than a Parquet footer")

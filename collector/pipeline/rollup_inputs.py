@@ -104,7 +104,10 @@ def read_many(
     if not paths:
         return None
     try:
-        return pl.read_parquet([str(p) for p in paths], columns=columns, include_file_paths="_path")
+        # a lazy scan, then the columns: Polars' eager read_parquet drops the
+        # include_file_paths column when `columns` is given (polars 2.1)
+        scan = pl.scan_parquet([str(p) for p in paths], include_file_paths="_path")
+        return (scan.select([*columns, "_path"]) if columns else scan).collect()
     except (pl.exceptions.PolarsError, OSError):
         pass
     frames = []

@@ -175,3 +175,33 @@ def test_a_corrupt_file_the_rollup_reads_is_moved_aside_and_left_out(tmp_path: P
         recorded_rows=recorded,
     )
     assert again.corrupt == [] and again.table.to_pylist() == got.table.to_pylist()
+
+
+def test_a_rerun_over_its_own_daily_clean_keeps_open_interest(tmp_path: Path) -> None:
+    """The second rollup of a day reads the first one's daily_clean files (for the OI that
+    enrichment filled in since) and writes the same rows, OI kept."""
+    from collector.pipeline.jobs.rollup import run_rollup
+
+    session = write_session(tmp_path, symbols=3, threads=1, no_close_every=99)
+    cfg = session.cfg()
+    layout = Layout.from_config(cfg)
+    first = run_rollup(cfg, session.day)
+    assert first.status == "ok" and first.rows > 0
+    sym = session.symbols[0]
+    path = layout.chain_file("daily_clean", session.day, sym)
+    table = pq.read_table(path)
+    enriched = table.set_column(
+        table.schema.get_field_index("open_interest"),
+        "open_interest",
+        pa.array(range(100, 100 + table.num_rows), pa.int64()),
+    ).set_column(
+        table.schema.get_field_index("oi_asof_date"),
+        "oi_asof_date",
+        pa.array([session.day] * table.num_rows, pa.date32()),
+    )
+    pq.write_table(enriched, path)
+    second = run_rollup(cfg, session.day)
+    assert (second.status, second.rows) == (first.status, first.rows)
+    again = pq.read_table(path)
+    assert again.column("open_interest").to_pylist() == list(range(100, 100 + table.num_rows))
+    assert again.column("conid").to_pylist() == table.column("conid").to_pylist()

@@ -27,6 +27,12 @@ from shared.schema import MarketDataType
 
 log = logging.getLogger(__name__)
 
+# The loop's floor: a pass that could send nothing sleeps at least this long, whatever the
+# budget answers, so no state of the budget (or a rounding in its arithmetic) can make the
+# loop come round without sleeping and burn a core until its slot. Well under a slot
+# (21 ms), and a wake-up that late keeps its slot anyway (the budget's catch-up).
+MIN_SLEEP_SEC = 0.001
+
 
 @dataclass(frozen=True)
 class EngineParams:
@@ -262,10 +268,17 @@ class SnapshotEngine:
             Collected(work.contract, snap, timed_out=timed_out, delayed_fallback=work.delayed)
         )
 
+    def _falls_back(self, work: _Work) -> bool:
+        """Whether `work` opens delayed: itself or its symbol fell back for want of permission."""
+        return work.delayed or work.contract.symbol in self._delayed_symbols
+
+    def _open_cost(self, work: _Work) -> int:
+        kind = MarketDataType.DELAYED if self._falls_back(work) else self.market_data_type
+        return self._lines.messages_for_open(kind)
+
     def _open(self, work: _Work, now: float) -> bool:
-        delayed = work.delayed or work.contract.symbol in self._delayed_symbols
-        work.delayed = work.delayed or delayed
-        kind = MarketDataType.DELAYED if delayed else self.market_data_type
+        work.delayed = self._falls_back(work)
+        kind = MarketDataType.DELAYED if work.delayed else self.market_data_type
         cost = self._lines.messages_for_open(kind)
         if not self.budget.can_send(now, cost):
             return False
@@ -360,16 +373,22 @@ class SnapshotEngine:
                 self._ready[conid] = not self._complete(act.line)
 
     async def _sleep(self, now: float) -> None:
+        """Sleep until the next thing the loop can do: the budget's slot for the next message
+        (a cancel if one waits, else the next open with its group of messages), the next line
+        to time out, or an event (`_poke`). Lines already waiting for their cancel are the
+        budget's wait, not a timeout's: counting them made a timed-out line whose slot had not
+        come ask for a wait of 0, and the loop spun until the slot."""
         waits = [self.p.poll_interval]
-        if self._ready or (self._queue and len(self._active) < self._max_lines):
+        if self._ready:
             waits.append(self.budget.wait_time(now))
-        if self._active:
-            oldest = next(iter(self._active.values())).started
-            waits.append(max(0.0, oldest + self.p.timeout_sec - now))
-        delay = max(0.0, min(waits))
-        if delay <= 0:
-            await asyncio.sleep(0)
-            return
+        elif self._queue and len(self._active) < self._max_lines:
+            waits.append(self.budget.wait_time(now, self._open_cost(self._queue[0])))
+        ready = self._ready
+        for conid, act in self._active.items():
+            if conid not in ready:  # the oldest line still waiting for its data
+                waits.append(act.started + self.p.timeout_sec - now)
+                break
+        delay = max(MIN_SLEEP_SEC, min(waits))
         loop = asyncio.get_running_loop()
         waiter = self._waiter = loop.create_future()
         self._sleep_until = now + delay

@@ -246,16 +246,39 @@ def test_cancels_go_before_new_requests_when_lines_are_full() -> None:
     for _, kind, _ in ib.sent:
         open_now += {"req": 1, "cancel": -1}.get(kind, 0)
         assert open_now <= 3
-    # and a line whose data is complete is cancelled before any later request goes out
+    # and while the contracts left do not fit in the free lines, a line whose data is
+    # complete is cancelled before any later request goes out
     answered: set[int] = set()
     cancelled: set[int] = set()
+    left, open_now, checked = len(items), 0, 0
     for _, kind, conid in ib.sent:
         if kind == "answer":
             answered.add(conid)
         elif kind == "cancel":
             cancelled.add(conid)
+            open_now -= 1
         elif kind == "req":
-            assert answered <= cancelled, f"request sent while {answered - cancelled} waited"
+            if left > 3 - open_now:
+                assert answered <= cancelled, f"request sent while {answered - cancelled} waited"
+                checked += 1
+            left -= 1
+            open_now += 1
+    assert checked >= 8
+
+
+def test_once_the_rest_fits_in_the_free_lines_requests_go_first_and_no_budget_idles() -> None:
+    # 40 contracts, 100 lines: all fit from the start. Each request sent sooner starts its
+    # dwell sooner; the cancels owed meanwhile fill the slots while the last lines dwell, so
+    # the run takes its 80 messages' slots and not the last line's dwell on top.
+    items = contracts(40)
+    ib = FakeIB({c.conid: 0.5 for c in items})
+    results, report = run_engine(ib, items, max_lines=100, max_messages_per_sec=20.0)
+    assert report.completed == 40 and len(results) == 40
+    kinds = [k for _, k, _ in ib.sent if k in ("req", "cancel")]
+    assert kinds == ["req"] * 40 + ["cancel"] * 40
+    spacing = WINDOW / 20
+    assert report.budget_idle_sec < 1e-6 and report.budget_late_sec < 1e-6
+    assert report.collect_sec <= 79 * spacing + 1e-6
 
 
 def test_a_silent_contract_times_out_with_its_row_kept() -> None:

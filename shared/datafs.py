@@ -303,9 +303,8 @@ def write_parquet_many(
     from concurrent.futures import ThreadPoolExecutor
 
     # The pool closes (every started add done) before the batch commits or aborts.
-    with ParquetBatch(compression, level) as batch:
-        with ThreadPoolExecutor(threads) as pool:
-            return list(pool.map(lambda item: batch.add(*item), items))
+    with ParquetBatch(compression, level) as batch, ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(lambda item: batch.add(*item), items))
 
 
 # --- Reads -------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import partial
 from typing import Any
 
 import polars as pl
@@ -175,11 +176,8 @@ def compact_day(
         for start in range(0, len(dirs), BATCH):
             chunk = dirs[start : start + BATCH]
             with datafs.ParquetBatch("zstd", compression_level) as batch:
-                use = None if dry_run else batch
-                done = [
-                    m for m in pool.map(lambda d: _merge_underlying(layout, day, d, use), chunk)
-                    if m is not None
-                ]  # fmt: skip
+                merge = partial(_merge_underlying, layout, day, batch=None if dry_run else batch)
+                done = [m for m in pool.map(merge, chunk) if m is not None]
             items += [m[0] for m in done]
             if ledger is None:
                 continue

@@ -157,11 +157,13 @@ def compact_day(
 
     The underlyings are merged two at a time (reading and writing Parquet releases the
     GIL). Each batch of BATCH underlyings is written as one atomic batch of files
-    (datafs.ParquetBatch: all replaced or none, one disk flush for all), then their slot
-    files are deleted, then their ledger rows written in one transaction. Should the run
-    die between writing files and recording them, the next run re-points what the ledger
-    still places in slot files that are gone; between writing and deleting, the next run
-    merges the slot files left (their rows win over the compacted copy).
+    (datafs.ParquetBatch: all replaced or none, one disk flush for all); then, in a
+    background thread while the next batch merges, their slot files are deleted and then
+    their ledger rows written in one transaction (deleting waits on the disk more than it
+    computes: 7,000 files cost about 1.5 s). Should the run die between writing files
+    and recording them, the next run re-points what the ledger still places in slot files
+    that are gone; between writing and deleting, the next run merges the slot files left
+    (their rows win over the compacted copy).
     """
     day_dir = layout.date_dir(VIEW, day)
     dirs = [day_dir / n for n in datafs.names(day_dir, "underlying=", dirs=True)]
@@ -172,22 +174,32 @@ def compact_day(
     items: list[UnderlyingCompaction] = []
     pending: list[_Repoint] = [] if dry_run else _stale(layout, day, dirs, known)
 
-    with ThreadPoolExecutor(2) as pool:
+    def settle(slot_files: list[DataPath], recs: list[_Repoint]) -> None:
+        """After a batch's files are in place: delete its slot files, then record it."""
+        assert ledger is not None
+        datafs.delete_many(slot_files)
+        if recs:
+            ledger.record_partitions_with_runs(
+                [r for rec in recs for r in repoint_records(day, *rec, known)]
+            )
+
+    # `after` runs one batch's settle at a time, in order; leaving the block waits for it
+    # (also when a later batch fails: what was written is still deleted and recorded).
+    with ThreadPoolExecutor(2) as pool, ThreadPoolExecutor(1) as after:
+        settled = []
+        if pending:
+            settled.append(after.submit(settle, [], pending))
         for start in range(0, len(dirs), BATCH):
             chunk = dirs[start : start + BATCH]
             with datafs.ParquetBatch("zstd", compression_level) as batch:
                 merge = partial(_merge_underlying, layout, day, batch=None if dry_run else batch)
                 done = [m for m in pool.map(merge, chunk) if m is not None]
             items += [m[0] for m in done]
-            if ledger is None:
-                continue
-            datafs.delete_many([f for m in done for f in m[0].slot_files])
-            pending += [rec for m in done for rec in m[1]]
-            if pending:
-                ledger.record_partitions_with_runs(
-                    [r for rec in pending for r in repoint_records(day, *rec, known)]
-                )
-            pending.clear()
+            if ledger is not None:
+                slot_files = [f for item, _ in done for f in item.slot_files]
+                settled.append(after.submit(settle, slot_files, [r for _, rs in done for r in rs]))
+        for f in settled:
+            f.result()
     return items
 
 

@@ -110,3 +110,23 @@ def test_qa_of_a_day_without_a_session_or_not_begun_writes_no_metrics(tmp_path: 
         assert "nothing due yet" in result.output, result.output
     layout = Layout.from_config(load_config(cfg, env={}))
     assert not layout.metrics_file(date(2026, 11, 28)).parent.exists()
+
+
+def test_a_data_root_that_is_a_file_stops_every_command_before_it_runs(tmp_path: Path) -> None:
+    """Was: qa, compact and retention reported an empty tree (exit 0) and a snapshot spent
+    the whole slot on IB before its first write failed."""
+    (tmp_path / "data").write_text("not a folder")
+    cfg = tmp_config(tmp_path)
+    runner = CliRunner()
+    for args in (
+        ["qa", "--date", DAY.isoformat()],
+        ["compact", "--day", DAY.isoformat()],
+        ["retention", "--view", "intraday"],
+        ["snapshot", "--date", DAY.isoformat(), "--slot", "10:00"],
+        ["rollup", "--date", DAY.isoformat()],
+    ):
+        result = runner.invoke(app, [*args, "--config", str(cfg)])
+        assert result.exit_code == 2, (args, result.output)
+        assert result.output.startswith("opt-data: error: data root "), (args, result.output)
+        assert "is a file, not a folder" in result.output, (args, result.output)
+    assert not (tmp_path / "state").exists()

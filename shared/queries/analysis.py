@@ -119,6 +119,8 @@ def _nearest_strikes(frame: pl.DataFrame, spot: float, n: int, meta: Meta) -> pl
     if frame.height <= n:
         return frame
     meta.truncated = True
+    # no cursor continues past this cut (the strikes are chosen, not paged): say how to widen it
+    meta.notes.append(f"kept the {n} strikes nearest spot of {frame.height}; raise limit for more")
     return frame.sort((pl.col("strike") - spot).abs()).head(n).sort("strike")
 
 

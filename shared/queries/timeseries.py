@@ -67,8 +67,11 @@ def vol_timeseries(
     if end is None:
         raise QueryError(f"no {view} data for {sym}")
     meta.resolved["to_date"] = end.isoformat()
-    n = meta.apply(clamp(SESSIONS, sessions), "sessions")
     start = acc.trade_date(from_date)
+    # `sessions` counts back from to_date only when from_date is omitted; a range asked
+    # for is read whole, up to the cap
+    asked = SESSIONS.maximum if start is not None else sessions
+    n = meta.apply(clamp(SESSIONS, asked), "sessions")
     if start is None:
         start = end
         for _ in range(n - 1):

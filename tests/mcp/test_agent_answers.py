@@ -1,0 +1,117 @@
+"""Answers an agent gets over stdio, checked from outside: DuckDB over the Parquet files.
+
+Each test asks what an agent would ask and recomputes the answer with DuckDB straight from
+the partition files (not through shared.queries), or checks that an answer which cannot
+be given says so instead of looking like a value.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from tests.support.clock import STORE_END
+from tests.support.mcp_client import McpSession, records, server_params
+
+DAY = STORE_END.isoformat()
+
+
+@pytest.fixture(scope="module")
+def mcp(store: Path, session_factory: Callable[..., McpSession]) -> McpSession:
+    return session_factory(server_params(store, "--allow-raw"))
+
+
+def clean_file(store: Path, symbol: str, day: str = DAY) -> str:
+    """`store` is the store's config file, config/opt-data.toml under its root."""
+    return str(
+        store.parent.parent
+        / f"data/clean/ib/chain/view=daily_clean/date={day}/underlying={symbol}/part.parquet"
+    )
+
+
+def text_of(mcp: McpSession, tool: str, args: dict[str, Any]) -> str:
+    result = mcp.run(lambda c: c.call_tool(tool, args))
+    assert not result.is_error, result.content
+    return "".join(getattr(b, "text", "") for b in result.content)
+
+
+def test_model_values_are_sent_rounded_like_every_other_float(mcp: McpSession, store: Path) -> None:
+    """iv, delta and gamma are stored as float32; rounded in float32 and widened they came
+    out as 0.34988200664520264 (17 digits of noise, twice the tokens of 0.349882)."""
+    args = {"symbol": "AAPL", "date": DAY, "fields": ["conid", "iv", "delta", "gamma"]}
+    text = text_of(mcp, "get_chain_sample", args)
+    decimals = [len(m) for m in re.findall(r"\d\.(\d+)", text)]
+    assert decimals and max(decimals) <= 6, text[:300]
+    got = {r[0]: r[1:] for r in json.loads(text)["rows"]}
+    want = duckdb.sql(
+        "SELECT conid, round(iv::DOUBLE, 6), round(delta::DOUBLE, 6), round(gamma::DOUBLE, 6) "
+        f"FROM '{clean_file(store, 'AAPL')}'"
+    ).fetchall()
+    assert len(want) == len(got) > 0
+    for conid, *values in want:
+        assert got[conid] == pytest.approx(values, abs=1e-6)
+
+
+def test_an_explicit_from_date_reads_more_than_the_default_20_sessions(mcp: McpSession) -> None:
+    """from_date set: the range asked for is read (up to 260 sessions), not its last 20."""
+    out = mcp.ok(
+        "get_vol_timeseries", {"symbol": "AAPL", "from_date": "2026-09-01", "to_date": DAY}
+    )
+    assert out["meta"]["resolved"]["from_date"] == "2026-09-01"
+    assert not any("kept the latest" in n for n in out["meta"].get("notes", []))
+    assert out["meta"]["truncated"] is False
+    assert [r[0] for r in out["series"]["rows"]] == ["2026-11-18", "2026-11-19", DAY]
+
+
+def test_total_gex_matches_duckdb_and_is_null_without_open_interest(
+    mcp: McpSession, store: Path
+) -> None:
+    out = mcp.ok("get_vol_timeseries", {"symbol": "AAPL", "from_date": DAY, "to_date": DAY})
+    row = records(out["series"])[0]
+    (want,) = duckdb.sql(
+        "WITH s AS (SELECT median(und_price) AS spot FROM '{f}') "
+        "SELECT sum(CASE WHEN \"right\" = 'C' THEN 1 ELSE -1 END * gamma::DOUBLE "
+        "* open_interest * coalesce(multiplier, 100) * spot * spot * 0.01) "
+        "FROM '{f}', s".format(f=clean_file(store, "AAPL"))
+    ).fetchall()[0]
+    assert row["total_gex"] == pytest.approx(want, rel=1e-9)
+    # an intraday snapshot carries no open interest (enrichment adds it to daily_clean)
+    raw = mcp.ok(
+        "get_vol_timeseries",
+        {"symbol": "AAPL", "view": "intraday", "from_date": DAY, "to_date": DAY},
+    )
+    raw_row = records(raw["series"])[0]
+    assert raw_row["pc_oi_ratio"] is None
+    assert raw_row["total_gex"] is None, "no open interest: GEX is unknown, not 0"
+    assert any("total_gex" in n and "open interest" in n for n in raw["meta"]["notes"])
+
+
+def test_list_sessions_of_an_unknown_symbol_names_the_stored_ones(mcp: McpSession) -> None:
+    message = mcp.error("list_sessions", {"symbol": "AAPLL"})
+    assert "no daily_clean data for AAPLL" in message and "did you mean AAPL" in message
+    # a stored symbol with nothing in the range asked is an empty answer, not an error
+    out = mcp.ok("list_sessions", {"symbol": "AAPL", "start": "2026-01-05", "end": "2026-01-09"})
+    assert out["sessions"]["rows"] == []
+
+
+def test_strikes_kept_nearest_spot_are_said_in_the_notes(mcp: McpSession, store: Path) -> None:
+    """A smile or GEX table cut to the strikes nearest spot has no cursor to continue with;
+    the note says how many were kept and how to get the rest."""
+    for tool in ("get_iv_smile", "get_oi_gamma_by_strike"):
+        out = mcp.ok(tool, {"symbol": "AAPL", "date": DAY, "limit": 3})
+        meta = out["meta"]
+        assert meta["truncated"] is True and "next_cursor" not in meta
+        assert any("nearest spot" in n and "limit" in n for n in meta["notes"]), meta
+    (strikes,) = duckdb.sql(
+        f"SELECT count(DISTINCT strike) FROM '{clean_file(store, 'AAPL')}'"
+    ).fetchall()[0]
+    assert (
+        mcp.ok("get_oi_gamma_by_strike", {"symbol": "AAPL", "date": DAY})["meta"]["total_available"]
+        == strikes
+    )

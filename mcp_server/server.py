@@ -16,7 +16,7 @@ from mcp_types import CallToolResult, InputRequiredResult, TextContent
 from pydantic import ValidationError
 
 from mcp_server.audit import AuditLog, AuditMiddleware
-from mcp_server.errors import one_line, validation_message
+from mcp_server.errors import one_line, unknown_arguments_message, validation_message
 from mcp_server.tools import register_tools
 from shared.queries.context import ServerContext
 from shared.queries.results import HARD_REPLY_BYTES, compact_json
@@ -45,9 +45,12 @@ class OptDataServer(MCPServer):
     - every error text is cut to a bounded length (an oversized tool name included).
     """
 
+    _parameters: dict[str, list[str]] | None = None  # tool -> argument names, once registered
+
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
+        await self._refuse_unknown_arguments(name, arguments)
         try:
             result = await super().call_tool(name, arguments, context)
         except UnexpectedToolError:
@@ -61,6 +64,20 @@ class OptDataServer(MCPServer):
             text = str(exc).removeprefix("Error executing tool ")
             raise ToolError(one_line(text)) from cause
         return _compact(name, result)
+
+    async def _refuse_unknown_arguments(self, name: str, arguments: dict[str, Any]) -> None:
+        """pydantic ignores arguments a tool does not declare; refused here, by name."""
+        if self._parameters is None:
+            self._parameters = {
+                t.name: list((t.input_schema or {}).get("properties", {}))
+                for t in await self.list_tools()
+            }
+        known = self._parameters.get(name)
+        if known is None:  # an unknown tool: the SDK's own error
+            return
+        unknown = [str(k) for k in arguments if k not in known]
+        if unknown:
+            raise ToolError(unknown_arguments_message(name, unknown, known))
 
 
 def _compact(

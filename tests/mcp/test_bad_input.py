@@ -110,6 +110,17 @@ def test_bad_arguments_get_a_clear_error(
     assert words in mcp.error(tool, args)
 
 
+def test_a_misspelt_argument_is_refused_not_ignored(mcp: McpSession) -> None:
+    """An ignored `expiration` (for `expiry`) or `strike` answered the whole chain as if it
+    were the filtered one; the error names the argument and the nearest one the tool takes."""
+    message = mcp.error("get_chain_sample", {"symbol": "AAPL", "expiration": "2026-11-27"})
+    assert "unknown argument 'expiration'" in message and "did you mean expiry?" in message
+    assert "strike_min" in message  # what the tool takes, so the next call can be right
+    message = mcp.error("get_iv_smile", {"symbol": "AAPL", "strike": 385, "tenor": 30})
+    assert "unknown arguments 'strike', 'tenor'" in message
+    assert mcp.ok("get_chain_sample", {"symbol": "AAPL", "limit": 1})["meta"]["rows"] == 1
+
+
 def test_every_call_is_one_audit_row(mcp: McpSession, audit_db: Path) -> None:
     rows = audit_rows(audit_db)
     assert len(rows) == mcp.calls

@@ -48,6 +48,8 @@ def test_model_values_are_sent_rounded_like_every_other_float(mcp: McpSession, s
     text = text_of(mcp, "get_chain_sample", args)
     decimals = [len(m) for m in re.findall(r"\d\.(\d+)", text)]
     assert decimals and max(decimals) <= 6, text[:300]
+    surface = text_of(mcp, "get_vol_surface", {"symbol": "AAPL", "date": DAY})
+    assert max(len(m) for m in re.findall(r"\d\.(\d+)", surface)) <= 6, surface[:300]
     got = {r[0]: r[1:] for r in json.loads(text)["rows"]}
     want = duckdb.sql(
         "SELECT conid, round(iv::DOUBLE, 6), round(delta::DOUBLE, 6), round(gamma::DOUBLE, 6) "
@@ -115,3 +117,51 @@ def test_strikes_kept_nearest_spot_are_said_in_the_notes(mcp: McpSession, store:
         mcp.ok("get_oi_gamma_by_strike", {"symbol": "AAPL", "date": DAY})["meta"]["total_available"]
         == strikes
     )
+
+
+def test_a_contract_stored_twice_is_counted_once(mcp: McpSession, store: Path) -> None:
+    """The store plants 3 repeated rows in MSFT's daily_clean (get_partition_issues reports
+    them as duplicates); sums and ratios count each contract once and say so."""
+    f = clean_file(store, "MSFT")
+    (rows, contracts) = duckdb.sql(f"SELECT count(*), count(DISTINCT conid) FROM '{f}'").fetchall()[
+        0
+    ]
+    assert rows == contracts + 3
+    cv, pv, coi, poi = duckdb.sql(
+        "SELECT sum(volume) FILTER (WHERE \"right\" = 'C'), sum(volume) FILTER (WHERE \"right\" = 'P'), "
+        "sum(open_interest) FILTER (WHERE \"right\" = 'C'), "
+        "sum(open_interest) FILTER (WHERE \"right\" = 'P') "
+        f"FROM (SELECT DISTINCT ON (conid) * FROM '{f}')"
+    ).fetchall()[0]
+    out = mcp.ok("get_put_call_ratios", {"symbol": "MSFT", "date": DAY, "by_expiry": False})
+    total = out["total"]
+    assert (total["call_volume"], total["put_volume"]) == (cv, pv)
+    assert (total["call_open_interest"], total["put_open_interest"]) == (coi, poi)
+    assert total["pc_oi_ratio"] == pytest.approx(poi / coi, abs=1e-6)
+    assert any("3 repeated rows" in n for n in out["meta"]["notes"]), out["meta"]
+    gex = mcp.ok("get_oi_gamma_by_strike", {"symbol": "MSFT", "date": DAY})["summary"]
+    assert (gex["total_call_oi"], gex["total_put_oi"]) == (coi, poi)
+    series = mcp.ok("get_vol_timeseries", {"symbol": "MSFT", "from_date": DAY, "to_date": DAY})
+    assert records(series["series"])[0]["pc_oi_ratio"] == pytest.approx(poi / coi, abs=1e-6)
+    assert any("3 repeated rows" in n for n in series["meta"]["notes"])
+    change = mcp.ok(
+        "get_chain_change", {"symbol": "MSFT", "to_date": DAY, "fields": ["mid"], "limit": 500}
+    )
+    conids = [r[0] for r in change["contracts"]["rows"]]
+    assert len(conids) == len(set(conids)) == change["meta"]["total_rows"]
+    assert any("3 repeated rows" in n for n in change["meta"]["notes"])
+
+
+def test_filters_matching_no_row_say_what_the_partition_holds(mcp: McpSession, store: Path) -> None:
+    """An expired expiry or a wrong class gave an empty table and no hint; the note names
+    what is stored, so the next call can be right."""
+    expiries, lo, hi = duckdb.sql(
+        "SELECT list(DISTINCT expiry ORDER BY expiry), min(strike), max(strike) "
+        f"FROM '{clean_file(store, 'AAPL')}'"
+    ).fetchall()[0]
+    for args in ({"expiry": "2026-11-13"}, {"trading_class": "AAPLW"}, {"strike_min": 9000}):
+        out = mcp.ok("get_chain_sample", {"symbol": "AAPL", "date": DAY, **args})
+        assert out["rows"] == [] and out["meta"]["matching_rows"] == 0
+        (note,) = [n for n in out["meta"].get("notes", []) if "no row matches" in n]
+        assert all(e.isoformat() in note for e in expiries), note
+        assert f"strikes {lo:g}-{hi:g}" in note and "classes AAPL" in note

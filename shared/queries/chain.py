@@ -84,8 +84,8 @@ def _what_is_stored(frame: pl.DataFrame) -> str:
     shown = ", ".join(expiries[:12]) + (
         f", ... ({len(expiries)} expiries)" if len(expiries) > 12 else ""
     )
-    strikes = frame["strike"].drop_nulls()
-    span = f"{strikes.min():g}-{strikes.max():g}" if len(strikes) else "none"
+    strikes = [float(k) for k in frame["strike"].drop_nulls().to_list()]
+    span = f"{min(strikes):g}-{max(strikes):g}" if strikes else "none"
     names = (
         frame[CLASS_FIELD].drop_nulls().unique().to_list() if CLASS_FIELD in frame.columns else []
     )

@@ -31,7 +31,7 @@ import duckdb
 from mcp_server.sql.guard import check_select
 from mcp_server.sql.views import StoredView, empty_table, macro_sql, view_sql
 from shared.datafs import DataPath
-from shared.queries.paths import QueryError
+from shared.queries.paths import QueryError, QueryTimeout
 from shared.storage import Layout
 
 MAX_CELL_CHARS = 1_000
@@ -86,7 +86,7 @@ class Sandbox:
             timer.cancel()
             con.close()
             if isinstance(exc, duckdb.InterruptException):
-                raise QueryError(f"the query was stopped after {timeout_sec:g} s") from None
+                raise QueryTimeout(f"the query was stopped after {timeout_sec:g} s") from None
             if isinstance(exc, duckdb.Error):
                 raise QueryError(self._message(exc)) from None
             raise
@@ -95,7 +95,7 @@ class Sandbox:
             types = [str(t) for t in relation.types]
             table = relation.to_arrow_table()
         except duckdb.InterruptException:
-            raise QueryError(
+            raise QueryTimeout(
                 f"the query was stopped after {timeout_sec:g} s; filter on date/underlying or "
                 "aggregate earlier"
             ) from None

@@ -32,8 +32,25 @@ INSTRUCTIONS = (
     "the collector; get_chain_sample returns rows; get_iv_smile, get_atm_term_structure, "
     "get_put_call_ratios, get_oi_gamma_by_strike, get_chain_change and get_history_bars analyse. "
     "Tables are {columns, rows}; replies are cut to a byte budget: when meta.truncated is true, "
-    "repeat the call with cursor=meta.next_cursor."
+    "repeat the call with cursor=meta.next_cursor. Units (docs/data-contract.md): iv is annualized "
+    "implied volatility as a fraction (0.25 = 25%); delta, gamma, vega (per vol point) and theta "
+    "(per day) are IB's model greeks per share; GEX is dollars per 1% move of the underlying; "
+    "prices in the contract's currency. Dates and slots (HH:MM) are ET (XNYS sessions); "
+    "timestamps are UTC."
 )
+
+
+# What a number means, as docs/data-contract.md states it (the columns table).
+UNITS = {
+    "iv": "annualized model implied volatility, a fraction (0.25 = 25%)",
+    "delta": "model delta per share, -1 ... 1",
+    "gamma": "model gamma per share",
+    "vega": "model vega per vol point, per share",
+    "theta": "model theta per day, per share",
+    "gex": "dollars per 1% move of the underlying (gamma x OI x multiplier x spot^2 x 0.01)",
+    "prices": "bid, ask, mid, last, strike, und_price in the contract's currency",
+    "dates": "trade_date, expiry and date arguments are ET calendar dates (XNYS sessions)",
+}
 
 
 class OptDataServer(MCPServer):
@@ -190,6 +207,7 @@ def data_contract(ctx: ServerContext) -> dict[str, Any]:
         "data_quality_flags": list(ALL_FLAGS),
         "rollup_strategies": list(ROLLUP_STRATEGIES),
         "timestamps": "UTC timestamp[us]; slot is the ET label HH:MM",
+        "units": UNITS,
         "readable_views": list(ctx.access.allowed_views()),
         "universe": {"intraday": len(ctx.universe_intraday), "close": len(ctx.universe_close)},
     }

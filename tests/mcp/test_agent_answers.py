@@ -165,3 +165,14 @@ def test_filters_matching_no_row_say_what_the_partition_holds(mcp: McpSession, s
         (note,) = [n for n in out["meta"].get("notes", []) if "no row matches" in n]
         assert all(e.isoformat() in note for e in expiries), note
         assert f"strikes {lo:g}-{hi:g}" in note and "classes AAPL" in note
+
+
+def test_units_and_time_zones_are_stated_where_an_agent_reads_first(mcp: McpSession) -> None:
+    """No description said whether iv 0.34 is 34% or 0.34%; the server's instructions (sent
+    with `initialize`) and the contract resource now state the units and clocks."""
+    text = mcp.client.instructions or ""
+    for words in ("0.25 = 25%", "dollars per 1% move", "ET", "UTC"):
+        assert words in text, words
+    contract = mcp.run(lambda c: c.read_resource("opt-data://contract"))
+    units = json.loads(contract.contents[0].text)["units"]
+    assert units["iv"].startswith("annualized") and "0.25 = 25%" in units["iv"]

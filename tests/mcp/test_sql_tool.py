@@ -81,6 +81,23 @@ def test_answers_count_compacted_and_slot_files_once(mcp: McpSession) -> None:
     assert out["rows"] == [[0]]  # no history yet: an empty view of the contract's columns
 
 
+def test_a_macro_over_a_date_not_stored_says_so_without_the_server_path(
+    mcp: McpSession, known_store: Path
+) -> None:
+    """DuckDB's 'No files found that match the pattern "/srv/..."' named the server's data
+    root and not what to do; the error names the pattern under the root and list_sessions."""
+    message = mcp.error(
+        "run_sql", {"sql": "SELECT count(*) FROM daily_clean_on('2001-01-05', 'KNWN')"}
+    )
+    root = str(known_store.parent.parent)
+    assert root not in message, message
+    assert (
+        "no stored file matches clean/ib/chain/view=daily_clean/date=2001-01-05/underlying=KNWN"
+        in message
+    )
+    assert "list_sessions" in message
+
+
 def test_row_cap_and_truncated(mcp: McpSession) -> None:
     out = mcp.ok(
         "run_sql", {"sql": "SELECT strike, iv FROM daily_clean ORDER BY strike", "limit": 7}

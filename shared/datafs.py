@@ -138,8 +138,13 @@ def path_of(text: str) -> DataPath:
 def probe(root: DataPath) -> None:
     """One request to the store before a command starts, so a missing bucket, absent
     credentials or an unreachable endpoint is one line up front (DataRootError), not a
-    stack trace halfway through a run. Local roots: nothing to check."""
+    stack trace halfway through a run. A local root (or its nearest existing parent) must be
+    a folder: a file there would let a snapshot spend a slot's IB budget before its first
+    write fails, and readers see an empty tree."""
     if isinstance(root, Path):
+        there = next((p for p in (root, *root.parents) if p.exists()), None)
+        if there is not None and not there.is_dir():
+            raise DataRootError(f"data root {root}: {there} is a file, not a folder")
         return
     bucket = root.path.split("/", 1)[0]
     try:

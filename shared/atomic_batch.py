@@ -115,7 +115,8 @@ class LocalParquetBatch:
         self.level = level
         few = expected_files is not None and expected_files < SYNCFS_MIN_FILES
         self._syncfs = syncfs_available() and use_syncfs is not False and not few
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # guards the fields below; notified as adds end
+        self._inflight = 0  # adds started and not yet returned
         self._pending: list[tuple[str, Path]] = []  # (tmp file, target), in order added
         self._devices: dict[int, int] = {}  # filesystem (st_dev) -> descriptor for syncfs
         self._dirs: set[Path] = set()  # folders to fsync when syncfs is not used
@@ -134,6 +135,7 @@ class LocalParquetBatch:
         with self._lock:
             if self._closed or self._failed:
                 raise RuntimeError("batch already committed, aborted or failed")
+            self._inflight += 1
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -155,13 +157,25 @@ class LocalParquetBatch:
         except BaseException:
             self._failed = True  # later adds fail fast; commit refuses
             raise
+        finally:
+            with self._lock:
+                self._inflight -= 1
+                self._lock.notify_all()
+
+    def _close(self) -> bool:
+        """Refuse further adds and wait for those under way (an abort may come from one
+        thread while another is still writing its file); False if already closed."""
+        with self._lock:
+            if self._closed:
+                return False
+            self._closed = True
+            self._lock.wait_for(lambda: self._inflight == 0)
+            return True
 
     def commit(self) -> None:
         """Data durable, then every rename, then the renames durable (module docstring)."""
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("batch already committed or aborted")
-            self._closed = True
+        if not self._close():
+            raise RuntimeError("batch already committed or aborted")
         if self._failed:
             self._remove_tmp_files(self._pending)
             self._close_devices()
@@ -183,10 +197,8 @@ class LocalParquetBatch:
 
     def abort(self) -> None:
         """Remove every tmp file of the batch; no target is touched."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
+        if not self._close():
+            return
         self._remove_tmp_files(self._pending)
         self._close_devices()
 

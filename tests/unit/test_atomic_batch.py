@@ -178,3 +178,18 @@ def test_s3_batch_all_land_and_a_failure_puts_nothing(s3_root: str, s3_srv: S3Se
         )
     assert {p.path: datafs.read_bytes(p) for p in paths} == before  # not one PUT was sent
     assert list_keys(s3_srv, _bucket(s3_root)) == keys
+
+
+def test_an_abort_waits_for_a_file_still_being_written(tmp_path: Path) -> None:
+    """As in compaction: the pool outlives the batch, one file fails at once while another
+    is still being encoded; when the batch has aborted, no tmp file and no target is left
+    (the abort waits for the file under way, and later adds are refused)."""
+    big = pa.table({"strike": pa.array(range(2_000_000), pa.float64())})
+    slow = _target(tmp_path, "SLOW")
+    later = _target(tmp_path, "LATER")
+    with ThreadPoolExecutor(2) as pool:
+        with pytest.raises(pa.ArrowNotImplementedError), LocalParquetBatch() as batch:
+            items = [(_target(tmp_path, "BAD"), _unwritable()), (slow, big), (later, _table(1))]
+            list(pool.map(lambda it: batch.add(*it), items))
+        assert not list(tmp_path.rglob("*.tmp"))
+    assert not slow.exists() and not later.exists() and not list(tmp_path.rglob("*.tmp"))

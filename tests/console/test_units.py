@@ -195,3 +195,24 @@ def test_query_tables_reach_the_pages_as_records() -> None:
     assert as_records(compact) == [{"strike": 100.0, "iv": 0.2}, {"strike": 105.0, "iv": None}]
     listed = [{"strike": 100.0}]
     assert as_records(listed) is listed
+
+
+def test_a_port_in_use_or_out_of_range_is_one_line_before_announcing(tmp_path: Path) -> None:
+    """Was: a busy port printed the console's address as if it served, then uvicorn's own
+    error and exit 3; --port 70000 printed an asyncio traceback."""
+    import socket
+
+    from typer.testing import CliRunner
+
+    from collector.cli.main import app
+
+    cfg = write_config(tmp_path, 1)
+    with socket.create_server(("127.0.0.1", 0)) as held:
+        port = held.getsockname()[1]
+        busy = CliRunner().invoke(app, ["console", "--config", str(cfg.source_file),
+                                        "--port", str(port)])  # fmt: skip
+    assert busy.exit_code == 1, busy.output
+    assert busy.output == f"opt-data: error: cannot listen on 127.0.0.1:{port}: address in use\n"
+    wide = CliRunner().invoke(app, ["console", "--config", str(cfg.source_file), "--port", "70000"])
+    assert wide.exit_code == 2, wide.output
+    assert wide.output == "opt-data: error: --port must be 1-65535, got 70000\n"

@@ -95,8 +95,9 @@ def test_total_gex_matches_duckdb_and_is_null_without_open_interest(
 
 
 def test_list_sessions_of_an_unknown_symbol_names_the_stored_ones(mcp: McpSession) -> None:
-    message = mcp.error("list_sessions", {"symbol": "AAPLL"})
-    assert "no daily_clean data for AAPLL" in message and "did you mean AAPL" in message
+    for tool in ("list_sessions", "get_vol_timeseries"):
+        message = mcp.error(tool, {"symbol": "AAPLL"})
+        assert "no daily_clean data for AAPLL" in message and "did you mean AAPL" in message
     # a stored symbol with nothing in the range asked is an empty answer, not an error
     out = mcp.ok("list_sessions", {"symbol": "AAPL", "start": "2026-01-05", "end": "2026-01-09"})
     assert out["sessions"]["rows"] == []

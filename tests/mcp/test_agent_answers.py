@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
+from shared.calendar import ET
 from tests.support.clock import STORE_END
 from tests.support.mcp_client import McpSession, records, server_params
 
@@ -177,3 +179,22 @@ def test_units_and_time_zones_are_stated_where_an_agent_reads_first(mcp: McpSess
     contract = mcp.run(lambda c: c.read_resource("opt-data://contract"))
     units = json.loads(contract.contents[0].text)["units"]
     assert units["iv"].startswith("annualized") and "0.25 = 25%" in units["iv"]
+
+
+def test_asking_for_today_before_the_close_says_when_it_is_written(
+    store: Path, session_factory: Callable[..., McpSession]
+) -> None:
+    """Monday 11:00 ET: today's daily_clean and close do not exist yet; the error says when
+    they will, beside the nearest stored date."""
+    monday = session_factory(
+        server_params(store, "--allow-raw", now=datetime(2026, 11, 23, 11, 0, tzinfo=ET))
+    )
+    for view in ("daily_clean", "close"):
+        message = monday.error(
+            "get_chain_sample", {"symbol": "AAPL", "date": "today", "view": view}
+        )
+        assert f"no {view} partition for AAPL on 2026-11-23" in message and DAY in message
+        assert "session is open until 16:00 ET" in message, message
+    # an intraday slot not yet due is not said to be coming later for a past day
+    past = monday.error("get_chain_sample", {"symbol": "AAPL", "date": "2026-11-17"})
+    assert "session is open" not in past

@@ -176,6 +176,8 @@ def test_units_and_time_zones_are_stated_where_an_agent_reads_first(mcp: McpSess
     text = mcp.client.instructions or ""
     for words in ("0.25 = 25%", "dollars per 1% move", "ET", "UTC"):
         assert words in text, words
+    tools = [t.name for t in mcp.run(lambda c: c.list_tools()).tools]
+    assert [t for t in tools if t not in text] == [], "every tool is named in the instructions"
     contract = mcp.run(lambda c: c.read_resource("opt-data://contract"))
     units = json.loads(contract.contents[0].text)["units"]
     assert units["iv"].startswith("annualized") and "0.25 = 25%" in units["iv"]

@@ -52,6 +52,11 @@ class MessageBudget:
         self._waiting = False  # a sender asked for the next slot and is waiting for it
         self._sent: deque[float] = deque()
         self.total = 0
+        # Schedule time no message used, by cause (seconds): `late_sec`, a sender waited for
+        # its slot but woke later than the catch-up keeps (a loaded machine); `idle_sec`,
+        # nothing was waiting to go (lines full, or every open line still in its dwell).
+        self.late_sec = 0.0
+        self.idle_sec = 0.0
 
     @property
     def spacing(self) -> float:
@@ -93,6 +98,11 @@ class MessageBudget:
             # Idle (nobody was waiting) or later than the catch-up allows: start afresh
             # from now, or from the oldest slot the catch-up still keeps.
             base = now - self._credit() if self._next is not None and self._waiting else now
+            if self._next is not None and self.total:  # (not the gap since what was seeded)
+                if self._waiting:
+                    self.late_sec += base - self._next
+                else:
+                    self.idle_sec += base - self._next
             self._next = max(base, self._next or base)
         self._next += n * self.spacing
         self._waiting = False

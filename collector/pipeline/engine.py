@@ -4,7 +4,8 @@ Physical limits (ARCHITECTURE section 5): <= N messages/s client->TWS, requests 
 alike; <= max_lines concurrent lines; a contract holds its line for its dwell time. So the
 engine keeps the pool full, releases each line the moment its required fields are there
 (or at its timeout, keeping the row with flags) and spends the budget on cancels first,
-since a cancel frees a line. It never needs to trigger error 100 or 101; when IB still
+since a cancel frees a line - until every contract left fits in the free lines, when the
+last requests go first so that their dwell overlaps the cancels still owed. It never needs to trigger error 100 or 101; when IB still
 reports pacing it pauses briefly for a sporadic refusal and backs off 30/60/120/240 s only
 while pacing persists, then gives up (slot_retry_exceeded; collector.pipeline.pacing).
 """
@@ -26,6 +27,12 @@ from collector.pipeline.pacing import PacingLadder
 from shared.schema import MarketDataType
 
 log = logging.getLogger(__name__)
+
+# The loop's floor: a pass that could send nothing sleeps at least this long, whatever the
+# budget answers, so no state of the budget (or a rounding in its arithmetic) can make the
+# loop come round without sleeping and burn a core until its slot. Well under a slot
+# (21 ms), and a wake-up that late keeps its slot anyway (the budget's catch-up).
+MIN_SLEEP_SEC = 0.001
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,10 @@ class EngineReport:
     dwell_sec: list[float] = field(default_factory=list)
     # Wall time of the line loop alone (no discovery or reference prices): contracts/s.
     collect_sec: float = 0.0
+    # Budget time no message used (collector.pipeline.budget): lost to late wake-ups, and
+    # idle (nothing to send: the last lines' dwell, or lines full).
+    budget_late_sec: float = 0.0
+    budget_idle_sec: float = 0.0
 
 
 @dataclass
@@ -262,10 +273,17 @@ class SnapshotEngine:
             Collected(work.contract, snap, timed_out=timed_out, delayed_fallback=work.delayed)
         )
 
+    def _falls_back(self, work: _Work) -> bool:
+        """Whether `work` opens delayed: itself or its symbol fell back for want of permission."""
+        return work.delayed or work.contract.symbol in self._delayed_symbols
+
+    def _open_cost(self, work: _Work) -> int:
+        kind = MarketDataType.DELAYED if self._falls_back(work) else self.market_data_type
+        return self._lines.messages_for_open(kind)
+
     def _open(self, work: _Work, now: float) -> bool:
-        delayed = work.delayed or work.contract.symbol in self._delayed_symbols
-        work.delayed = work.delayed or delayed
-        kind = MarketDataType.DELAYED if delayed else self.market_data_type
+        work.delayed = self._falls_back(work)
+        kind = MarketDataType.DELAYED if work.delayed else self.market_data_type
         cost = self._lines.messages_for_open(kind)
         if not self.budget.can_send(now, cost):
             return False
@@ -299,9 +317,21 @@ class SnapshotEngine:
             self.session.remove_error_listener(self._on_error)
             self.session.ib.disconnectedEvent -= self._on_disconnect
             self._lines.detach()
-        self.report.messages = self.budget.total
+        self._count_budget()
         self.report.reconnects = self.session.reconnects
         return self.report
+
+    def _count_budget(self) -> None:
+        """Add the budget's counts to the report (before a pause replaces the budget)."""
+        b, r = self.budget, self.report
+        r.messages += b.total
+        r.budget_late_sec += b.late_sec
+        r.budget_idle_sec += b.idle_sec
+
+    def _new_budget(self) -> None:
+        """A fresh schedule after a pause or a reconnect (nothing is owed from before it)."""
+        self._count_budget()
+        self.budget = MessageBudget(self.p.max_messages_per_sec, self.budget.window)
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -320,7 +350,7 @@ class SnapshotEngine:
                 if pause > self.budget.window:
                     log.warning("pacing violation from IB: backing off %.0f s", pause)
                 await asyncio.sleep(pause)
-                self.budget = MessageBudget(self.p.max_messages_per_sec, self.budget.window)
+                self._new_budget()
                 continue
             if self._rate_pending:
                 self._rate_pending = False
@@ -332,22 +362,41 @@ class SnapshotEngine:
                 self._requeue_active()
             now = loop.time()
             self._collect_finished(now)
-            # Each message is accounted at the moment it leaves, not at the top of the pass:
-            # on a busy machine a pass can take long enough for a stale stamp to let more
-            # than the budget through one window.
-            for conid in list(self._ready):
-                now = loop.time()
-                if not self.budget.can_send(now):
-                    break
-                self._release(conid, self._ready[conid], now)
-            while self._queue and len(self._active) < self._max_lines:
-                now = loop.time()
-                if not self._open(self._queue[0], now):
-                    break
-                self._queue.popleft()
+            if self._tail():
+                now = self._open_queued(loop, now)
+                now = self._release_ready(loop, now)
+            else:
+                now = self._release_ready(loop, now)
+                now = self._open_queued(loop, now)
             if not self._queue and not self._active:
                 break
             await self._sleep(now)
+
+    def _tail(self) -> bool:
+        """Whether every contract left fits in the free lines. Cancels go first to free lines
+        for the next requests; once the rest fit, a freed line gains nothing, and each request
+        sent sooner starts its dwell sooner: the last requests' dwell then passes while the
+        cancels owed meanwhile go out, instead of at the end with nothing left to send."""
+        return 0 < len(self._queue) <= self._max_lines - len(self._active)
+
+    # Each message is accounted at the moment it leaves, not at the top of the pass: on a busy
+    # machine a pass can take long enough for a stale stamp to let more than the budget
+    # through one window.
+    def _release_ready(self, loop: asyncio.AbstractEventLoop, now: float) -> float:
+        for conid in list(self._ready):
+            now = loop.time()
+            if not self.budget.can_send(now):
+                break
+            self._release(conid, self._ready[conid], now)
+        return now
+
+    def _open_queued(self, loop: asyncio.AbstractEventLoop, now: float) -> float:
+        while self._queue and len(self._active) < self._max_lines:
+            now = loop.time()
+            if not self._open(self._queue[0], now):
+                break
+            self._queue.popleft()
+        return now
 
     def _collect_finished(self, now: float) -> None:
         """Lines past their timeout (completion is found by `_on_update`). `_active` is in
@@ -360,16 +409,23 @@ class SnapshotEngine:
                 self._ready[conid] = not self._complete(act.line)
 
     async def _sleep(self, now: float) -> None:
+        """Sleep until the next thing the loop can do: the budget's slot for the next message
+        (a cancel, or an open with its group of messages, in the loop's order), the next line
+        to time out, or an event (`_poke`). Lines already waiting for their cancel are the
+        budget's wait, not a timeout's: counting them made a timed-out line whose slot had not
+        come ask for a wait of 0, and the loop spun until the slot."""
         waits = [self.p.poll_interval]
-        if self._ready or (self._queue and len(self._active) < self._max_lines):
+        can_open = bool(self._queue) and len(self._active) < self._max_lines
+        if can_open and (self._tail() or not self._ready):
+            waits.append(self.budget.wait_time(now, self._open_cost(self._queue[0])))
+        elif self._ready:
             waits.append(self.budget.wait_time(now))
-        if self._active:
-            oldest = next(iter(self._active.values())).started
-            waits.append(max(0.0, oldest + self.p.timeout_sec - now))
-        delay = max(0.0, min(waits))
-        if delay <= 0:
-            await asyncio.sleep(0)
-            return
+        ready = self._ready
+        for conid, act in self._active.items():
+            if conid not in ready:  # the oldest line still waiting for its data
+                waits.append(act.started + self.p.timeout_sec - now)
+                break
+        delay = max(MIN_SLEEP_SEC, min(waits))
         loop = asyncio.get_running_loop()
         waiter = self._waiter = loop.create_future()
         self._sleep_until = now + delay
@@ -399,7 +455,7 @@ class SnapshotEngine:
             self.report.not_collected = [w.contract for w in self._queue]
             self._queue.clear()
             raise
-        self.budget = MessageBudget(self.p.max_messages_per_sec, self.budget.window)
+        self._new_budget()
 
     async def _give_up(self) -> None:
         """Pacing backoffs exhausted: release what is open, leave the rest for the retry queue."""

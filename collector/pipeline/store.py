@@ -54,6 +54,36 @@ def write_chain(
     return rec
 
 
+def write_chains(
+    cfg: AppConfig,
+    layout: Layout,
+    ledger: Ledger,
+    view: str,
+    trade_date: date,
+    tables: dict[str, pa.Table],
+    run_id: str,
+) -> list[PartitionRecord]:
+    """Replace many underlyings' files of a view without slots (daily_clean) as one atomic
+    batch (datafs.write_parquet_many: all or none, one disk flush), then record them in
+    one ledger transaction."""
+    if view in RAW_VIEWS:
+        raise ValueError(f"write_chains writes files without slots, not {view}")
+    schema = schema_for_view(view)
+    items = [(sym, t if t.schema == schema else t.select(schema.names).cast(schema))
+             for sym, t in tables.items()]  # fmt: skip
+    sizes = datafs.write_parquet_many(
+        [(layout.chain_file(view, trade_date, sym), t) for sym, t in items],
+        cfg.storage.compression,
+        cfg.storage.compression_level,
+    )
+    recs = [
+        write_chain_record(layout, view, trade_date, sym, None, t, size)
+        for (sym, t), size in zip(items, sizes, strict=True)
+    ]
+    ledger.record_partitions(recs, run_id)
+    return recs
+
+
 def _write_into_compacted(
     cfg: AppConfig, layout: Layout, ledger: Ledger, view: str, trade_date: date, symbol: str,
     slot: str, table: pa.Table, run_id: str, compacted: DataPath,

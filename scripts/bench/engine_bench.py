@@ -61,7 +61,11 @@ def one_run(n: int, hog: bool, tree: Path | None = None) -> Result:
             spinner.wait()
         sim.stop()
     errs = {int(k): v - before["errors_sent"].get(k, 0) for k, v in after["errors_sent"].items()}
+    details = finish.get("details") or {}
+    nan = float("nan")  # a tree whose run details lack the figure
     return {
+        "loop": (details.get("throughput") or {}).get("collect_sec", nan),
+        "late": details.get("budget_late_sec", nan), "idle": details.get("budget_idle_sec", nan),
         "n": got, "exit": code, "rate": got / window, "window": window, "wall": wall,
         "cpu_per_1000": cpu / got * 1000, "rss_mib": rss / 1024,
         "e100": errs.get(100, 0), "e101": errs.get(101, 0),
@@ -98,7 +102,8 @@ def row(label: str, hog: bool, r: Result) -> str:
     return (
         f"| {label}{int(r['n']):,} | {'beside a CPU hog' if hog else 'quiet'} | {r['rate']:.2f} | "
         f"{share:.1%} | {int(r['e100'])}/{int(r['e101'])} | {r['cpu_per_1000']:.2f} | "
-        f"{r['rss_mib']:.0f} | {r['window']:.0f} | {r['status']} |"
+        f"{r['rss_mib']:.0f} | {r['window']:.1f} | {r['window'] - r['loop']:.1f} | "
+        f"{r['late']:.2f} | {r['idle']:.2f} | {r['status']} |"
     )
 
 
@@ -115,11 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--baseline", type=Path, help="another checkout to run side by side")
     args = p.parse_args(argv)
     logging.getLogger("ib_async").setLevel(logging.CRITICAL)
-    plan = [(int(c), False) for c in args.counts.split(",") if c] + [(args.hog_count, True)]
+    plan = [(int(c), False) for c in args.counts.split(",") if c]
+    plan += [(args.hog_count, True)] if args.hog_count else []  # 0: no run beside the hog
     print(f"own budget: {OWN_BUDGET:.2f} contracts/s; IB's ceiling for streaming: 25/s")
     print("| contracts | machine | throughput /s | share of own budget | errors 100/101 | "
-          "CPU s per 1,000 | peak RSS MiB | collection s | status |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|")
+          "CPU s per 1,000 | peak RSS MiB | collection s | of it outside the line loop s | "
+          "budget lost late s | budget idle s | status |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     ok = True
     ratios: list[str] = []
     for n, hog in plan:

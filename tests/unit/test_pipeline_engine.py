@@ -28,7 +28,8 @@ from ib_async import Contract, OptionComputation, Ticker
 
 from collector.ib.errors import ErrorKind, IBErrorEvent
 from collector.ib.types import OptionContract
-from collector.pipeline.engine import Collected, EngineParams, SnapshotEngine
+from collector.pipeline.budget import MessageBudget
+from collector.pipeline.engine import MIN_SLEEP_SEC, Collected, EngineParams, SnapshotEngine
 
 WINDOW = 1.05  # the budget's window (collector.ib.session.MESSAGE_WINDOW_SEC)
 HANG_GUARD_SEC = 120.0  # real seconds; a run takes well under one
@@ -106,15 +107,20 @@ class FakeIB:
 
 
 class FakeSession:
-    """The adapter session's surface the engine and MarketDataLines use."""
+    """The adapter session's surface the engine and MarketDataLines use; `sent_before`: loop
+    times of messages the connection sent just before the engine started (e.g. discovery)."""
 
-    def __init__(self, ib: FakeIB) -> None:
+    def __init__(self, ib: FakeIB, sent_before: tuple[float, ...] = ()) -> None:
         self.ib = ib
         self.market_data_type = 1
         self.reconnects = 0
+        self.sent_before = sent_before
 
     def is_connected(self) -> bool:
         return True
+
+    def request_market_data_type(self, kind: int) -> None:
+        self.ib.reqMarketDataType(kind)
 
     def add_error_listener(self, fn: Callable[[IBErrorEvent], None]) -> None:
         self.ib.errors.append(fn)
@@ -126,7 +132,7 @@ class FakeSession:
         return None
 
     def recent_send_times(self) -> list[float]:
-        return []
+        return list(self.sent_before)
 
 
 def contracts(n: int) -> list[OptionContract]:
@@ -148,7 +154,14 @@ def contracts(n: int) -> list[OptionContract]:
 
 
 def run_engine(
-    ib: FakeIB, items: list[OptionContract], **params: Any
+    ib: FakeIB,
+    items: list[OptionContract],
+    *,
+    sent_before: tuple[float, ...] = (),
+    market_data_type: int | None = None,
+    setup: Callable[[SnapshotEngine], None] | None = None,
+    hang_guard_sec: float = HANG_GUARD_SEC,
+    **params: Any,
 ) -> tuple[list[Collected], Any]:
     base: dict[str, Any] = dict(
         generic_ticks="", max_lines=5, max_messages_per_sec=20.0, timeout_sec=0.5,
@@ -158,19 +171,36 @@ def run_engine(
     out: list[Collected] = []
 
     async def go() -> Any:
-        engine = SnapshotEngine(FakeSession(ib), EngineParams(**base), out.append)  # type: ignore[arg-type]
+        session = FakeSession(ib, sent_before)
+        engine = SnapshotEngine(
+            session,  # type: ignore[arg-type]
+            EngineParams(**base),
+            out.append,
+            market_data_type=market_data_type,
+        )
+        if setup is not None:
+            setup(engine)
         return await engine.run(items)
 
     # A loop that spins without sleeping never moves virtual time: the run goes on a daemon
     # thread, so such a regression fails here instead of hanging the suite.
     loop = looptime.new_event_loop(start=0.0)
     done: list[Any] = []
-    worker = threading.Thread(
-        target=lambda: done.append(loop.run_until_complete(go())), daemon=True
-    )
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            done.append(loop.run_until_complete(go()))
+        except BaseException as exc:  # raised again below, in the test's own thread
+            failed.append(exc)
+
+    worker = threading.Thread(target=work, daemon=True)
     worker.start()
-    worker.join(HANG_GUARD_SEC)
-    assert done, f"the engine did not finish within {HANG_GUARD_SEC} s of real time (a spin?)"
+    worker.join(hang_guard_sec)
+    if failed:
+        loop.close()
+        raise failed[0]
+    assert done, f"the engine did not finish within {hang_guard_sec} s of real time (a spin?)"
     loop.close()
     return out, done[0]
 
@@ -216,16 +246,39 @@ def test_cancels_go_before_new_requests_when_lines_are_full() -> None:
     for _, kind, _ in ib.sent:
         open_now += {"req": 1, "cancel": -1}.get(kind, 0)
         assert open_now <= 3
-    # and a line whose data is complete is cancelled before any later request goes out
+    # and while the contracts left do not fit in the free lines, a line whose data is
+    # complete is cancelled before any later request goes out
     answered: set[int] = set()
     cancelled: set[int] = set()
+    left, open_now, checked = len(items), 0, 0
     for _, kind, conid in ib.sent:
         if kind == "answer":
             answered.add(conid)
         elif kind == "cancel":
             cancelled.add(conid)
+            open_now -= 1
         elif kind == "req":
-            assert answered <= cancelled, f"request sent while {answered - cancelled} waited"
+            if left > 3 - open_now:
+                assert answered <= cancelled, f"request sent while {answered - cancelled} waited"
+                checked += 1
+            left -= 1
+            open_now += 1
+    assert checked >= 8
+
+
+def test_once_the_rest_fits_in_the_free_lines_requests_go_first_and_no_budget_idles() -> None:
+    # 40 contracts, 100 lines: all fit from the start. Each request sent sooner starts its
+    # dwell sooner; the cancels owed meanwhile fill the slots while the last lines dwell, so
+    # the run takes its 80 messages' slots and not the last line's dwell on top.
+    items = contracts(40)
+    ib = FakeIB({c.conid: 0.5 for c in items})
+    results, report = run_engine(ib, items, max_lines=100, max_messages_per_sec=20.0)
+    assert report.completed == 40 and len(results) == 40
+    kinds = [k for _, k, _ in ib.sent if k in ("req", "cancel")]
+    assert kinds == ["req"] * 40 + ["cancel"] * 40
+    spacing = WINDOW / 20
+    assert report.budget_idle_sec < 1e-6 and report.budget_late_sec < 1e-6
+    assert report.collect_sec <= 79 * spacing + 1e-6
 
 
 def test_a_silent_contract_times_out_with_its_row_kept() -> None:
@@ -270,3 +323,82 @@ def test_persistent_pacing_exhausts_the_backoffs_and_queues_the_rest() -> None:
     assert report.retry_exceeded and report.pacing_events > 3
     assert report.completed == 0 and len(report.not_collected) + len(results) == 8
     assert report.not_collected  # left for --retry-missed
+
+
+# --- no state of the budget makes the loop spin -------------------------------------------------
+# A pass that may send nothing must sleep until something can change; a loop that comes round
+# without sleeping never moves the virtual clock, so each of these hangs (and fails on the
+# guard) if it spins. In real time the same spin burns a core until the budget's slot comes.
+SPIN_GUARD_SEC = 20.0
+
+
+def test_a_line_timed_out_between_two_slots_waits_for_the_slot_without_spinning() -> None:
+    # Two messages per 1.05 s: a slot every 0.525 s. The silent line times out at 0.1 s,
+    # long before the slot its cancel needs: the timeout already passed, the budget refuses.
+    items = contracts(2)
+    ib = FakeIB({items[0].conid: None, items[1].conid: 0.05})
+    results, report = run_engine(
+        ib, items, max_messages_per_sec=2.0, timeout_sec=0.1, hang_guard_sec=SPIN_GUARD_SEC
+    )
+    assert report.timed_out == 1 and report.completed == 1 and len(results) == 2
+    cancel = next(t for t, k, c in ib.sent if k == "cancel" and c == items[0].conid)
+    assert cancel >= WINDOW / 2 - 1e-6  # it waited for its slot
+
+
+def test_a_group_waits_for_room_for_all_of_its_messages() -> None:
+    # A delayed line opens with three messages (switch, request, switch back). Three messages
+    # of the connection's last second leave room for one or two of five, and the schedule's
+    # slot has passed: the wait is for room for three, at 0.1 s when the first one expires.
+    items = contracts(1)
+    ib = FakeIB({items[0].conid: 0.05})
+    results, report = run_engine(
+        ib,
+        items,
+        max_messages_per_sec=5.0,
+        sent_before=(-0.9, -0.8, -0.7),
+        market_data_type=3,  # delayed, while the session streams live (1)
+        hang_guard_sec=SPIN_GUARD_SEC,
+    )
+    assert report.completed == 1 and len(results) == 1
+    first = min(t for t, k, _ in ib.sent if k in ("type", "req"))
+    assert abs(first - 0.1) < 1e-6  # not before the room was there, nor later
+    sends = [-0.9, -0.8, -0.7] + [t for t, k, _ in ib.sent if k in ("type", "req", "cancel")]
+    assert max_in_window(sends, 1.0) <= 5
+
+
+class SelfContradictingBudget(MessageBudget):
+    """A budget that refuses every message before `until` yet answers "wait 0": the state the
+    engine must survive whatever the budget's arithmetic (a rounding, a future change)."""
+
+    until = 0.3
+
+    def can_send(self, now: float, n: int = 1) -> bool:
+        return now >= self.until and super().can_send(now, n)
+
+    def wait_time(self, now: float, n: int = 1) -> float:
+        super().wait_time(now, n)
+        return 0.0
+
+
+def test_a_budget_that_answers_wait_0_while_refusing_cannot_make_the_engine_spin() -> None:
+    items = contracts(3)
+    ib = FakeIB({c.conid: 0.05 for c in items})
+    passes: list[float] = []
+
+    def setup(engine: SnapshotEngine) -> None:
+        engine.budget = SelfContradictingBudget(20.0)
+        sleep = engine._sleep
+
+        async def counted(now: float) -> None:
+            passes.append(now)
+            await sleep(now)
+
+        engine._sleep = counted  # type: ignore[method-assign]
+
+    results, report = run_engine(ib, items, setup=setup, hang_guard_sec=SPIN_GUARD_SEC)
+    assert report.completed == 3 and len(results) == 3
+    first = min(t for t, k, _ in ib.sent if k == "req")
+    assert first >= SelfContradictingBudget.until - 1e-9
+    # before the budget relents the loop sleeps at least its floor on every pass
+    early = [t for t in passes if t < SelfContradictingBudget.until]
+    assert early and len(early) <= SelfContradictingBudget.until / MIN_SLEEP_SEC + 1

@@ -338,6 +338,9 @@ def _finish(
         "line_limit_events": report.line_limit_events,
         "reconnects": report.reconnects,
         "messages": report.messages,
+        # budget time no message used: lost to late wake-ups / idle (the last lines' dwell)
+        "budget_late_sec": round(report.budget_late_sec, 3),
+        "budget_idle_sec": round(report.budget_idle_sec, 3),
         "error_codes": report.error_codes,
         "not_collected": len(report.not_collected),
         "cache": plan.cache_status,

@@ -19,7 +19,7 @@ from mcp_server.audit import AuditLog, AuditMiddleware
 from mcp_server.errors import one_line, unknown_arguments_message, validation_message
 from mcp_server.tools import register_tools
 from shared.queries.context import ServerContext
-from shared.queries.results import HARD_REPLY_BYTES, compact_json
+from shared.queries.results import HARD_REPLY_BYTES, REPLY_BUDGET_BYTES, compact_json
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +216,24 @@ def data_contract(ctx: ServerContext) -> dict[str, Any]:
     }
 
 
+def every_limit(ctx: ServerContext) -> dict[str, Any]:
+    """The configured caps plus those the time-series and SQL tools own, and the reply budget."""
+    from mcp_server.sql import SQL_ROWS
+    from mcp_server.sql.guard import MAX_SQL_CHARS
+    from shared.queries.results import TABLE_BUDGET_BYTES
+    from shared.queries.timeseries import ROWS, SESSIONS
+
+    return {
+        **ctx.limits.as_dict(),
+        "get_vol_timeseries.limit": ROWS.describe(),
+        "get_vol_timeseries.sessions": SESSIONS.describe(),
+        "run_sql.limit": SQL_ROWS.describe(),
+        "run_sql.max_sql_chars": MAX_SQL_CHARS,
+        "reply_table_bytes": TABLE_BUDGET_BYTES,
+        "reply_max_bytes": REPLY_BUDGET_BYTES,
+    }
+
+
 def register_resources(server: MCPServer, ctx: ServerContext) -> None:
     @server.resource("opt-data://contract", name="data-contract", mime_type="application/json",
                      description="Partition layout, columns and types of every view, flags.")  # fmt: skip
@@ -226,7 +244,7 @@ def register_resources(server: MCPServer, ctx: ServerContext) -> None:
                      description="Row and day caps, time limit and readable views of this server.")  # fmt: skip
     def limits() -> str:
         return json.dumps(
-            {"limits": ctx.limits.as_dict(), "allow_raw": ctx.access.allow_raw,
+            {"limits": every_limit(ctx), "allow_raw": ctx.access.allow_raw,
              "allow_clean": ctx.access.allow_clean, "readable_views": list(ctx.access.allowed_views())},
             indent=2,
         )  # fmt: skip

@@ -200,3 +200,19 @@ def test_asking_for_today_before_the_close_says_when_it_is_written(
     # an intraday slot not yet due is not said to be coming later for a past day
     past = monday.error("get_chain_sample", {"symbol": "AAPL", "date": "2026-11-17"})
     assert "session is open" not in past
+
+
+def test_the_limits_resource_lists_every_cap(mcp: McpSession) -> None:
+    """The resource said nothing of get_vol_timeseries' and run_sql's caps or the reply
+    budget; each is checked against what a clamped call reports."""
+    text = mcp.run(lambda c: c.read_resource("opt-data://limits")).contents[0].text
+    limits = json.loads(text)["limits"]
+    assert limits["get_vol_timeseries.sessions"] == "default 20, clamped to 1-260"
+    assert limits["get_vol_timeseries.limit"] == "default 500, clamped to 1-5000"
+    assert limits["run_sql.limit"] == "default 200, clamped to 1-5000"
+    assert limits["run_sql.max_sql_chars"] == 8000
+    assert limits["reply_table_bytes"] < limits["reply_max_bytes"]
+    clamped = mcp.ok("run_sql", {"sql": "SELECT 1", "limit": 10**6})["meta"]
+    assert clamped["limit"] == 5000 and clamped["clamped"] is True
+    series = mcp.ok("get_vol_timeseries", {"symbol": "AAPL", "sessions": 999})["meta"]
+    assert series["sessions"] == 260

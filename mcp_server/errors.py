@@ -9,6 +9,7 @@ that is still valid JSON.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from typing import Any
@@ -49,6 +50,17 @@ def validation_message(tool: str, exc: ValidationError) -> str:
             parts.append(f"{loc}: {msg} (got {short_value(err.get('input'))})")
     more = f"; and {len(errors) - 3} more" if len(errors) > 3 else ""
     return one_line(f"{tool}: invalid arguments: {'; '.join(parts)}{more}")
+
+
+def unknown_arguments_message(tool: str, unknown: list[str], known: list[str]) -> str:
+    """'get_chain_sample: unknown argument 'expiration' (did you mean expiry?); this tool
+    takes: ...' - an argument the schema does not name would otherwise be ignored, and a
+    misspelt filter answered as if it had been applied."""
+    names = ", ".join(short_value(u) for u in unknown[:5])
+    close = difflib.get_close_matches(unknown[0], known, n=1, cutoff=0.5) if unknown else []
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    word = "argument" if len(unknown) == 1 else "arguments"
+    return one_line(f"{tool}: unknown {word} {names}{hint}; this tool takes: {', '.join(known)}")
 
 
 def bounded(value: Any, depth: int = 0) -> Any:

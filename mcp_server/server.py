@@ -16,10 +16,10 @@ from mcp_types import CallToolResult, InputRequiredResult, TextContent
 from pydantic import ValidationError
 
 from mcp_server.audit import AuditLog, AuditMiddleware
-from mcp_server.errors import one_line, validation_message
+from mcp_server.errors import one_line, unknown_arguments_message, validation_message
 from mcp_server.tools import register_tools
 from shared.queries.context import ServerContext
-from shared.queries.results import HARD_REPLY_BYTES, compact_json
+from shared.queries.results import HARD_REPLY_BYTES, REPLY_BUDGET_BYTES, compact_json
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +28,32 @@ INSTRUCTIONS = (
     "list_underlyings (which symbols exist, first and last dates), then list_sessions (dates and "
     "slots of a view) or list_expiries (expiries and strikes of one underlying on one date). "
     "Dates may be YYYY-MM-DD, today, yesterday, last_session, -N or a weekday name; meta.resolved "
-    "says what they meant. health_overview, run_status_overview and get_partition_issues diagnose "
-    "the collector; get_chain_sample returns rows; get_iv_smile, get_atm_term_structure, "
-    "get_put_call_ratios, get_oi_gamma_by_strike, get_chain_change and get_history_bars analyse. "
+    "says what they meant. health_overview, run_status_overview, list_recent_runs and "
+    "get_partition_issues diagnose the collector; get_chain_sample returns rows; get_iv_smile, "
+    "get_atm_term_structure, get_put_call_ratios, get_oi_gamma_by_strike, get_chain_change and "
+    "get_history_bars analyse one snapshot or two; get_vol_timeseries (a date range) and "
+    "get_vol_surface (IV by delta and tenor) give volatility over time and the surface; run_sql "
+    "(one read-only SELECT) answers what no tool foresaw. "
     "Tables are {columns, rows}; replies are cut to a byte budget: when meta.truncated is true, "
-    "repeat the call with cursor=meta.next_cursor."
+    "repeat the call with cursor=meta.next_cursor. Units (docs/data-contract.md): iv is annualized "
+    "implied volatility as a fraction (0.25 = 25%); delta, gamma, vega (per vol point) and theta "
+    "(per day) are IB's model greeks per share; GEX is dollars per 1% move of the underlying; "
+    "prices in the contract's currency. Dates and slots (HH:MM) are ET (XNYS sessions); "
+    "timestamps are UTC."
 )
+
+
+# What a number means, as docs/data-contract.md states it (the columns table).
+UNITS = {
+    "iv": "annualized model implied volatility, a fraction (0.25 = 25%)",
+    "delta": "model delta per share, -1 ... 1",
+    "gamma": "model gamma per share",
+    "vega": "model vega per vol point, per share",
+    "theta": "model theta per day, per share",
+    "gex": "dollars per 1% move of the underlying (gamma x OI x multiplier x spot^2 x 0.01)",
+    "prices": "bid, ask, mid, last, strike, und_price in the contract's currency",
+    "dates": "trade_date, expiry and date arguments are ET calendar dates (XNYS sessions)",
+}
 
 
 class OptDataServer(MCPServer):
@@ -45,9 +65,12 @@ class OptDataServer(MCPServer):
     - every error text is cut to a bounded length (an oversized tool name included).
     """
 
+    _parameters: dict[str, list[str]] | None = None  # tool -> argument names, once registered
+
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
+        await self._refuse_unknown_arguments(name, arguments)
         try:
             result = await super().call_tool(name, arguments, context)
         except UnexpectedToolError:
@@ -61,6 +84,20 @@ class OptDataServer(MCPServer):
             text = str(exc).removeprefix("Error executing tool ")
             raise ToolError(one_line(text)) from cause
         return _compact(name, result)
+
+    async def _refuse_unknown_arguments(self, name: str, arguments: dict[str, Any]) -> None:
+        """pydantic ignores arguments a tool does not declare; refused here, by name."""
+        if self._parameters is None:
+            self._parameters = {
+                t.name: list((t.input_schema or {}).get("properties", {}))
+                for t in await self.list_tools()
+            }
+        known = self._parameters.get(name)
+        if known is None:  # an unknown tool: the SDK's own error
+            return
+        unknown = [str(k) for k in arguments if k not in known]
+        if unknown:
+            raise ToolError(unknown_arguments_message(name, unknown, known))
 
 
 def _compact(
@@ -173,8 +210,27 @@ def data_contract(ctx: ServerContext) -> dict[str, Any]:
         "data_quality_flags": list(ALL_FLAGS),
         "rollup_strategies": list(ROLLUP_STRATEGIES),
         "timestamps": "UTC timestamp[us]; slot is the ET label HH:MM",
+        "units": UNITS,
         "readable_views": list(ctx.access.allowed_views()),
         "universe": {"intraday": len(ctx.universe_intraday), "close": len(ctx.universe_close)},
+    }
+
+
+def every_limit(ctx: ServerContext) -> dict[str, Any]:
+    """The configured caps plus those the time-series and SQL tools own, and the reply budget."""
+    from mcp_server.sql import SQL_ROWS
+    from mcp_server.sql.guard import MAX_SQL_CHARS
+    from shared.queries.results import TABLE_BUDGET_BYTES
+    from shared.queries.timeseries import ROWS, SESSIONS
+
+    return {
+        **ctx.limits.as_dict(),
+        "get_vol_timeseries.limit": ROWS.describe(),
+        "get_vol_timeseries.sessions": SESSIONS.describe(),
+        "run_sql.limit": SQL_ROWS.describe(),
+        "run_sql.max_sql_chars": MAX_SQL_CHARS,
+        "reply_table_bytes": TABLE_BUDGET_BYTES,
+        "reply_max_bytes": REPLY_BUDGET_BYTES,
     }
 
 
@@ -188,7 +244,7 @@ def register_resources(server: MCPServer, ctx: ServerContext) -> None:
                      description="Row and day caps, time limit and readable views of this server.")  # fmt: skip
     def limits() -> str:
         return json.dumps(
-            {"limits": ctx.limits.as_dict(), "allow_raw": ctx.access.allow_raw,
+            {"limits": every_limit(ctx), "allow_raw": ctx.access.allow_raw,
              "allow_clean": ctx.access.allow_clean, "readable_views": list(ctx.access.allowed_views())},
             indent=2,
         )  # fmt: skip

@@ -35,7 +35,7 @@ from mcp_server.audit import CURRENT_CALL
 from mcp_server.errors import MAX_DETAIL_CHARS, one_line
 from shared.ledger import LedgerError
 from shared.queries.context import ServerContext
-from shared.queries.paths import QueryError
+from shared.queries.paths import QueryError, QueryTimeout
 from shared.queries.results import Page, compact_json
 
 log = logging.getLogger(__name__)
@@ -80,8 +80,8 @@ async def run_query(
                 functools.partial(_answer, fn, ctx, kwargs), abandon_on_cancel=True
             )
     except QueryError as exc:
-        if record:
-            record.status = "rejected"
+        if record:  # refused, or (a time limit inside the query) failed
+            record.status = "error" if isinstance(exc, QueryTimeout) else "rejected"
         raise ToolError(one_line(str(exc))) from None
     except LedgerError as exc:  # an unreachable shared ledger: its one line, no credentials
         if record:

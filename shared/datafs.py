@@ -138,8 +138,13 @@ def path_of(text: str) -> DataPath:
 def probe(root: DataPath) -> None:
     """One request to the store before a command starts, so a missing bucket, absent
     credentials or an unreachable endpoint is one line up front (DataRootError), not a
-    stack trace halfway through a run. Local roots: nothing to check."""
+    stack trace halfway through a run. A local root (or its nearest existing parent) must be
+    a folder: a file there would let a snapshot spend a slot's IB budget before its first
+    write fails, and readers see an empty tree."""
     if isinstance(root, Path):
+        there = next((p for p in (root, *root.parents) if p.exists()), None)
+        if there is not None and not there.is_dir():
+            raise DataRootError(f"data root {root}: {there} is a file, not a folder")
         return
     bucket = root.path.split("/", 1)[0]
     try:
@@ -219,6 +224,98 @@ def write_parquet(
     # the object only becomes visible once complete.
     path.fs.pipe_file(path.path, payload.to_pybytes(), mode="create" if exclusive else "overwrite")
     return payload.size
+
+
+class ParquetBatch:
+    """Many Parquet files written as one batch: all of them or, should one fail to encode,
+    none (every target left as it was). `add` from any thread; leaving the `with` block
+    without an error publishes them, with an error drops them.
+
+    Local files: shared.atomic_batch (tmp files, one disk flush for the data, the renames,
+    one flush for the names). Object store: each file is encoded in memory as it is added
+    (compressed, so a batch of hundreds stays small) and nothing is sent until every file
+    is encoded; then one PUT per file, a few in flight. A PUT that fails leaves the objects
+    sent so far replaced whole and the rest as they were."""
+
+    PUTS_IN_FLIGHT = 4
+
+    def __init__(
+        self, compression: str = "zstd", level: int = 3, *, expected_files: int | None = None
+    ) -> None:
+        from shared.atomic_batch import LocalParquetBatch
+
+        self.compression = compression
+        self.level = level
+        self._local = LocalParquetBatch(compression, level, expected_files=expected_files)
+        self._remote: list[tuple[UPath, bytes]] = []
+        self._remote_failed = False
+
+    def add(self, path: DataPath, table: pa.Table) -> int:
+        """Encode one file of the batch; its size in bytes."""
+        if isinstance(path, Path):
+            return self._local.add(path, table)
+        if self._remote_failed:
+            raise RuntimeError("a file of the batch failed")
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            sink = pa.BufferOutputStream()
+            opts = parquet_write_options(table, self.compression, self.level)
+            pq.write_table(table, sink, **opts)
+            payload = sink.getvalue().to_pybytes()
+        except BaseException:
+            self._remote_failed = True
+            raise
+        self._remote.append((path, payload))  # list.append is atomic under the GIL
+        return len(payload)
+
+    def commit(self) -> None:
+        if self._remote_failed:
+            self.abort()
+            raise RuntimeError("a file of the batch failed: nothing was replaced")
+        self._local.commit()
+        if self._remote:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(self.PUTS_IN_FLIGHT) as pool:
+                list(pool.map(lambda item: item[0].fs.pipe_file(item[0].path, item[1]),
+                              self._remote))  # fmt: skip
+        self._remote.clear()
+
+    def abort(self) -> None:
+        self._local.abort()
+        self._remote.clear()
+
+    def __enter__(self) -> ParquetBatch:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+def write_parquet_many(
+    items: Iterable[tuple[DataPath, pa.Table]],
+    compression: str = "zstd",
+    level: int = 3,
+    *,
+    threads: int = 4,
+) -> list[int]:
+    """Write many Parquet files as one batch (ParquetBatch), encoded `threads` at a time
+    (pyarrow releases the GIL); their sizes in bytes, in the order given. Nothing is
+    replaced unless every file was encoded."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    todo = list(items)
+    # The pool closes (every started add done) before the batch commits or aborts.
+    with (
+        ParquetBatch(compression, level, expected_files=len(todo)) as batch,
+        ThreadPoolExecutor(threads) as pool,
+    ):
+        return list(pool.map(lambda item: batch.add(*item), todo))
 
 
 # --- Reads -------------------------------------------------------------------------------

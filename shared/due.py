@@ -21,6 +21,7 @@ from shared.calendar import (
     today_et,
 )
 from shared.config import AppConfig
+from shared.tasks import Task
 
 
 def slots_of(cfg: AppConfig, session: Session) -> list[str]:
@@ -58,10 +59,48 @@ def due_slots(cfg: AppConfig, session: Session, now: datetime) -> dict[str, list
     }
 
 
+def enrichment_at(cfg: AppConfig, trade_date: date) -> datetime:
+    """When open interest of `trade_date` can be read: the next session's enrichment time
+    (IB's tick 101 carries the previous session's figure the next morning)."""
+    nxt = next_session(trade_date)
+    return slot_datetime(nxt.trade_date, cfg.schedule.enrichment_time)
+
+
 def enrichment_due(cfg: AppConfig, trade_date: date, now: datetime) -> bool:
     """Open interest of `trade_date` is due at the next session's enrichment time."""
-    nxt = next_session(trade_date)
-    return now >= slot_datetime(nxt.trade_date, cfg.schedule.enrichment_time)
+    return now >= enrichment_at(cfg, trade_date)
+
+
+def collectable_from(
+    cfg: AppConfig, task: str, session: Session, slot: str | None
+) -> datetime | None:
+    """The earliest instant `task`'s data for `session` exists, or None when the task has no
+    such instant. A snapshot row is labelled with its slot's time, the close view and the
+    daily_clean row with the session's close, open interest with the next session's morning:
+    made before that, the rows would carry a moment that has not come (today's prices filed
+    as a later slot, a future date, a day's roll-up from its morning), and a restarted
+    scheduler would take the task as done for the day and skip it."""
+    if task == Task.SNAPSHOT and slot is not None:
+        return slot_datetime(session.trade_date, slot)
+    if task in (Task.CLOSE_SNAPSHOT, Task.ROLLUP):  # the day's row needs the day to be over
+        return session.close
+    if task == Task.ENRICHMENT:
+        return enrichment_at(cfg, session.trade_date)
+    return None
+
+
+def too_early(
+    cfg: AppConfig, task: str, session: Session, now: datetime, slot: str | None = None
+) -> str | None:
+    """Why `task` cannot collect `session` (and `slot`) yet at `now`, or None when it can."""
+    start = collectable_from(cfg, task, session, slot)
+    if start is None or now >= start:
+        return None
+    what = f"{task} {session.trade_date}" + (f" {slot}" if task == Task.SNAPSHOT else "")
+    return (
+        f"{what} cannot run before {start:%Y-%m-%d %H:%M} ET (now {now:%Y-%m-%d %H:%M} ET): "
+        "data collected now would be labelled with a time that has not come"
+    )
 
 
 def expected_slots(view: str, slots: list[str]) -> list[str]:

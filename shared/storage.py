@@ -3,6 +3,7 @@
 Partition paths are built from validated parts only, so no argument can point outside the
 data root. Every write goes to `*.tmp` in the target directory, is fsynced, then renamed
 over the target with os.replace: a reader sees the old file or the new one, never half.
+Many files at once (a job's hundreds of files): shared.atomic_batch, one disk flush for all.
 """
 
 from __future__ import annotations
@@ -170,7 +171,7 @@ class Layout:
 
 
 # --- Atomic writes -----------------------------------------------------------------------
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:
@@ -193,7 +194,7 @@ def atomic_write_bytes(path: Path, payload: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -276,7 +277,7 @@ def atomic_write_parquet(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return path.stat().st_size
 
 

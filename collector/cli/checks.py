@@ -33,7 +33,13 @@ def qa(
     day = parse_date_arg(date_)
     syms = parse_symbols_arg(symbols)
     cfg = load_cfg(config)
-    metrics = compute_metrics(cfg, day, list(syms) if syms else None)
+    try:
+        metrics = compute_metrics(cfg, day, list(syms) if syms else None)
+    except ValueError as exc:  # not a session: the same line as selfcheck's
+        fail(str(exc))
+    if not metrics.slots_due:  # as selfcheck: a day not begun has no metrics to write
+        typer.echo(f"qa {day}: nothing due yet (no slot has come); no metrics written")
+        return
     path = write_metrics(cfg, metrics)
     doc = metrics.as_json()
     for key in ("slot_coverage", "delayed_ratio", "rollup_fallback_ratio", "oi_fill_rate"):

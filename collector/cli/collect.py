@@ -26,7 +26,7 @@ from collector.cli.common import (
     load_cfg,
     setup_logging,
 )
-from shared.calendar import RELATIVE_DATES
+from shared.calendar import RELATIVE_DATES, parse_trade_date
 from shared.tasks import Task
 
 if TYPE_CHECKING:  # the jobs (pyarrow, polars, ib_async) load when a command runs, not for --help
@@ -64,6 +64,22 @@ def _run(cfg: AppConfig, task: str, make: Callable[[], Any]) -> Any:
             f"{task} crashed: {type(exc).__name__}: {exc} (stack in the errors log)",
             code=EXIT_FAILURE,
         )
+
+
+def _not_before(cfg: AppConfig, task: str, date_text: str, slot: str | None = None) -> None:
+    """Exit 2 when the data `task` would make cannot exist yet (shared.due.too_early): a
+    slot by hand before its time, a close or a daily roll-up before the close, open interest
+    before the next session's morning. A bad date or slot is left to the job, which names it."""
+    from shared.calendar import get_session, now_et
+    from shared.due import too_early
+
+    try:
+        session = get_session(parse_trade_date(date_text))
+        why = too_early(cfg, task, session, now_et(), slot) if session else None
+    except ValueError:
+        return
+    if why:
+        fail(why)
 
 
 def _logging(level: str) -> None:
@@ -181,6 +197,8 @@ def snapshot(
         return
     if slot is None:
         fail("snapshot needs --slot HH:MM (or --replay-missed)")
+    if not dry_run:  # a plan of a later slot writes nothing and stays allowed
+        _not_before(cfg, Task.SNAPSHOT, date, slot)
     result = _run(cfg, Task.SNAPSHOT, lambda: run_snapshot(cfg, date, slot, symbols, overrides=ov))
     if dry_run and not as_json:
         for line in result.details.get("plan", []):
@@ -204,6 +222,7 @@ def close_snapshot(
 
     _logging(log_level)
     cfg = load_cfg(config, shard)
+    _not_before(cfg, Task.CLOSE_SNAPSHOT, date)
     result = _run(
         cfg,
         Task.CLOSE_SNAPSHOT,
@@ -224,6 +243,7 @@ def rollup(
 
     _logging(log_level)
     cfg = load_cfg(config, shard)
+    _not_before(cfg, Task.ROLLUP, date)
     _report(cfg, _run(cfg, Task.ROLLUP, lambda: run_rollup(cfg, date)), as_json)
 
 
@@ -243,6 +263,7 @@ def enrichment(
     _logging(log_level)
     cfg = load_cfg(config, shard)
     names = tuple(f.strip() for f in fields.split(",") if f.strip())
+    _not_before(cfg, Task.ENRICHMENT, date)
     _report(cfg, _run(cfg, Task.ENRICHMENT, lambda: run_enrichment(cfg, date, names)), as_json)
 
 

@@ -57,12 +57,12 @@ def load_cfg(path: Path, shard: str | None = None) -> AppConfig:
 
 def _probe_data_roots(cfg: AppConfig) -> None:
     """An object-store data root answers before the command runs (one request), else one
-    line and exit 2. A local root costs nothing (the client is not even imported)."""
-    for root in dict.fromkeys(r for r in (cfg.paths.raw, cfg.paths.clean) if isinstance(r, str)):
+    line and exit 2. A local root costs a few stats (a file where its folder should be)."""
+    for root in dict.fromkeys(r for r in (cfg.paths.raw, cfg.paths.clean) if r is not None):
         check_data_root(root)
 
 
-def check_data_root(text: str) -> None:
+def check_data_root(text: str | Path) -> None:
     """A data root given as text (config or option): well-formed and, if a URI, reachable."""
     from shared.datafs import DataRootError, data_root, probe
 

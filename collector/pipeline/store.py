@@ -54,6 +54,36 @@ def write_chain(
     return rec
 
 
+def write_chains(
+    cfg: AppConfig,
+    layout: Layout,
+    ledger: Ledger,
+    view: str,
+    trade_date: date,
+    tables: dict[str, pa.Table],
+    run_id: str,
+) -> list[PartitionRecord]:
+    """Replace many underlyings' files of a view without slots (daily_clean) as one atomic
+    batch (datafs.write_parquet_many: all or none, one disk flush), then record them in
+    one ledger transaction."""
+    if view in RAW_VIEWS:
+        raise ValueError(f"write_chains writes files without slots, not {view}")
+    schema = schema_for_view(view)
+    items = [(sym, t if t.schema == schema else t.select(schema.names).cast(schema))
+             for sym, t in tables.items()]  # fmt: skip
+    sizes = datafs.write_parquet_many(
+        [(layout.chain_file(view, trade_date, sym), t) for sym, t in items],
+        cfg.storage.compression,
+        cfg.storage.compression_level,
+    )
+    recs = [
+        write_chain_record(layout, view, trade_date, sym, None, t, size)
+        for (sym, t), size in zip(items, sizes, strict=True)
+    ]
+    ledger.record_partitions(recs, run_id)
+    return recs
+
+
 def _write_into_compacted(
     cfg: AppConfig, layout: Layout, ledger: Ledger, view: str, trade_date: date, symbol: str,
     slot: str, table: pa.Table, run_id: str, compacted: DataPath,
@@ -155,6 +185,27 @@ def read_table(path: DataPath) -> pa.Table | None:
         return datafs.read_parquet(path)
     except UNREADABLE as exc:
         raise CorruptFile(path, _reason(exc)) from None
+
+
+def read_slot_rows(
+    layout: Layout, view: str, trade_date: date, symbol: str, slot: str
+) -> pa.Table | None:
+    """One slot's rows: its slot file, else its rows in the day's compacted file (where a
+    compacted day keeps every slot, and where write_chain puts a slot collected again);
+    None when neither holds it. CorruptFile names the file that cannot be read."""
+    table = read_table(layout.chain_file(view, trade_date, symbol, slot))
+    if table is not None or view not in RAW_VIEWS:
+        return table
+    compacted = layout.compacted_file(view, trade_date, symbol)
+    if not datafs.is_file(compacted):
+        return None
+    from shared.queries.compacted import read_slot
+
+    try:
+        rows = read_slot(compacted, slot, None)
+    except UNREADABLE as exc:
+        raise CorruptFile(compacted, _reason(exc)) from None
+    return rows if rows.num_rows else None
 
 
 def _reason(exc: BaseException) -> str:

@@ -31,7 +31,7 @@ import duckdb
 from mcp_server.sql.guard import check_select
 from mcp_server.sql.views import StoredView, empty_table, macro_sql, view_sql
 from shared.datafs import DataPath
-from shared.queries.paths import QueryError
+from shared.queries.paths import QueryError, QueryTimeout
 from shared.storage import Layout
 
 MAX_CELL_CHARS = 1_000
@@ -86,7 +86,7 @@ class Sandbox:
             timer.cancel()
             con.close()
             if isinstance(exc, duckdb.InterruptException):
-                raise QueryError(f"the query was stopped after {timeout_sec:g} s") from None
+                raise QueryTimeout(f"the query was stopped after {timeout_sec:g} s") from None
             if isinstance(exc, duckdb.Error):
                 raise QueryError(self._message(exc)) from None
             raise
@@ -95,7 +95,7 @@ class Sandbox:
             types = [str(t) for t in relation.types]
             table = relation.to_arrow_table()
         except duckdb.InterruptException:
-            raise QueryError(
+            raise QueryTimeout(
                 f"the query was stopped after {timeout_sec:g} s; filter on date/underlying or "
                 "aggregate earlier"
             ) from None
@@ -149,6 +149,11 @@ class Sandbox:
             body = f"SELECT * FROM {temp}"
         con.execute(f"CREATE VIEW {view.name} AS {body}")
 
+    def _under_root(self, pattern: str) -> str:
+        """A path DuckDB names, relative to the data directory (the server's path stays hidden)."""
+        data = _allowed(self.layout.data)
+        return _relative(pattern, [data]).removesuffix("/*.parquet")
+
     def _message(self, exc: duckdb.Error) -> str:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         missing = re.search(r"Table with name (\w+) does not exist", first)
@@ -161,7 +166,22 @@ class Sandbox:
         # Paths outside the root are named by DuckDB; say only that access was refused.
         if isinstance(exc, duckdb.PermissionException):
             return "permission denied: the SQL tool reads only the stored views of the data root"
+        nothing = re.search(r'No files found that match the pattern "([^"]*)"', first)
+        if (
+            nothing
+        ):  # e.g. a *_on macro over a date not stored: named under the root, not the server's path
+            return (
+                f"no stored file matches {self._under_root(nothing.group(1))}; list_sessions "
+                "and list_underlyings say which dates and underlyings are stored"
+            )
         return f"{type(exc).__name__.removesuffix('Exception')}: {first[:400]}"
+
+
+def _relative(pattern: str, roots: list[str]) -> str:
+    for root in roots:
+        if pattern.startswith(root):
+            return pattern[len(root) :]
+    return "/".join(pattern.split("/")[-4:])  # outside every root: its tail only
 
 
 def _allowed(root: DataPath) -> str:

@@ -1,5 +1,6 @@
 """Collector status tools: health_overview, run_status_overview, list_recent_runs, get_partition_issues."""
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 from mcp.server.mcpserver import MCPServer
@@ -16,7 +17,13 @@ from mcp_server.models import (
     limit_arg,
 )
 from mcp_server.tooling import READ_ONLY, run_query
+from shared.ledger import RUN_STATUSES
 from shared.queries.context import ServerContext
+from shared.tasks import Task
+
+# The ledger's run statuses (shared.ledger.RUN_STATUSES) as the schema's enum: an agent reads
+# the names in tools/list, and a wrong one is refused naming them rather than matching nothing.
+RunStatus = StrEnum("RunStatus", {s: s for s in RUN_STATUSES})  # type: ignore[misc]
 
 
 # --- replies ----------------------------------------------------------------------------------
@@ -179,27 +186,19 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
     async def list_recent_runs(
         limit: limit_arg(lim.runs.default, lim.runs.maximum) = None,  # type: ignore[valid-type]
         task: Annotated[
-            str | None,
-            Field(
-                max_length=40,
-                description="Only this task, e.g. 'snapshot', 'rollup', 'enrichment'.",
-            ),
+            Task | None,
+            Field(description="Only this task (the collector command that ran)."),
         ] = None,
-        status: Annotated[
-            str | None,
-            Field(
-                max_length=20,
-                description="Only this status: running, ok, partial, failed or missed.",
-            ),
-        ] = None,
+        status: Annotated[RunStatus | None, Field(description="Only this run status.")] = None,
         cursor: Cursor = None,
     ) -> RecentRunsReply:
         """The most recent collector runs from the ledger, newest first, with counts, timings and errors."""
         from shared.queries import runs
 
         return await run_query(  # type: ignore[no-any-return]
-            ctx, runs.list_recent_runs, paged=True, limit=limit, task=task, status=status
-        )
+            ctx, runs.list_recent_runs, paged=True, limit=limit,
+            task=task.value if task else None, status=status.value if status else None,
+        )  # fmt: skip
 
     @server.tool(annotations=READ_ONLY)
     async def get_partition_issues(

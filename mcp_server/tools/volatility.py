@@ -96,7 +96,8 @@ def register(server: MCPServer, ctx: ServerContext) -> None:
         sessions: Annotated[
             int | None,
             Field(
-                description="Sessions back from to_date when from_date is omitted (default 20, max 260)."
+                description="Sessions back from to_date when from_date is omitted (default 20, max "
+                "260); with from_date the whole range is read, up to 260 sessions."
             ),
         ] = None,
         limit: Annotated[

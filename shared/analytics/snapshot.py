@@ -108,7 +108,11 @@ def gex_expr(spot: float) -> pl.Expr:
     )
 
 
-def gex_total(frame: pl.DataFrame, spot: float) -> float:
+def gex_total(frame: pl.DataFrame, spot: float) -> float | None:
+    """Total GEX; None when no row has both gamma and open interest (a snapshot taken
+    before open interest arrived): unknown, not zero."""
+    if frame.select(gex_expr(spot).is_not_null().any()).item() is not True:
+        return None
     total = frame.select(gex_expr(spot).sum()).item()
     return float(total or 0.0)
 
@@ -171,6 +175,10 @@ def snapshot_metrics(
         row["rr25"] = call25 - put25
         row["bf25"] = (call25 + put25) / 2 - atm
     row["total_gex"] = gex_total(frame, spot)
+    if row["total_gex"] is None:
+        notes.append(
+            "total_gex: no row has both gamma and open interest (daily_clean has it after enrichment)"
+        )
     row.update(put_call_ratios(frame))
     return {"row": row, "notes": class_notes + notes}
 

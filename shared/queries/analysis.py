@@ -22,12 +22,19 @@ from shared.analytics.snapshot import gex_expr
 from shared.queries.chain import check_class, check_expiry
 from shared.queries.context import ServerContext
 from shared.queries.flip import zero_gamma_spot
-from shared.queries.frames import partition_info, read_partition, resolve_partition, to_records
+from shared.queries.frames import (
+    one_row_per_contract,
+    partition_info,
+    read_partition,
+    repeated_rows_note,
+    resolve_partition,
+    to_records,
+)
 from shared.queries.limits import Meta, clamp
 from shared.queries.paths import QueryError
 from shared.queries.results import Page, table
 
-BASE = ["expiry", "strike", "right", "trading_class", "und_price"]
+BASE = ["conid", "expiry", "strike", "right", "trading_class", "und_price"]
 
 
 def _load(
@@ -41,6 +48,9 @@ def _load(
 ) -> tuple[Any, pl.DataFrame, float | None]:
     part = resolve_partition(ctx, symbol, day, view, slot, meta)
     frame = read_partition(ctx, part, list(dict.fromkeys(BASE + columns)), meta)
+    frame, repeated = one_row_per_contract(frame)
+    if repeated:
+        meta.notes.append(repeated_rows_note(repeated))
     frame = frame.with_columns(pl.col("trading_class").fill_null(symbol.upper()))
     spot = frame["und_price"].drop_nulls().median() if "und_price" in frame.columns else None
     meta.extra["file_rows"] = frame.height
@@ -119,6 +129,8 @@ def _nearest_strikes(frame: pl.DataFrame, spot: float, n: int, meta: Meta) -> pl
     if frame.height <= n:
         return frame
     meta.truncated = True
+    # no cursor continues past this cut (the strikes are chosen, not paged): say how to widen it
+    meta.notes.append(f"kept the {n} strikes nearest spot of {frame.height}; raise limit for more")
     return frame.sort((pl.col("strike") - spot).abs()).head(n).sort("strike")
 
 

@@ -77,6 +77,25 @@ def check_class(text: str | None) -> str | None:
     return value
 
 
+def _what_is_stored(frame: pl.DataFrame) -> str:
+    """'no row matches the filters; this partition holds expiries ..., strikes lo-hi,
+    classes ...': an empty answer with no hint would leave the agent guessing."""
+    expiries = sorted(e.isoformat() for e in frame["expiry"].drop_nulls().unique().to_list())
+    shown = ", ".join(expiries[:12]) + (
+        f", ... ({len(expiries)} expiries)" if len(expiries) > 12 else ""
+    )
+    strikes = [float(k) for k in frame["strike"].drop_nulls().to_list()]
+    span = f"{min(strikes):g}-{max(strikes):g}" if strikes else "none"
+    names = (
+        frame[CLASS_FIELD].drop_nulls().unique().to_list() if CLASS_FIELD in frame.columns else []
+    )
+    classes = sorted(c for c in names if c)
+    return (
+        f"no row matches the filters; this partition holds expiries {shown}, strikes {span}, "
+        f"classes {', '.join(classes[:8]) or 'none'} (list_expiries details them)"
+    )
+
+
 def get_chain_sample(
     ctx: ServerContext,
     symbol: str,
@@ -116,6 +135,8 @@ def get_chain_sample(
     meta.extra["file_rows"] = frame.height
     meta.extra["matching_rows"] = picked.height
     spot = frame["und_price"].drop_nulls().median() if "und_price" in frame.columns else None
+    if picked.is_empty() and not frame.is_empty():
+        meta.notes.append(_what_is_stored(frame))
     rows = table(picked, meta, n, page, [c for c in wanted if c in picked.columns])
     return {
         "partition": partition_info(part),

@@ -12,8 +12,10 @@ from shared.queries.chain import check_expiry, check_right, check_strikes, contr
 from shared.queries.context import ServerContext
 from shared.queries.frames import (
     Partition,
+    one_row_per_contract,
     partition_info,
     read_partition,
+    repeated_rows_note,
     resolve_partition,
     to_records,
 )
@@ -89,8 +91,11 @@ def chain_change(
             "from and to name the same partition: give a different from_date or from_slot"
         )
     cols = KEYS + wanted
-    before = read_partition(ctx, frm, cols, meta).filter(select).select(cols)
-    after = read_partition(ctx, to, cols, meta).filter(select).select(cols)
+    before, repeated_from = one_row_per_contract(read_partition(ctx, frm, cols, meta))
+    after, repeated_to = one_row_per_contract(read_partition(ctx, to, cols, meta))
+    if repeated_from + repeated_to:  # a repeated row would pair with each copy on the other side
+        meta.notes.append(repeated_rows_note(repeated_from + repeated_to))
+    before, after = before.filter(select).select(cols), after.filter(select).select(cols)
     joined = before.join(after, on=KEYS, how="inner", suffix="_to").rename(
         {f: f"{f}_from" for f in wanted}
     )

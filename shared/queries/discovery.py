@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 
 from shared.calendar import get_session, sessions_between, today_et
+from shared.queries import nearest
 from shared.queries.context import ServerContext
 from shared.queries.frames import partition_info, read_partition, resolve_partition
 from shared.queries.limits import Meta, clamp
@@ -78,6 +79,8 @@ def list_sessions(
         day["partitions"] += int(r["partitions"])
         day["rows"] += int(r["rows"] or 0)
     days = list(by_day.values())
+    if not days and sym is not None and ctx.ledger.latest_date(v, sym) is None:
+        raise nearest.missing_symbol(ctx, v, sym)  # a typo is named, not an empty table
     for d in days:
         session = get_session(date.fromisoformat(d["date"]))
         d["early_close"] = bool(session and session.early_close)

@@ -119,6 +119,26 @@ def read_partition(
     return frame
 
 
+def one_row_per_contract(frame: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """The frame with a contract's repeated rows dropped (the first kept), and how many.
+
+    Within one partition (one date, one slot) a conid is one row by the data contract's
+    keys; a file that repeats rows (get_partition_issues' `duplicates`) would count those
+    contracts twice in every sum, ratio and GEX. Rows without a conid are kept as they are.
+    """
+    if "conid" not in frame.columns:
+        return frame, 0
+    kept = frame.filter(pl.col("conid").is_null() | pl.col("conid").is_first_distinct())
+    return kept, frame.height - kept.height
+
+
+def repeated_rows_note(dropped: int) -> str:
+    return (
+        f"{dropped} repeated rows of a contract (same conid) counted once; "
+        "get_partition_issues lists them as duplicates"
+    )
+
+
 def partition_info(part: Partition) -> dict[str, Any]:
     return {
         "symbol": part.symbol,

@@ -25,6 +25,11 @@ class QueryError(ValueError):
     """A request the server refuses; the message is what the caller sees."""
 
 
+class QueryTimeout(QueryError):
+    """A query stopped at its time limit: it failed, it was not refused (the audit row's
+    status is 'error', as for any tool's slow query); the message says how to narrow it."""
+
+
 @dataclass(frozen=True)
 class DataAccess:
     """The data root as the server may see it: which views are readable, and where."""

@@ -89,7 +89,10 @@ def json_casts(schema: Mapping[str, Any]) -> list[pl.Expr]:
         elif isinstance(dtype, pl.Datetime):
             casts.append(col.dt.strftime("%Y-%m-%dT%H:%M:%S%.f%:z"))
         elif dtype in (pl.Float32, pl.Float64):
-            casts.append(pl.when(col.is_finite()).then(col.round(6)).otherwise(None).alias(name))
+            # float32 (IB's model values) is widened first: rounded in float32, 0.349882
+            # would widen back to 0.34988200664520264 in the JSON
+            wide = col.cast(pl.Float64)
+            casts.append(pl.when(wide.is_finite()).then(wide.round(6)).otherwise(None).alias(name))
     return casts
 
 

@@ -24,7 +24,7 @@ from shared.queries.context import ServerContext
 from shared.queries.paths import QueryError
 from shared.storage import COMPACTED_FILE, RAW_VIEWS
 
-COLUMNS = ["underlying", "trading_class", "expiry", "strike", "right", "iv", "delta",
+COLUMNS = ["conid", "underlying", "trading_class", "expiry", "strike", "right", "iv", "delta",
            "und_price", "gamma", "open_interest", "multiplier", "volume"]  # fmt: skip
 
 

@@ -11,7 +11,13 @@ from typing import Any
 
 from shared.analytics.snapshot import SURFACE_DELTAS, SURFACE_TENORS, standard_surface
 from shared.queries.context import ServerContext
-from shared.queries.frames import partition_info, read_partition, resolve_partition
+from shared.queries.frames import (
+    one_row_per_contract,
+    partition_info,
+    read_partition,
+    repeated_rows_note,
+    resolve_partition,
+)
 from shared.queries.limits import Meta
 from shared.queries.paths import QueryError
 from shared.queries.snapshots import COLUMNS
@@ -43,7 +49,9 @@ def vol_surface(
     want_deltas = check_deltas(deltas)
     want_tenors = check_tenors(tenors, SURFACE_TENORS)
     part = resolve_partition(ctx, symbol, day, view, slot, meta)
-    frame = read_partition(ctx, part, COLUMNS, meta)
+    frame, repeated = one_row_per_contract(read_partition(ctx, part, COLUMNS, meta))
+    if repeated:
+        meta.notes.append(repeated_rows_note(repeated))
     surface = standard_surface(frame, part.trade_date, want_deltas, want_tenors, extrapolate)
     meta.notes.extend(surface.pop("notes"))
     meta.rows = len(want_tenors) * len(want_deltas)
@@ -55,4 +63,5 @@ def vol_surface(
         "columns": names,
         "rows": [[round6(by[k][i]) for k in names] for i in range(len(by["expiry"]))],
     }
+    surface["spot"] = round6(surface.get("spot"))  # 6 decimals, as every other reply
     return {"partition": partition_info(part), **surface, "meta": meta.as_dict()}

@@ -15,7 +15,9 @@ import polars as pl
 
 from shared.analytics.snapshot import SKEW_TENOR, TENORS, snapshot_metrics
 from shared.calendar import previous_session
+from shared.queries import nearest
 from shared.queries.context import ServerContext
+from shared.queries.frames import one_row_per_contract, repeated_rows_note
 from shared.queries.limits import Cap, Meta, clamp
 from shared.queries.paths import QueryError
 from shared.queries.results import Page, table
@@ -65,10 +67,13 @@ def vol_timeseries(
         raise QueryError(f"skew_tenor must be 1..{MAX_TENOR_DAYS} days, got {skew_tenor}")
     end = acc.trade_date(to_date) or ctx.latest_date(view, sym)
     if end is None:
-        raise QueryError(f"no {view} data for {sym}")
+        raise nearest.missing_symbol(ctx, view, sym)
     meta.resolved["to_date"] = end.isoformat()
-    n = meta.apply(clamp(SESSIONS, sessions), "sessions")
     start = acc.trade_date(from_date)
+    # `sessions` counts back from to_date only when from_date is omitted; a range asked
+    # for is read whole, up to the cap
+    asked = SESSIONS.maximum if start is not None else sessions
+    n = meta.apply(clamp(SESSIONS, asked), "sessions")
     if start is None:
         start = end
         for _ in range(n - 1):
@@ -81,9 +86,12 @@ def vol_timeseries(
     stats = ReadStats()
     columns: dict[str, list[Any]] = {"date": [], "slot": []}
     note_counts: Counter[str] = Counter()
+    repeated = 0
     for day, slot, frame in iter_snapshots(
         ctx, sym, view, days, each_slot, stats, ctx.limits.max_files_read
     ):
+        frame, dropped = one_row_per_contract(frame)
+        repeated += dropped
         out = snapshot_metrics(frame, day, wanted, skew_tenor)
         columns["date"].append(day.isoformat())
         columns["slot"].append(slot)
@@ -103,6 +111,8 @@ def vol_timeseries(
             + ", ".join(stats.missing_dates[:5])
             + (" ..." if len(stats.missing_dates) > 5 else "")
         )
+    if repeated:
+        meta.notes.append(repeated_rows_note(repeated))
     if stats.unreadable:
         meta.notes.append(f"unreadable, skipped: {', '.join(stats.unreadable[:3])}")
     meta.notes.extend(f"{note} (x{k})" if k > 1 else note for note, k in note_counts.most_common(8))

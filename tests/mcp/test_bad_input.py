@@ -97,8 +97,9 @@ def test_path_tricks_in_symbols_are_refused(mcp: McpSession, symbol: str) -> Non
         ),
         ("get_chain_sample", {"symbol": "AAPL", "limit": "many"}, "limit"),
         ("get_chain_sample", {}, "symbol"),
-        ("list_recent_runs", {"status": "exploded"}, "unknown status"),
-        ("list_recent_runs", {"task": "x; DROP TABLE runs"}, "invalid task"),
+        ("list_recent_runs", {"status": "exploded"}, "status: Input should be 'running'"),
+        ("list_recent_runs", {"task": "x; DROP TABLE runs"}, "task: Input should be"),
+        ("list_recent_runs", {"task": "snapshots"}, "'snapshot', 'close-snapshot'"),
         ("get_iv_smile", {"symbol": "AAPL", "expiry": "2001-01-05"}, "no implied volatility"),
         ("get_chain_change", {"symbol": "AAPL", "fields": ["underlying"]}, "numeric"),
         ("no_such_tool", {}, "Unknown tool"),
@@ -108,6 +109,26 @@ def test_bad_arguments_get_a_clear_error(
     mcp: McpSession, tool: str, args: dict[str, Any], words: str
 ) -> None:
     assert words in mcp.error(tool, args)
+
+
+def test_run_filters_are_enums_the_agent_can_read(mcp: McpSession) -> None:
+    """A task name that matched no run ('snapshots') answered an empty table; the schema
+    now lists the task and status names, and a wrong one is refused naming them."""
+    tools = {t.name: t for t in mcp.run(lambda c: c.list_tools()).tools}
+    schema = tools["list_recent_runs"].input_schema
+    names = json.dumps(schema)
+    assert '"close-snapshot"' in names and '"enrichment"' in names and '"partial"' in names
+
+
+def test_a_misspelt_argument_is_refused_not_ignored(mcp: McpSession) -> None:
+    """An ignored `expiration` (for `expiry`) or `strike` answered the whole chain as if it
+    were the filtered one; the error names the argument and the nearest one the tool takes."""
+    message = mcp.error("get_chain_sample", {"symbol": "AAPL", "expiration": "2026-11-27"})
+    assert "unknown argument 'expiration'" in message and "did you mean expiry?" in message
+    assert "strike_min" in message  # what the tool takes, so the next call can be right
+    message = mcp.error("get_iv_smile", {"symbol": "AAPL", "strike": 385, "tenor": 30})
+    assert "unknown arguments 'strike', 'tenor'" in message
+    assert mcp.ok("get_chain_sample", {"symbol": "AAPL", "limit": 1})["meta"]["rows"] == 1
 
 
 def test_every_call_is_one_audit_row(mcp: McpSession, audit_db: Path) -> None:

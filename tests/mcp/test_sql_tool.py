@@ -81,6 +81,23 @@ def test_answers_count_compacted_and_slot_files_once(mcp: McpSession) -> None:
     assert out["rows"] == [[0]]  # no history yet: an empty view of the contract's columns
 
 
+def test_a_macro_over_a_date_not_stored_says_so_without_the_server_path(
+    mcp: McpSession, known_store: Path
+) -> None:
+    """DuckDB's 'No files found that match the pattern "/srv/..."' named the server's data
+    root and not what to do; the error names the pattern under the root and list_sessions."""
+    message = mcp.error(
+        "run_sql", {"sql": "SELECT count(*) FROM daily_clean_on('2001-01-05', 'KNWN')"}
+    )
+    root = str(known_store.parent.parent)
+    assert root not in message, message
+    assert (
+        "no stored file matches clean/ib/chain/view=daily_clean/date=2001-01-05/underlying=KNWN"
+        in message
+    )
+    assert "list_sessions" in message
+
+
 def test_row_cap_and_truncated(mcp: McpSession) -> None:
     out = mcp.ok(
         "run_sql", {"sql": "SELECT strike, iv FROM daily_clean ORDER BY strike", "limit": 7}
@@ -182,13 +199,18 @@ def test_fuzz_gives_no_escape_no_write_and_one_audit_row_each(
     assert not Path("/tmp/opt-data-fuzz.parquet").exists()
     rows = audit_rows(audit)[before_rows:]
     assert len(rows) == len(HOSTILE) and {r["tool"] for r in rows} == {"run_sql"}
-    assert all(r["status"] in ("rejected", "ok") for r in rows)
+    # refused statements are 'rejected'; one stopped at the time limit failed, as a slow
+    # query of any other tool does: 'error'
+    for (_, _, shown), row in zip(outcomes, rows, strict=True):
+        want = ("error",) if "stopped after" in shown else ("rejected", "ok")
+        assert row["status"] in want, (shown, row["status"])
     # every statement the tool received is in its audit row whole (not cut to 200 characters)
     for (sql, _, _), row in zip(outcomes, rows, strict=True):
         if len(sql) <= 8000:
             assert json.loads(row["arguments"])["sql"] == sql
     timed_out = [o for o in outcomes if "stopped after" in o[2]]
     assert timed_out, "a runaway query should have hit the time limit"
+    assert sum(r["status"] == "error" for r in rows) == len(timed_out)
 
 
 def test_time_limit_stops_the_query_inside_duckdb(known_store: Path) -> None:

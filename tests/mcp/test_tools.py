@@ -207,7 +207,10 @@ def test_put_call_ratios(mcp: McpSession, layout: Layout) -> None:
 
 def test_oi_gamma_by_strike(mcp: McpSession, layout: Layout) -> None:
     day = newest(layout)
-    df = frame(layout, "daily_clean", day, "MSFT")
+    # MSFT's file repeats 3 rows (the planted duplicates): each contract counts once
+    df = frame(layout, "daily_clean", day, "MSFT").unique(
+        "conid", keep="first", maintain_order=True
+    )
     spot = df["und_price"].median()
     expiry = df["expiry"].min()
     r = mcp.ok(

@@ -114,6 +114,15 @@ def test_config_refuses_bad_roots_and_credentials(tmp_path: Path, paths: str, wo
 
 
 # --- Local ---------------------------------------------------------------------------------
+def test_a_local_root_must_be_a_folder(tmp_path: Path) -> None:
+    """A file where the data folder (or a parent of it) should be is refused up front."""
+    datafs.probe(tmp_path / "data" / "raw")  # not there yet: the first write creates it
+    (tmp_path / "data").write_text("x")
+    for root in (tmp_path / "data", tmp_path / "data" / "raw"):
+        with pytest.raises(datafs.DataRootError, match=r"data root .* is a file, not a folder"):
+            datafs.probe(root)
+
+
 def test_local_write_read_list_replace(tmp_path: Path) -> None:
     f = tmp_path / "view=close" / "date=2026-11-27" / "part.parquet"
     size = datafs.write_parquet(f, _table(3))

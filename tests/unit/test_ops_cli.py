@@ -89,3 +89,44 @@ def test_bad_input_writes_nothing(tmp_path: Path) -> None:
     )
     assert missing.exit_code == 2 and "config file not found" in missing.output
     assert not (tmp_path / "state").exists()
+
+
+@time_machine.travel(datetime(2026, 11, 30, 9, 0, tzinfo=ET), tick=False)
+def test_qa_of_a_day_without_a_session_or_not_begun_writes_no_metrics(tmp_path: Path) -> None:
+    """qa judges like selfcheck: a weekend or holiday is bad input (exit 2, one line), and a
+    session whose first slot has not come (today before 09:30, a future date) has nothing
+    to measure; neither writes a metrics file that would read like a failed day."""
+    cfg = tmp_config(tmp_path)
+    runner = CliRunner()
+    for closed, why in (("2026-11-28", "Saturday"), ("2026-11-26", "Thanksgiving")):
+        result = runner.invoke(app, ["qa", "--date", closed, "--config", str(cfg)])
+        assert result.exit_code == 2, (why, result.output)
+        assert (
+            result.output == f"opt-data: error: {closed} is not an XNYS session: nothing to check\n"
+        )
+    for later in ("today", "2026-12-15"):
+        result = runner.invoke(app, ["qa", "--date", later, "--config", str(cfg)])
+        assert result.exit_code == 0, result.output
+        assert "nothing due yet" in result.output, result.output
+    layout = Layout.from_config(load_config(cfg, env={}))
+    assert not layout.metrics_file(date(2026, 11, 28)).parent.exists()
+
+
+def test_a_data_root_that_is_a_file_stops_every_command_before_it_runs(tmp_path: Path) -> None:
+    """Was: qa, compact and retention reported an empty tree (exit 0) and a snapshot spent
+    the whole slot on IB before its first write failed."""
+    (tmp_path / "data").write_text("not a folder")
+    cfg = tmp_config(tmp_path)
+    runner = CliRunner()
+    for args in (
+        ["qa", "--date", DAY.isoformat()],
+        ["compact", "--day", DAY.isoformat()],
+        ["retention", "--view", "intraday"],
+        ["snapshot", "--date", DAY.isoformat(), "--slot", "10:00"],
+        ["rollup", "--date", DAY.isoformat()],
+    ):
+        result = runner.invoke(app, [*args, "--config", str(cfg)])
+        assert result.exit_code == 2, (args, result.output)
+        assert result.output.startswith("opt-data: error: data root "), (args, result.output)
+        assert "is a file, not a folder" in result.output, (args, result.output)
+    assert not (tmp_path / "state").exists()

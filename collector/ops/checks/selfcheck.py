@@ -139,11 +139,16 @@ def _missed_note(metrics: DayMetrics) -> str:
 def compute_metrics(
     cfg: AppConfig, trade_date: date, symbols: list[str] | None = None, now: datetime | None = None
 ) -> DayMetrics:
-    """Load the day's intraday and daily_clean rows plus its ledger runs, then measure."""
+    """Load the day's intraday and daily_clean rows plus its ledger runs, then measure.
+
+    A date without a session has nothing to measure: ValueError, rather than a report of
+    n/a metrics that reads like a day whose collection failed."""
     clock = now_et(now)
     layout = Layout.from_config(cfg)
     session = get_session(trade_date)
-    due = intraday_due(cfg, session, clock) if session else []
+    if session is None:
+        raise ValueError(f"{trade_date} is not an XNYS session: nothing to check")
+    due = intraday_due(cfg, session, clock)
     # a corrupt file is a finding: moved aside (one error-log line each), then measured without
     intraday, corrupt = intraday_summary(layout, trade_date)
     daily, corrupt_daily = read_view(
@@ -226,10 +231,8 @@ def run_selfcheck(
     no verdict is written, so the latest real verdict stays the one health shows.
     """
     layout = Layout.from_config(cfg)
-    if get_session(trade_date) is None:
-        raise ValueError(f"{trade_date} is not an XNYS session: nothing to check")
+    metrics = compute_metrics(cfg, trade_date, symbols, now)  # ValueError on a non-session
     removed, skipped = clean_tmp(layout, trade_date)
-    metrics = compute_metrics(cfg, trade_date, symbols, now)
     if not metrics.slots_due:
         return SelfcheckReport(trade_date, [], metrics, None, removed, skipped), None
     write_metrics(cfg, metrics)

@@ -19,7 +19,7 @@ from collector.pipeline.errors import InputError
 from collector.pipeline.rollup import apply_open_interest, expired_on
 from collector.pipeline.run import JobResult, RunContext, as_date, connected, session_for
 from collector.pipeline.sentinels import open_interest_of
-from collector.pipeline.store import read_table, write_chain
+from collector.pipeline.store import read_table, write_chains
 from shared import datafs
 from shared.config import AppConfig
 from shared.schema import MarketDataType
@@ -138,13 +138,13 @@ async def _enrich(
     for c in todo:
         failures[c.conid] = 0 if c.conid in found else failures.get(c.conid, 0) + 1
     failures = {k: v for k, v in failures.items() if v > 0}
-    rows = 0
-    for sym, table in tables.items():
-        updated = apply_open_interest(
-            table, found, d, failures, cfg.enrichment.max_consecutive_failures
-        )
-        write_chain(cfg, layout, ctx.ledger, "daily_clean", d, sym, None, updated, ctx.run_id)
-        rows += updated.num_rows
+    updated = {
+        sym: apply_open_interest(table, found, d, failures, cfg.enrichment.max_consecutive_failures)
+        for sym, table in tables.items()
+    }
+    # every underlying's file in one atomic batch (all replaced or none), one ledger commit
+    write_chains(cfg, layout, ctx.ledger, "daily_clean", d, updated, ctx.run_id)
+    rows = sum(t.num_rows for t in updated.values())
     atomic_write_json(fail_path, {str(k): v for k, v in sorted(failures.items())})
     missing = len(todo) - len(found)
     flagged = sum(1 for v in failures.values() if v >= cfg.enrichment.max_consecutive_failures)

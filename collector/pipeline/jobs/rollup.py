@@ -3,13 +3,12 @@
 The rule of which row wins is the pure stage collector.pipeline.rollup. This job makes
 one vectorised pass over every underlying of the day (collector/pipeline/rollup_inputs.py
 reads only the intraday files the bad close rows need, and moves aside a corrupt file
-when a read meets it), writes the files in parallel (each one atomically) and records
-every ledger row in one transaction.
+when a read meets it), writes the files as one atomic batch (encoded in parallel, all
+replaced or none) and records every ledger row in one transaction.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import pyarrow as pa
@@ -27,7 +26,7 @@ from shared.storage import Layout
 from shared.tasks import Task
 from shared.universe import Shard
 
-WRITE_THREADS = 4  # writes wait on fsync; a few in flight hide it
+WRITE_THREADS = 4  # files encoded at a time (pyarrow releases the GIL)
 
 
 def day_symbols(layout: Layout, d: date, views: tuple[str, ...]) -> set[str]:
@@ -81,19 +80,21 @@ def run_rollup(cfg: AppConfig, trade_date: date | str) -> JobResult:
         report_corrupt(layout, Task.ROLLUP, d, corrupt, run_id=ctx.run_id)
 
         stats = fill_stats_by_underlying(result.table)
-
-        def write(item: tuple[str, pa.Table]) -> PartitionRecord:
-            sym, table = item
-            path = layout.chain_file("daily_clean", d, sym)
-            size = datafs.write_parquet(
-                path, table, cfg.storage.compression, cfg.storage.compression_level
-            )
-            st = stats[sym]
-            return PartitionRecord("daily_clean", d, sym, "", str(path), table.num_rows, size,
-                                   st.quote_fill, st.greeks_fill, st.delayed_rows)  # fmt: skip
-
-        with ThreadPoolExecutor(WRITE_THREADS) as pool:
-            records = list(pool.map(write, by_underlying(result.table)))
+        parts = [(sym, layout.chain_file("daily_clean", d, sym), table)
+                 for sym, table in by_underlying(result.table)]  # fmt: skip
+        # one batch: every file or none replaced, one disk flush for all (shared.atomic_batch)
+        sizes = datafs.write_parquet_many(
+            [(path, table) for _, path, table in parts],
+            cfg.storage.compression,
+            cfg.storage.compression_level,
+            threads=WRITE_THREADS,
+        )
+        records = [
+            PartitionRecord("daily_clean", d, sym, "", str(path), table.num_rows, size,
+                            stats[sym].quote_fill, stats[sym].greeks_fill,
+                            stats[sym].delayed_rows)
+            for (sym, path, table), size in zip(parts, sizes, strict=True)
+        ]  # fmt: skip
         ctx.ledger.record_partitions(records, ctx.run_id)
         counts = pc.value_counts(result.table.column("rollup_strategy")).to_pylist()
         strategies = {str(c["values"]): int(c["counts"]) for c in counts}

@@ -117,7 +117,8 @@ def _known_key(parts: tuple[str, ...]) -> bool:
 
 def _documented_keys() -> list[tuple[str, tuple[str, ...]]]:
     """Every code span that is a dotted config key (`section.key`, optionally `=value`)."""
-    key = re.compile(r"(%s)\.([a-z_]+)(?:\.([a-z_]+))?(?:\s*=.*)?" % "|".join(sorted(_sections())))
+    sections = "|".join(sorted(_sections()))
+    key = re.compile(rf"({sections})\.([a-z_]+)(?:\.([a-z_]+))?(?:\s*=.*)?")
     found = []
     for path, number, line in _lines(KEY_DOCS):
         for span in _CODE_SPAN.findall(line):
@@ -168,7 +169,7 @@ def test_every_toml_example_has_only_known_keys(where: str, body: str) -> None:
 
 def test_every_documented_make_target_exists() -> None:
     makefile = Path("Makefile").read_text(encoding="utf-8")
-    targets = set()
+    targets: set[str] = set()
     for line in makefile.splitlines():
         head = re.match(r"^([a-z][a-z0-9 -]*):(?!=)", line)
         if head:

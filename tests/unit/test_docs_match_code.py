@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -184,3 +185,26 @@ def test_every_documented_make_target_exists() -> None:
     assert len(documented) > 5
     wrong = [f"{where}: make {target}" for where, target in documented if target not in targets]
     assert not wrong, "make targets the Makefile does not have:\n" + "\n".join(wrong)
+
+
+def test_the_runbooks_plan_example_is_what_schedule_prints() -> None:
+    """docs/ops-runbook.md "What `schedule` prints" shows the plan of 2026-11-20 (a full
+    Friday session; enrichment on Monday 11-23) with the default config: each line shown
+    must be a line of that plan, and the header's task count the plan's length."""
+    from collector.ops.schedule.plan import build_plan, format_plan
+    from shared.calendar import get_session
+    from shared.config import load_config
+
+    day = date(2026, 11, 20)
+    plan = build_plan(day, get_session(day), load_config("config/opt-data.toml"))
+    printed = format_plan(plan).splitlines()
+    text = Path("docs/ops-runbook.md").read_text(encoding="utf-8")
+    block = re.search(r"```\n(plan for 2026-11-20 .*?)```", text, re.S)
+    assert block, "the runbook's plan example is gone"
+    header, *lines = block.group(1).splitlines()
+    assert header == f"plan for {day} ({len(plan)} tasks, ET):"
+    shown = [line for line in lines if line != "..."]
+    assert len(shown) >= 8
+    assert [line for line in shown if line not in printed] == []
+    # the example keeps the plan's order
+    assert [printed.index(line) for line in shown] == sorted(printed.index(line) for line in shown)

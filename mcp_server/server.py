@@ -19,7 +19,7 @@ from mcp_server.audit import AuditLog, AuditMiddleware
 from mcp_server.errors import one_line, unknown_arguments_message, validation_message
 from mcp_server.tools import register_tools
 from shared.queries.context import ServerContext
-from shared.queries.results import HARD_REPLY_BYTES, compact_json
+from shared.queries.results import HARD_REPLY_BYTES, REPLY_BUDGET_BYTES, compact_json
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +28,12 @@ INSTRUCTIONS = (
     "list_underlyings (which symbols exist, first and last dates), then list_sessions (dates and "
     "slots of a view) or list_expiries (expiries and strikes of one underlying on one date). "
     "Dates may be YYYY-MM-DD, today, yesterday, last_session, -N or a weekday name; meta.resolved "
-    "says what they meant. health_overview, run_status_overview and get_partition_issues diagnose "
-    "the collector; get_chain_sample returns rows; get_iv_smile, get_atm_term_structure, "
-    "get_put_call_ratios, get_oi_gamma_by_strike, get_chain_change and get_history_bars analyse. "
+    "says what they meant. health_overview, run_status_overview, list_recent_runs and "
+    "get_partition_issues diagnose the collector; get_chain_sample returns rows; get_iv_smile, "
+    "get_atm_term_structure, get_put_call_ratios, get_oi_gamma_by_strike, get_chain_change and "
+    "get_history_bars analyse one snapshot or two; get_vol_timeseries (a date range) and "
+    "get_vol_surface (IV by delta and tenor) give volatility over time and the surface; run_sql "
+    "(one read-only SELECT) answers what no tool foresaw. "
     "Tables are {columns, rows}; replies are cut to a byte budget: when meta.truncated is true, "
     "repeat the call with cursor=meta.next_cursor. Units (docs/data-contract.md): iv is annualized "
     "implied volatility as a fraction (0.25 = 25%); delta, gamma, vega (per vol point) and theta "
@@ -213,6 +216,24 @@ def data_contract(ctx: ServerContext) -> dict[str, Any]:
     }
 
 
+def every_limit(ctx: ServerContext) -> dict[str, Any]:
+    """The configured caps plus those the time-series and SQL tools own, and the reply budget."""
+    from mcp_server.sql import SQL_ROWS
+    from mcp_server.sql.guard import MAX_SQL_CHARS
+    from shared.queries.results import TABLE_BUDGET_BYTES
+    from shared.queries.timeseries import ROWS, SESSIONS
+
+    return {
+        **ctx.limits.as_dict(),
+        "get_vol_timeseries.limit": ROWS.describe(),
+        "get_vol_timeseries.sessions": SESSIONS.describe(),
+        "run_sql.limit": SQL_ROWS.describe(),
+        "run_sql.max_sql_chars": MAX_SQL_CHARS,
+        "reply_table_bytes": TABLE_BUDGET_BYTES,
+        "reply_max_bytes": REPLY_BUDGET_BYTES,
+    }
+
+
 def register_resources(server: MCPServer, ctx: ServerContext) -> None:
     @server.resource("opt-data://contract", name="data-contract", mime_type="application/json",
                      description="Partition layout, columns and types of every view, flags.")  # fmt: skip
@@ -223,7 +244,7 @@ def register_resources(server: MCPServer, ctx: ServerContext) -> None:
                      description="Row and day caps, time limit and readable views of this server.")  # fmt: skip
     def limits() -> str:
         return json.dumps(
-            {"limits": ctx.limits.as_dict(), "allow_raw": ctx.access.allow_raw,
+            {"limits": every_limit(ctx), "allow_raw": ctx.access.allow_raw,
              "allow_clean": ctx.access.allow_clean, "readable_views": list(ctx.access.allowed_views())},
             indent=2,
         )  # fmt: skip

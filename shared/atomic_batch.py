@@ -30,9 +30,13 @@ inodes failed to be written back" - so it is used on Linux >= 5.8 only (an older
 would hide a failed write), and elsewhere each tmp file and then each folder is fsynced as
 before. The kernel reports a write-back error to a descriptor opened before the error
 (the error sequence is sampled at open), so the descriptor syncfs is called on is opened
-before the first file of its filesystem is written. syncfs also flushes whatever else is
-dirty on that filesystem; for a batch of hundreds of small files one flush still costs
-far less than an fsync each.
+before the first file of its filesystem is written.
+
+syncfs also flushes whatever else is dirty on that filesystem (other processes' writes),
+and the flushing itself runs in the kernel's writeback threads rather than in this
+process. For hundreds of files one flush costs far less than a journal commit per file;
+for a handful it is not worth that exposure, so a batch expected to hold fewer than
+SYNCFS_MIN_FILES files fsyncs each one (docs/benchmarks.md, "Writing many files").
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 SYNCFS_MIN_KERNEL = (5, 8)  # man 2 syncfs: earlier kernels do not report write-back errors
+SYNCFS_MIN_FILES = 16  # fewer files: an fsync each (see the module docstring)
 
 
 @cache
@@ -95,20 +100,32 @@ class LocalParquetBatch:
     error publishes them all (commit), with an error removes them all (abort).
 
     use_syncfs=False forces the per-file fsync way, the fallback where syncfs is not
-    available (by default syncfs is used where it is)."""
+    available (by default syncfs is used where it is); expected_files below
+    SYNCFS_MIN_FILES chooses it too."""
 
     def __init__(
-        self, compression: str = "zstd", level: int = 3, *, use_syncfs: bool | None = None
+        self,
+        compression: str = "zstd",
+        level: int = 3,
+        *,
+        use_syncfs: bool | None = None,
+        expected_files: int | None = None,
     ) -> None:
         self.compression = compression
         self.level = level
-        self._syncfs = syncfs_available() and use_syncfs is not False
-        self._lock = threading.Lock()
+        few = expected_files is not None and expected_files < SYNCFS_MIN_FILES
+        self._syncfs = syncfs_available() and use_syncfs is not False and not few
+        self._lock = threading.Condition()  # guards the fields below; notified as adds end
+        self._inflight = 0  # adds started and not yet returned
         self._pending: list[tuple[str, Path]] = []  # (tmp file, target), in order added
         self._devices: dict[int, int] = {}  # filesystem (st_dev) -> descriptor for syncfs
         self._dirs: set[Path] = set()  # folders to fsync when syncfs is not used
         self._failed = False
         self._closed = False
+
+    @property
+    def uses_syncfs(self) -> bool:
+        return self._syncfs
 
     def add(self, path: Path, table: pa.Table) -> int:
         """Encode `table` into a tmp file beside `path`; its size in bytes (the size `path`
@@ -118,6 +135,7 @@ class LocalParquetBatch:
         with self._lock:
             if self._closed or self._failed:
                 raise RuntimeError("batch already committed, aborted or failed")
+            self._inflight += 1
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -139,13 +157,25 @@ class LocalParquetBatch:
         except BaseException:
             self._failed = True  # later adds fail fast; commit refuses
             raise
+        finally:
+            with self._lock:
+                self._inflight -= 1
+                self._lock.notify_all()
+
+    def _close(self) -> bool:
+        """Refuse further adds and wait for those under way (an abort may come from one
+        thread while another is still writing its file); False if already closed."""
+        with self._lock:
+            if self._closed:
+                return False
+            self._closed = True
+            self._lock.wait_for(lambda: self._inflight == 0)
+            return True
 
     def commit(self) -> None:
         """Data durable, then every rename, then the renames durable (module docstring)."""
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("batch already committed or aborted")
-            self._closed = True
+        if not self._close():
+            raise RuntimeError("batch already committed or aborted")
         if self._failed:
             self._remove_tmp_files(self._pending)
             self._close_devices()
@@ -167,10 +197,8 @@ class LocalParquetBatch:
 
     def abort(self) -> None:
         """Remove every tmp file of the batch; no target is touched."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
+        if not self._close():
+            return
         self._remove_tmp_files(self._pending)
         self._close_devices()
 

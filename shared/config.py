@@ -480,11 +480,16 @@ def _acquisition_conflict(raw: dict[str, Any]) -> str | None:
     return None
 
 
-def _format_error(err: ValidationError, file: Path) -> str:
+def _format_error(err: ValidationError, file: Path, env: dict[str, str] | None = None) -> str:
     first = err.errors()[0]
     key = ".".join(str(part) for part in first["loc"])
     if first["type"] == "extra_forbidden":
         return f"unknown config key '{key}' in {file}"
+    # a value the environment set names its variable: the file may be fine (IB_PORT=abc)
+    for var, (section, name) in ENV_OVERRIDES.items():
+        value = (env or {}).get(var, "").strip()
+        if key == f"{section}.{name}" and value:
+            return f"bad {var}={value!r} (overrides '{key}' of {file}): {first['msg']}"
     return f"bad config key '{key}' in {file}: {first['msg']}"
 
 
@@ -520,6 +525,6 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> AppConfi
     try:
         cfg = AppConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(_format_error(exc, file)) from None
+        raise ConfigError(_format_error(exc, file, environ)) from None
     cfg = _resolve_paths(cfg, _project_root(file, environ))
     return cfg.model_copy(update={"source_file": file.resolve()})

@@ -239,12 +239,14 @@ class ParquetBatch:
 
     PUTS_IN_FLIGHT = 4
 
-    def __init__(self, compression: str = "zstd", level: int = 3) -> None:
+    def __init__(
+        self, compression: str = "zstd", level: int = 3, *, expected_files: int | None = None
+    ) -> None:
         from shared.atomic_batch import LocalParquetBatch
 
         self.compression = compression
         self.level = level
-        self._local = LocalParquetBatch(compression, level)
+        self._local = LocalParquetBatch(compression, level, expected_files=expected_files)
         self._remote: list[tuple[UPath, bytes]] = []
         self._remote_failed = False
 
@@ -307,9 +309,13 @@ def write_parquet_many(
     replaced unless every file was encoded."""
     from concurrent.futures import ThreadPoolExecutor
 
+    todo = list(items)
     # The pool closes (every started add done) before the batch commits or aborts.
-    with ParquetBatch(compression, level) as batch, ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(lambda item: batch.add(*item), items))
+    with (
+        ParquetBatch(compression, level, expected_files=len(todo)) as batch,
+        ThreadPoolExecutor(threads) as pool,
+    ):
+        return list(pool.map(lambda item: batch.add(*item), todo))
 
 
 # --- Reads -------------------------------------------------------------------------------

@@ -75,13 +75,14 @@ def collectable_from(
     cfg: AppConfig, task: str, session: Session, slot: str | None
 ) -> datetime | None:
     """The earliest instant `task`'s data for `session` exists, or None when the task has no
-    such instant. A snapshot row is labelled with its slot's time, the close view with the
-    session's close and open interest with the next session's morning: collected before that,
-    the rows would carry a moment that has not come (today's prices filed as a later slot or
-    a future date), and a scheduler restart would take the slot for done and skip it."""
+    such instant. A snapshot row is labelled with its slot's time, the close view and the
+    daily_clean row with the session's close, open interest with the next session's morning:
+    made before that, the rows would carry a moment that has not come (today's prices filed
+    as a later slot, a future date, a day's roll-up from its morning), and a restarted
+    scheduler would take the task as done for the day and skip it."""
     if task == Task.SNAPSHOT and slot is not None:
         return slot_datetime(session.trade_date, slot)
-    if task == Task.CLOSE_SNAPSHOT:
+    if task in (Task.CLOSE_SNAPSHOT, Task.ROLLUP):  # the day's row needs the day to be over
         return session.close
     if task == Task.ENRICHMENT:
         return enrichment_at(cfg, session.trade_date)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -30,6 +31,7 @@ def audit(
     """Recent MCP tool calls (time, tool, arguments, status, rows, duration, error) or a summary."""
     if status is not None and status not in AUDIT_STATUSES:
         fail(f"unknown status {status!r}: expected one of {', '.join(AUDIT_STATUSES)}")
+    since = _utc_text(since)
     cfg = load_cfg(config)
     path = audit_db or cfg.mcp.audit_db
     assert path is not None
@@ -54,10 +56,26 @@ def audit(
                        f"{t['p50_ms']:>8.1f} {t['p95_ms']:>8.1f} {t['p99_ms']:>8.1f}")  # fmt: skip
     else:
         assert isinstance(out, list)
+        if not out:
+            typer.echo("no MCP tool calls match")
         for c in reversed(out):
             err = f" error={c['error']}" if c["error"] else ""
             typer.echo(f"{c['ts']} {c['tool']} {c['status']} rows={c['rows']} "
                        f"{c['duration_ms']:.1f}ms {c['arguments']}{err}")  # fmt: skip
+
+
+def _utc_text(since: str | None) -> str | None:
+    """--since as the audit DB's UTC text (rows are compared as text): a time with an offset
+    is moved to UTC; text that is not an ISO time is one line and exit 2, not an empty list."""
+    if since is None:
+        return None
+    try:
+        at = datetime.fromisoformat(since.strip())
+    except ValueError:
+        fail(f"--since must be an ISO time such as 2026-11-30T14:00 (UTC), got {since!r}")
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC).replace(tzinfo=None)
+    return at.isoformat()
 
 
 def register(app: typer.Typer) -> None:

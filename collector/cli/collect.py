@@ -67,9 +67,9 @@ def _run(cfg: AppConfig, task: str, make: Callable[[], Any]) -> Any:
 
 
 def _not_before(cfg: AppConfig, task: str, date_text: str, slot: str | None = None) -> None:
-    """Exit 2 when the data `task` would collect cannot exist yet (shared.due.too_early): a
-    slot by hand before its time, a close before the close, open interest before the next
-    session's morning. A bad date or slot is left to the job, which names it."""
+    """Exit 2 when the data `task` would make cannot exist yet (shared.due.too_early): a
+    slot by hand before its time, a close or a daily roll-up before the close, open interest
+    before the next session's morning. A bad date or slot is left to the job, which names it."""
     from shared.calendar import get_session, now_et
     from shared.due import too_early
 
@@ -243,6 +243,7 @@ def rollup(
 
     _logging(log_level)
     cfg = load_cfg(config, shard)
+    _not_before(cfg, Task.ROLLUP, date)
     _report(cfg, _run(cfg, Task.ROLLUP, lambda: run_rollup(cfg, date)), as_json)
 
 

@@ -6,11 +6,13 @@ OPT_DATA_CONSOLE_TOKEN), because the console starts collector jobs and shows the
 
 from __future__ import annotations
 
+import errno
+import socket
 from pathlib import Path
 
 import typer
 
-from collector.cli.common import ConfigOption, fail, load_cfg, setup_logging
+from collector.cli.common import EXIT_FAILURE, ConfigOption, fail, load_cfg, setup_logging
 from shared.binding import MIN_TOKEN_CHARS, is_loopback
 
 
@@ -44,10 +46,27 @@ def console(
 
     from collector.console.app import build_app
 
+    at = port or cfg.console.port
+    if not 1 <= at <= 65535:
+        fail(f"--port must be 1-65535, got {at}")
+    sock = listen(bind, at)
     app = build_app(cfg, read_only=read_only or cfg.console.read_only, token=token)
-    typer.echo(f"opt-data console on http://{bind}:{port or cfg.console.port}/", err=True)
-    uvicorn.run(app, host=bind, port=port or cfg.console.port, log_level=log_level.lower(),
-                access_log=False)  # fmt: skip
+    typer.echo(f"opt-data console on http://{bind}:{at}/", err=True)
+    server = uvicorn.Server(uvicorn.Config(app, log_level=log_level.lower(), access_log=False))
+    server.run(sockets=[sock])
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before the console says where it serves: a port in use
+    (a console already running, say) is one line and exit 1, not uvicorn's log and exit 3."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        return socket.create_server((host, port), family=family)
+    except socket.gaierror as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror}")
+    except OSError as exc:
+        why = "address in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+        fail(f"cannot listen on {host}:{port}: {why}", code=EXIT_FAILURE)
 
 
 def register(app: typer.Typer) -> None:

@@ -16,7 +16,7 @@ from collector.cli.common import (
     parse_symbols_arg,
     setup_logging,
 )
-from shared.calendar import now_et
+from shared.calendar import now_et, today_et
 
 
 def schedule(
@@ -63,9 +63,13 @@ def schedule(
     if continuous and exit_when_idle:
         fail("--continuous runs for weeks; it cannot be combined with --exit-when-idle")
     cfg = load_cfg(config, shard)
+    day = parse_date_arg(date_) if date_ else None
+    if simulate and day is not None and day > today_et():
+        fail(f"--simulate runs the day's tasks now: {day} has not come, so today's market "
+             "would be filed under it (--live waits for the day)")  # fmt: skip
     opts = ScheduleOptions(
         mode="simulate" if simulate else "live",
-        trade_date=parse_date_arg(date_) if date_ else None,
+        trade_date=day,
         symbols=parse_symbols_arg(symbols),
         continuous=continuous,
         exit_when_idle=exit_when_idle,

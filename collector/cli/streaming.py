@@ -30,11 +30,16 @@ def streaming(
 
     from collector.lock import LockHeld
     from collector.streaming.loop import run_streaming
+    from shared.calendar import require_session, today_et
     from shared.ledger import LedgerError
 
     if duration <= 0:
         fail("--duration must be > 0 seconds")
     cfg = load_cfg(config, shard)
+    try:  # the parts are filed under today's date: a day without a session has no stream
+        require_session(today_et())
+    except ValueError as exc:
+        fail(f"{exc}: nothing to stream")
     if not cfg.streaming.underlyings:
         fail(f"streaming.underlyings is empty in {config}")
     setup_logging(log_level)

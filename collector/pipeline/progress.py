@@ -13,10 +13,17 @@ PROGRESS_ENV = "OPT_DATA_PROGRESS_SEC"
 
 class Progress:
     def __init__(
-        self, label: str, total: int, *, enabled: bool = True, every_sec: float | None = None
+        self,
+        label: str,
+        total: int,
+        *,
+        enabled: bool = True,
+        every_sec: float | None = None,
+        unit: str = "contracts",
     ) -> None:
         self.label = label
         self.total = total
+        self.unit = unit
         self.done = 0
         self.enabled = enabled
         # OPT_DATA_PROGRESS_SEC: how often the log-line form reports; the console sets 1 s
@@ -61,7 +68,7 @@ class Progress:
             eta = (self.total - self.done) / rate if rate > 0 else float("inf")
             stamp = datetime.now(UTC).isoformat(timespec="seconds")
             print(
-                f"{stamp} progress {self.label}: {self.done}/{self.total} contracts, "
+                f"{stamp} progress {self.label}: {self.done}/{self.total} {self.unit}, "
                 f"{rate:.1f}/s, ETA {eta:.0f} s",
                 file=sys.stderr,
                 flush=True,

@@ -11,12 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
+
 from collector.ib import OptionContract
 from collector.pipeline.run import Run, RunContext
 from collector.pipeline.store import (
     CorruptFile,
     Quarantined,
     quarantine,
+    read_slot_rows,
     read_table,
     report_corrupt,
     write_chain_record,
@@ -68,6 +71,8 @@ def resume_slot(run: Run, ctx: RunContext, symbols: list[str], retry_missed: boo
             done.discard(sym)
             continue
         if existing is None:
+            if retry_missed:  # a compacted day keeps the slot's rows in compacted.parquet
+                resume.kept[sym] = _good_rows(_compacted_rows(run, sym))
             continue
         file_ingest = str(existing.column("ingest_id")[0].as_py()) if existing.num_rows else None
         if chain and file_ingest in chain and sym not in done:
@@ -77,14 +82,26 @@ def resume_slot(run: Run, ctx: RunContext, symbols: list[str], retry_missed: boo
         if sym in done and file_ingest:
             resume.ingest_id = file_ingest
         if retry_missed:
-            resume.kept[sym] = [
-                r
-                for r in existing.to_pylist()
-                if not set(r["data_quality_flags"]) & set(RETRY_FLAGS)
-            ]
+            resume.kept[sym] = _good_rows(existing)
     for run_id in chain:
         ctx.ledger.finish_run(
             run_id, "failed", error_summary=f"{INTERRUPTED}; resumed by {ctx.run_id}"
         )
     resume.skip = done if chain else set()
     return resume
+
+
+def _good_rows(table: pa.Table | None) -> list[dict[str, Any]]:
+    """The rows --retry-missed keeps: those without a flag that asks for another try."""
+    if table is None:
+        return []
+    return [r for r in table.to_pylist() if not set(r["data_quality_flags"]) & set(RETRY_FLAGS)]
+
+
+def _compacted_rows(run: Run, sym: str) -> pa.Table | None:
+    """The slot's rows in the day's compacted file. An unreadable one keeps nothing here: the
+    writer, which must read it to merge the slot in, meets it next and fails naming it."""
+    try:
+        return read_slot_rows(run.layout, run.view, run.trade_date, sym, run.slot)
+    except CorruptFile:
+        return None

@@ -187,6 +187,27 @@ def read_table(path: DataPath) -> pa.Table | None:
         raise CorruptFile(path, _reason(exc)) from None
 
 
+def read_slot_rows(
+    layout: Layout, view: str, trade_date: date, symbol: str, slot: str
+) -> pa.Table | None:
+    """One slot's rows: its slot file, else its rows in the day's compacted file (where a
+    compacted day keeps every slot, and where write_chain puts a slot collected again);
+    None when neither holds it. CorruptFile names the file that cannot be read."""
+    table = read_table(layout.chain_file(view, trade_date, symbol, slot))
+    if table is not None or view not in RAW_VIEWS:
+        return table
+    compacted = layout.compacted_file(view, trade_date, symbol)
+    if not datafs.is_file(compacted):
+        return None
+    from shared.queries.compacted import read_slot
+
+    try:
+        rows = read_slot(compacted, slot, None)
+    except UNREADABLE as exc:
+        raise CorruptFile(compacted, _reason(exc)) from None
+    return rows if rows.num_rows else None
+
+
 def _reason(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text[:160]}"

@@ -14,7 +14,14 @@ about 15 minutes: nothing is shortened.
 
 `--baseline PATH` (another checkout of the project, e.g. a worktree of main) runs every
 count for that tree too, at the same time as this tree's (each with its own simulator),
-so both face the same machine; the table gives both and their ratio.
+so both face the same machine; the table gives both and their ratio. `--hog-count 0`
+skips the run beside the hog.
+
+Where a run's window (plan -> finish) went beyond its messages' slots, from the run's
+details: the part outside the engine's line loop (setup, the last file, the ledger), and
+the budget's unused schedule inside it by cause: lost to wake-ups later than the one slot
+of catch-up, and idle (nothing to send: the last lines' dwell). A tree whose run details
+lack them shows nan.
 """
 
 from __future__ import annotations

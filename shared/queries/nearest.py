@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from datetime import date
 
-from shared.calendar import closed_reason, get_session, slot_label
+from shared.calendar import closed_reason, get_session, now_et, slot_label
 from shared.queries.context import ServerContext
 from shared.queries.paths import QueryError
 
@@ -50,7 +50,20 @@ def missing_date(ctx: ServerContext, view: str, symbol: str, day: date) -> Query
         return missing_symbol(ctx, view, symbol)
     return QueryError(
         f"no {view} partition for {symbol} on {describe_day(day)}; nearest dates with data: "
-        f"{' and '.join(near)}"
+        f"{' and '.join(near)}{_still_open(ctx, view, day)}"
+    )
+
+
+def _still_open(ctx: ServerContext, view: str, day: date) -> str:
+    """'; the session is open until 16:00 ET: ...' when a day's close or daily_clean is
+    asked for before that day's close, so the agent knows it is not missing, only not yet."""
+    session = get_session(day)
+    if view not in ("close", "daily_clean") or session is None or now_et() >= session.close:
+        return ""
+    slots = " (the intraday view holds its slots so far)" if ctx.access.allow_raw else ""
+    return (
+        f"; the session is open until {slot_label(session.close.timetz())} ET: {view} is written "
+        f"after the close{slots}"
     )
 
 

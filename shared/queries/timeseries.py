@@ -15,6 +15,7 @@ import polars as pl
 
 from shared.analytics.snapshot import SKEW_TENOR, TENORS, snapshot_metrics
 from shared.calendar import previous_session
+from shared.queries import nearest
 from shared.queries.context import ServerContext
 from shared.queries.frames import one_row_per_contract, repeated_rows_note
 from shared.queries.limits import Cap, Meta, clamp
@@ -66,7 +67,7 @@ def vol_timeseries(
         raise QueryError(f"skew_tenor must be 1..{MAX_TENOR_DAYS} days, got {skew_tenor}")
     end = acc.trade_date(to_date) or ctx.latest_date(view, sym)
     if end is None:
-        raise QueryError(f"no {view} data for {sym}")
+        raise nearest.missing_symbol(ctx, view, sym)
     meta.resolved["to_date"] = end.isoformat()
     start = acc.trade_date(from_date)
     # `sessions` counts back from to_date only when from_date is omitted; a range asked

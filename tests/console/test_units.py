@@ -195,3 +195,41 @@ def test_query_tables_reach_the_pages_as_records() -> None:
     assert as_records(compact) == [{"strike": 100.0, "iv": 0.2}, {"strike": 105.0, "iv": None}]
     listed = [{"strike": 100.0}]
     assert as_records(listed) is listed
+
+
+def test_a_port_in_use_or_out_of_range_is_one_line_before_announcing(tmp_path: Path) -> None:
+    """Was: a busy port printed the console's address as if it served, then uvicorn's own
+    error and exit 3; --port 70000 printed an asyncio traceback."""
+    import socket
+
+    from typer.testing import CliRunner
+
+    from collector.cli.main import app
+
+    cfg = write_config(tmp_path, 1)
+    with socket.create_server(("127.0.0.1", 0)) as held:
+        port = held.getsockname()[1]
+        busy = CliRunner().invoke(app, ["console", "--config", str(cfg.source_file),
+                                        "--port", str(port)])  # fmt: skip
+    assert busy.exit_code == 1, busy.output
+    assert busy.output == f"opt-data: error: cannot listen on 127.0.0.1:{port}: address in use\n"
+    wide = CliRunner().invoke(app, ["console", "--config", str(cfg.source_file), "--port", "70000"])
+    assert wide.exit_code == 2, wide.output
+    assert wide.output == "opt-data: error: --port must be 1-65535, got 70000\n"
+
+
+def test_audit_since_must_be_a_time_and_no_match_says_so(tmp_path: Path) -> None:
+    """Was: `--since garbage` listed nothing with exit 0, and so did a filter matching
+    nothing: an empty screen either way."""
+    from typer.testing import CliRunner
+
+    from collector.cli.main import app
+
+    db = audit_db(tmp_path / "mcp_audit.db")
+    base = ["audit", "--config", str(write_config(tmp_path, 4002).source_file), "--audit-db",
+            str(db)]  # fmt: skip
+    bad = CliRunner().invoke(app, [*base, "--since", "garbage"])
+    assert bad.exit_code == 2, bad.output
+    assert bad.output.startswith("opt-data: error: --since must be an ISO time")
+    none = CliRunner().invoke(app, [*base, "--tool", "no_such_tool"])
+    assert none.exit_code == 0 and none.output == "no MCP tool calls match\n", none.output

@@ -82,3 +82,17 @@ def test_rollup_bad_input_and_crash_goes_to_the_error_log(tmp_path: Path) -> Non
     assert text.count(" ERROR ") == 1  # one record per failure, the stack indented under it
     runs = LedgerReader(layout.ledger).recent_runs(5, task="rollup")
     assert runs[0]["status"] == "failed" and runs[0]["error_summary"]
+
+
+async def test_history_reports_its_progress_per_symbol(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Was: a universe's history (IB paces it, 60 requests per 10 minutes) ran silent."""
+    from collector.pipeline.jobs.history import run_history
+
+    async with running_sim(sim_config()) as sim:
+        cfg = write_config(tmp_path, sim.port, ["AAPL", "MSFT"])
+        result = await run_history(cfg, None, 5)
+    assert result.status == "ok", result.message
+    lines = [x for x in capsys.readouterr().err.splitlines() if " progress history " in x]
+    assert lines and lines[-1].split(": ", 1)[1].startswith("2/2 symbols, "), lines

@@ -11,7 +11,9 @@ from collector.gateway_sim import FaultConfig
 from collector.pipeline.jobs.precheck import precheck_contract_cache
 from collector.pipeline.jobs.snapshot import run_snapshot
 from collector.pipeline.retry import missed_slots
+from collector.pipeline.run import JobResult
 from shared import schema as S
+from shared.config import AppConfig
 from shared.ledger import LedgerReader
 from shared.storage import Layout
 from tests.support.pipeline import (
@@ -149,6 +151,18 @@ async def test_sporadic_pacing_errors_cost_short_pauses_not_the_slot(tmp_path: P
     )
 
 
+async def retry_missed_aapl_1100(tmp_path: Path) -> tuple[AppConfig, JobResult]:
+    """`--retry-missed` of AAPL's 11:00 slot against a healthy simulator; it must end ok."""
+    async with running_sim(sim_config()) as sim:
+        prime_sim(sim, ["AAPL"])
+        cfg = write_config(tmp_path, sim.port, ["AAPL"])
+        retry = await run_snapshot(
+            cfg, SIM_DAY, "11:00", overrides={"retry_missed": True}, progress=False
+        )
+    assert retry.status == "ok", retry.message
+    return cfg, retry
+
+
 async def test_pacing_backoff_then_retry_queue_then_retry_missed(tmp_path: Path) -> None:
     async with running_sim(sim_config()) as sim:  # the day's cache, before pacing starts
         await precheck_contract_cache(write_config(tmp_path, sim.port, ["AAPL"]), SIM_DAY, None)
@@ -169,13 +183,7 @@ async def test_pacing_backoff_then_retry_queue_then_retry_missed(tmp_path: Path)
     )
     layout = Layout.from_config(cfg)
     assert missed_slots(layout, SIM_DAY) == ["11:00"]
-    async with running_sim(sim_config()) as sim:
-        prime_sim(sim, ["AAPL"])
-        cfg = write_config(tmp_path, sim.port, ["AAPL"])
-        retry = await run_snapshot(
-            cfg, SIM_DAY, "11:00", overrides={"retry_missed": True}, progress=False
-        )
-    assert retry.status == "ok", retry.message
+    cfg, retry = await retry_missed_aapl_1100(tmp_path)
     retry_flags = {S.FLAG_SLOT_RETRY_EXCEEDED, S.FLAG_MISSING_QUOTE, S.FLAG_TIMEOUT}
     lacking = sum(1 for f in table.column("data_quality_flags").to_pylist() if retry_flags & set(f))
     assert retry.total == lacking  # only what the slot lacked
@@ -199,3 +207,34 @@ async def test_disconnect_mid_slot_reconnects_and_resumes(tmp_path: Path) -> Non
     table = read_view(cfg, "intraday", SIM_DAY)
     assert table.num_rows == result.total
     assert_unique_keys(table)
+
+
+async def test_retry_missed_after_compaction_collects_only_what_the_slot_lacks(
+    tmp_path: Path,
+) -> None:
+    """Was: once the day was compacted, --retry-missed found no slot file, collected every
+    contract again and replaced the slot's good rows with quotes of another moment."""
+    from collector.ops.maintenance.compaction import compact_day
+
+    async with running_sim(sim_config()) as sim:
+        prime_sim(sim, ["AAPL"])
+        cfg = write_config(tmp_path, sim.port, ["AAPL"])
+        first = await run_snapshot(cfg, SIM_DAY, "11:00", progress=False)
+    assert first.status in ("ok", "partial"), first.message
+    layout = Layout.from_config(cfg)
+    assert compact_day(layout, SIM_DAY, compression_level=3)  # the slot now lives in compacted
+    assert not layout.chain_file("intraday", SIM_DAY, "AAPL", "11:00").exists()
+    before = read_view(cfg, "intraday", SIM_DAY)
+    retry_flags = {S.FLAG_SLOT_RETRY_EXCEEDED, S.FLAG_MISSING_QUOTE, S.FLAG_TIMEOUT}
+    flags = before.column("data_quality_flags").to_pylist()
+    good = {c for c, f in zip(before.column("conid").to_pylist(), flags, strict=True)
+            if not retry_flags & set(f)}  # fmt: skip
+    assert good
+    cfg, retry = await retry_missed_aapl_1100(tmp_path)
+    assert retry.total == before.num_rows - len(good)  # only what the slot lacked
+    after = read_view(cfg, "intraday", SIM_DAY)
+    assert after.num_rows == before.num_rows
+    assert_unique_keys(after)
+    ingest = dict(zip(after.column("conid").to_pylist(), after.column("ingest_id").to_pylist(),
+                      strict=True))  # fmt: skip
+    assert {ingest[c] for c in good} == {first.run_id}  # the good rows are the first run's

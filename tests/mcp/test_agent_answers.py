@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
 
+from shared.calendar import ET
 from tests.support.clock import STORE_END
 from tests.support.mcp_client import McpSession, records, server_params
 
@@ -95,8 +97,9 @@ def test_total_gex_matches_duckdb_and_is_null_without_open_interest(
 
 
 def test_list_sessions_of_an_unknown_symbol_names_the_stored_ones(mcp: McpSession) -> None:
-    message = mcp.error("list_sessions", {"symbol": "AAPLL"})
-    assert "no daily_clean data for AAPLL" in message and "did you mean AAPL" in message
+    for tool in ("list_sessions", "get_vol_timeseries"):
+        message = mcp.error(tool, {"symbol": "AAPLL"})
+        assert "no daily_clean data for AAPLL" in message and "did you mean AAPL" in message
     # a stored symbol with nothing in the range asked is an empty answer, not an error
     out = mcp.ok("list_sessions", {"symbol": "AAPL", "start": "2026-01-05", "end": "2026-01-09"})
     assert out["sessions"]["rows"] == []
@@ -173,6 +176,43 @@ def test_units_and_time_zones_are_stated_where_an_agent_reads_first(mcp: McpSess
     text = mcp.client.instructions or ""
     for words in ("0.25 = 25%", "dollars per 1% move", "ET", "UTC"):
         assert words in text, words
+    tools = [t.name for t in mcp.run(lambda c: c.list_tools()).tools]
+    assert [t for t in tools if t not in text] == [], "every tool is named in the instructions"
     contract = mcp.run(lambda c: c.read_resource("opt-data://contract"))
     units = json.loads(contract.contents[0].text)["units"]
     assert units["iv"].startswith("annualized") and "0.25 = 25%" in units["iv"]
+
+
+def test_asking_for_today_before_the_close_says_when_it_is_written(
+    store: Path, session_factory: Callable[..., McpSession]
+) -> None:
+    """Monday 11:00 ET: today's daily_clean and close do not exist yet; the error says when
+    they will, beside the nearest stored date."""
+    monday = session_factory(
+        server_params(store, "--allow-raw", now=datetime(2026, 11, 23, 11, 0, tzinfo=ET))
+    )
+    for view in ("daily_clean", "close"):
+        message = monday.error(
+            "get_chain_sample", {"symbol": "AAPL", "date": "today", "view": view}
+        )
+        assert f"no {view} partition for AAPL on 2026-11-23" in message and DAY in message
+        assert "session is open until 16:00 ET" in message, message
+    # an intraday slot not yet due is not said to be coming later for a past day
+    past = monday.error("get_chain_sample", {"symbol": "AAPL", "date": "2026-11-17"})
+    assert "session is open" not in past
+
+
+def test_the_limits_resource_lists_every_cap(mcp: McpSession) -> None:
+    """The resource said nothing of get_vol_timeseries' and run_sql's caps or the reply
+    budget; each is checked against what a clamped call reports."""
+    text = mcp.run(lambda c: c.read_resource("opt-data://limits")).contents[0].text
+    limits = json.loads(text)["limits"]
+    assert limits["get_vol_timeseries.sessions"] == "default 20, clamped to 1-260"
+    assert limits["get_vol_timeseries.limit"] == "default 500, clamped to 1-5000"
+    assert limits["run_sql.limit"] == "default 200, clamped to 1-5000"
+    assert limits["run_sql.max_sql_chars"] == 8000
+    assert limits["reply_table_bytes"] < limits["reply_max_bytes"]
+    clamped = mcp.ok("run_sql", {"sql": "SELECT 1", "limit": 10**6})["meta"]
+    assert clamped["limit"] == 5000 and clamped["clamped"] is True
+    series = mcp.ok("get_vol_timeseries", {"symbol": "AAPL", "sessions": 999})["meta"]
+    assert series["sessions"] == 260

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from shared import datafs
-from shared.atomic_batch import LocalParquetBatch, syncfs_available
+from shared.atomic_batch import SYNCFS_MIN_FILES, LocalParquetBatch, syncfs_available
 from tests.support.s3 import S3Server, list_keys
 
 MODES = [
@@ -58,8 +58,17 @@ def test_every_file_lands_whole(tmp_path: Path, use_syncfs: bool | None) -> None
     assert not list(tmp_path.rglob("*.tmp"))
 
 
+def test_syncfs_only_for_a_batch_large_enough() -> None:
+    """A handful of files is fsynced one by one (syncfs would also flush whatever else is
+    dirty on the filesystem); a large batch uses syncfs where the kernel has it."""
+    assert not LocalParquetBatch(expected_files=SYNCFS_MIN_FILES - 1).uses_syncfs
+    assert not LocalParquetBatch(use_syncfs=False).uses_syncfs
+    large = LocalParquetBatch(expected_files=SYNCFS_MIN_FILES)
+    assert large.uses_syncfs == syncfs_available()
+
+
 def test_write_parquet_many_keeps_order_and_matches_the_single_writer(tmp_path: Path) -> None:
-    items = [(_target(tmp_path / "many", f"S{i}"), _table(i + 1)) for i in range(12)]
+    items = [(_target(tmp_path / "many", f"S{i}"), _table(i + 1)) for i in range(20)]
     sizes = datafs.write_parquet_many(items, "zstd", 3, threads=4)
     assert sizes == [p.stat().st_size for p, _ in items]
     single = tmp_path / "one" / "part.parquet"
@@ -141,7 +150,7 @@ def test_files_on_two_filesystems_each_get_flushed(tmp_path: Path) -> None:
     other = Path(os.path.realpath(shm)) / f"optdata-batch-{os.getpid()}-{tmp_path.name}"
     try:
         items = [(_target(tmp_path, "A"), _table(2)), (_target(other, "B"), _table(3))]
-        datafs.write_parquet_many(items)
+        _write_all(items, None)  # syncfs where the kernel has it: one per filesystem
         assert [pq.read_table(p).num_rows for p, _ in items] == [2, 3]
     finally:
         shutil.rmtree(other, ignore_errors=True)
@@ -169,3 +178,18 @@ def test_s3_batch_all_land_and_a_failure_puts_nothing(s3_root: str, s3_srv: S3Se
         )
     assert {p.path: datafs.read_bytes(p) for p in paths} == before  # not one PUT was sent
     assert list_keys(s3_srv, _bucket(s3_root)) == keys
+
+
+def test_an_abort_waits_for_a_file_still_being_written(tmp_path: Path) -> None:
+    """As in compaction: the pool outlives the batch, one file fails at once while another
+    is still being encoded; when the batch has aborted, no tmp file and no target is left
+    (the abort waits for the file under way, and later adds are refused)."""
+    big = pa.table({"strike": pa.array(range(2_000_000), pa.float64())})
+    slow = _target(tmp_path, "SLOW")
+    later = _target(tmp_path, "LATER")
+    with ThreadPoolExecutor(2) as pool:
+        with pytest.raises(pa.ArrowNotImplementedError), LocalParquetBatch() as batch:
+            items = [(_target(tmp_path, "BAD"), _unwritable()), (slow, big), (later, _table(1))]
+            list(pool.map(lambda it: batch.add(*it), items))
+        assert not list(tmp_path.rglob("*.tmp"))
+    assert not slow.exists() and not later.exists() and not list(tmp_path.rglob("*.tmp"))

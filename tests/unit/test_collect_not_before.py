@@ -42,8 +42,11 @@ def test_too_early_is_exact_at_each_boundary(tmp_path: Path) -> None:
     # open interest of Friday 11-27 is read on Monday 11-30 at the enrichment time (04:30)
     assert too_early(cfg, Task.ENRICHMENT, half, datetime(2026, 11, 29, 23, 0, tzinfo=ET))
     assert too_early(cfg, Task.ENRICHMENT, half, datetime(2026, 11, 30, 4, 30, tzinfo=ET)) is None
-    # tasks that build on stored data have no such instant
-    assert too_early(cfg, Task.ROLLUP, day, MID_MORNING) is None
+    # the day's roll-up likewise: from the close on (the intraday fallback needs the day over)
+    assert too_early(cfg, Task.ROLLUP, day, MID_MORNING)
+    assert too_early(cfg, Task.ROLLUP, day, datetime(2026, 11, 18, 16, 0, tzinfo=ET)) is None
+    # tasks that only read or reshape stored data have no such instant
+    assert too_early(cfg, Task.QA, day, MID_MORNING) is None
 
 
 @pytest.mark.parametrize(
@@ -52,6 +55,7 @@ def test_too_early_is_exact_at_each_boundary(tmp_path: Path) -> None:
         (["snapshot", "--date", "today", "--slot", "11:00"], "snapshot 2026-11-18 11:00 cannot"),
         (["snapshot", "--date", "2026-12-15", "--slot", "10:00"], "snapshot 2026-12-15 10:00"),
         (["close-snapshot", "--date", "today"], "close-snapshot 2026-11-18 cannot run before"),
+        (["rollup", "--date", "today"], "rollup 2026-11-18 cannot run before 2026-11-18 16:00 ET"),
         (["enrichment", "--date", "today"], "before 2026-11-19 04:30 ET"),
         (["enrichment", "--date", "2026-11-17"], None),  # yesterday's OI is due: past the guard
     ],

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+import time_machine
 from typer.testing import CliRunner
 
 from collector.cli.main import app
+from shared.calendar import ET
 from tests.support.config import tmp_config
 
 
@@ -46,3 +49,17 @@ def test_holiday_schedules_nothing_in_either_mode(tmp_path: Path) -> None:
         assert "2026-11-26 is not an XNYS session: nothing scheduled" in result.output
     lock = tmp_path / "state" / "run_locks" / "scheduler.lock"
     assert not lock.exists()  # released on exit
+
+
+@time_machine.travel(datetime(2026, 11, 30, 9, 0, tzinfo=ET), tick=False)
+def test_simulate_refuses_a_day_that_has_not_come(tmp_path: Path) -> None:
+    """Was: `--simulate --date 2026-12-15` ran every task at once, filing today's market
+    under a future date. --live of that date waits for it, and stays allowed."""
+    cfg = str(tmp_config(tmp_path))
+    result = CliRunner().invoke(
+        app, ["schedule", "--config", cfg, "--simulate", "--date", "2026-12-15"]
+    )
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("opt-data: error: --simulate runs the day's tasks now: ")
+    assert "2026-12-15 has not come" in result.output
+    assert not (tmp_path / "state").exists()

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import time_machine
 
 from collector.pipeline.sentinels import clean_price as clean
 from collector.streaming.selection import near_the_money
@@ -232,6 +233,7 @@ def test_health_says_which_shard_has_not_streamed(tmp_path: Path) -> None:
     assert [(s["shard"], s["coverage"]) for s in late["shards"]] == [("1/2", 1.0), ("2/2", 0.0)]
 
 
+@time_machine.travel(datetime(2026, 11, 18, 11, 0, tzinfo=ET), tick=True)  # a session day
 def test_a_shard_holding_none_of_the_list_records_an_empty_run(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
@@ -252,3 +254,19 @@ def test_a_shard_holding_none_of_the_list_records_an_empty_run(tmp_path: Path) -
     assert [(r["task"], r["shard"], r["status"]) for r in runs] == [("streaming", "1/2", "ok")]
     bad = CliRunner().invoke(app, [*args[:-1], "3/2"])
     assert bad.exit_code == 2 and "--shard: bad shard 3/2" in bad.output
+
+
+@time_machine.travel(datetime(2026, 11, 28, 10, 0, tzinfo=ET), tick=False)  # a Saturday
+def test_streaming_on_a_day_without_a_session_writes_nothing(tmp_path: Path) -> None:
+    """Was: a stream started by hand on a weekend filed its rows under date=2026-11-28."""
+    from typer.testing import CliRunner
+
+    from collector.cli.main import app
+
+    args = ["streaming", "--config", str(tmp_config(tmp_path)), "--duration", "1"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        "opt-data: error: 2026-11-28 is not an XNYS session (a weekend): nothing to stream\n"
+    )
+    assert not (tmp_path / "state").exists() and not (tmp_path / "data").exists()

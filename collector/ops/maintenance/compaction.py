@@ -191,7 +191,7 @@ def compact_day(
             settled.append(after.submit(settle, [], pending))
         for start in range(0, len(dirs), BATCH):
             chunk = dirs[start : start + BATCH]
-            with datafs.ParquetBatch("zstd", compression_level) as batch:
+            with datafs.ParquetBatch("zstd", compression_level, expected_files=len(chunk)) as batch:
                 merge = partial(_merge_underlying, layout, day, batch=None if dry_run else batch)
                 done = [m for m in pool.map(merge, chunk) if m is not None]
             items += [m[0] for m in done]

@@ -12,6 +12,7 @@ from collector.ib.types import Bar, UnderlyingRef
 from collector.pipeline.daily_bars import HistoricalPacer, daily_from_bars, merge_history
 from collector.pipeline.discovery import resolve_underlying
 from collector.pipeline.errors import InputError
+from collector.pipeline.progress import Progress
 from collector.pipeline.run import JobResult, RunContext, connected
 from collector.pipeline.store import read_table, write_history
 from collector.pipeline.universe import resolve_symbols
@@ -31,6 +32,7 @@ async def run_history(
     *,
     force_refresh: bool = False,
     session: IBSession | None = None,
+    progress: bool = True,
 ) -> JobResult:
     if not 1 <= days <= MAX_DAYS:
         raise InputError(f"--days must be between 1 and {MAX_DAYS}, got {days}")
@@ -48,6 +50,9 @@ async def run_history(
                 refs[e.symbol] = await resolve_underlying(ib, entry)
             ctx = RunContext(cfg, Task.HISTORY, today)
             rows_total, done, kept = 0, [], []
+            # IB paces historical requests (60 per 10 min): a large universe takes a while
+            bar = Progress(f"{Task.HISTORY} {today}", len(entries), enabled=progress,
+                           unit="symbols")  # fmt: skip
             for e in entries:
                 ref = refs[e.symbol]
                 # Read the stored bars even on --force-refresh: a refresh replaces the days IB
@@ -65,6 +70,7 @@ async def run_history(
                     stored = existing.num_rows if existing is not None else 0
                     kept.append(f"{e.symbol} (kept {stored} stored bars)")
                     ctx.runlog.event("no_bars", underlying=e.symbol, kept_rows=stored)
+                    bar.advance()
                     continue
                 table = merge_history(existing, new_rows)
                 write_history(cfg, layout, ctx.ledger, e.symbol, table, ctx.run_id, today)
@@ -77,6 +83,8 @@ async def run_history(
                 )
                 rows_total += len(new_rows)
                 done.append(e.symbol)
+                bar.advance()
+            bar.close()
             status = "ok" if not kept else ("partial" if done else "failed")
             message = f"{rows_total} daily bars for {', '.join(done) or 'no symbol'}"
             if kept:

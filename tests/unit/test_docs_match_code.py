@@ -7,6 +7,8 @@ not on an operator's terminal."""
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 import tomllib
 from datetime import date
 from pathlib import Path
@@ -208,3 +210,20 @@ def test_the_runbooks_plan_example_is_what_schedule_prints() -> None:
     assert [line for line in shown if line not in printed] == []
     # the example keeps the plan's order
     assert [printed.index(line) for line in shown] == sorted(printed.index(line) for line in shown)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".env",  # alert URLs and IB settings: secrets
+        "config/opt-data.snapshot.local.toml",
+        "config/opt-data.streaming.local.toml",
+        "config/universe.local.csv",
+        "demo/opt-data.demo.toml",
+    ],
+)
+def test_what_the_docs_call_git_ignored_is(path: str) -> None:
+    if shutil.which("git") is None or not Path(".git").exists():
+        pytest.skip("not a git checkout")
+    result = subprocess.run(["git", "check-ignore", "-q", path], check=False)
+    assert result.returncode == 0, f"{path} is not git-ignored"

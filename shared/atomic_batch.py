@@ -95,6 +95,11 @@ def _call_syncfs(fd: int) -> None:
         raise OSError(err, f"syncfs: {os.strerror(err)}")
 
 
+class BatchFailed(OSError):
+    """A file of the batch failed; the message carries the first error (an OSError, so
+    that the callers' handling of a failed write applies to it as to any other)."""
+
+
 class LocalParquetBatch:
     """Files added (from any thread) go to tmp files; leaving the `with` block without an
     error publishes them all (commit), with an error removes them all (abort).
@@ -120,7 +125,7 @@ class LocalParquetBatch:
         self._pending: list[tuple[str, Path]] = []  # (tmp file, target), in order added
         self._devices: dict[int, int] = {}  # filesystem (st_dev) -> descriptor for syncfs
         self._dirs: set[Path] = set()  # folders to fsync when syncfs is not used
-        self._failed = False
+        self._failed: BaseException | None = None  # the first error of an add
         self._closed = False
 
     @property
@@ -133,8 +138,12 @@ class LocalParquetBatch:
         import pyarrow.parquet as pq
 
         with self._lock:
-            if self._closed or self._failed:
-                raise RuntimeError("batch already committed, aborted or failed")
+            if self._failed is not None:
+                # the first error is the one to report (a read-only folder, a full disk);
+                # pool.map raises in item order, which may be a later add's refusal
+                raise BatchFailed(f"an earlier file of the batch failed: {self._failed}")
+            if self._closed:
+                raise RuntimeError("batch already committed or aborted")
             self._inflight += 1
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -154,8 +163,9 @@ class LocalParquetBatch:
                 with open(tmp, "rb+") as fh:
                     os.fsync(fh.fileno())
             return os.stat(tmp).st_size
-        except BaseException:
-            self._failed = True  # later adds fail fast; commit refuses
+        except BaseException as exc:
+            with self._lock:  # later adds fail fast, naming it; commit refuses
+                self._failed = self._failed or exc
             raise
         finally:
             with self._lock:
@@ -176,10 +186,10 @@ class LocalParquetBatch:
         """Data durable, then every rename, then the renames durable (module docstring)."""
         if not self._close():
             raise RuntimeError("batch already committed or aborted")
-        if self._failed:
+        if self._failed is not None:
             self._remove_tmp_files(self._pending)
             self._close_devices()
-            raise RuntimeError("a file of the batch failed: nothing was replaced")
+            raise BatchFailed(f"a file of the batch failed, nothing was replaced: {self._failed}")
         done = 0
         try:
             self._flush(names=False)

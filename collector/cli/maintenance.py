@@ -14,7 +14,7 @@ from shared.calendar import today_et
 
 if TYPE_CHECKING:
     from collector.ops.maintenance.compaction import UnderlyingCompaction
-    from shared.storage import Layout
+    from shared.config import AppConfig
 
 
 def retention(
@@ -119,46 +119,32 @@ def compact(
                 typer.echo(f"skipped {skipped}")
             return report.items
 
-    _compact(layout, days, run, dry_run)
+    _compact(cfg, days, run, dry_run)
 
 
 def _compact(
-    layout: Layout, days: list[date], run: Callable[[], list[UnderlyingCompaction]], dry_run: bool
+    cfg: AppConfig,
+    days: list[date],
+    run: Callable[[], list[UnderlyingCompaction]],
+    dry_run: bool,
 ) -> None:
-    """Quarantine corrupt files, compact, and prove every row a reader saw is still there."""
-    from collector.ops.maintenance.compaction import count_rows
-    from collector.pipeline.store import Quarantined, report_corrupt
+    """Print what collector.ops.maintenance.compact_run did; one line and exit 1 on failure."""
+    from collector.ops.maintenance.compact_run import run_compaction
 
-    try:
-        corrupt: list[Quarantined] = []
-        # one footer pass: the rows before, and corrupt files moved aside (not in a dry run)
-        before = count_rows(layout, "intraday", days, None if dry_run else corrupt)
-        for q in corrupt:
-            report_corrupt(layout, "compact", q.path_date(), [q])
-            typer.echo(q.line())
-        items = run()
-        after = count_rows(layout, "intraday", days)
-    except OSError as exc:  # read-only data directory, disk full: one line, nothing half-done
-        fail(
-            f"compact failed: {type(exc).__name__}: {exc.strerror or exc} ({exc.filename})",
-            EXIT_FAILURE,
-        )
-    for item in items:
+    done = run_compaction(cfg, days, run, dry_run)
+    for q in done.corrupt:
+        typer.echo(q.line())
+    if done.result.status == "failed" and not done.items:
+        fail(f"compact failed: {done.result.message}", EXIT_FAILURE)
+    for item in done.items:
         what = f"{item.files_in} slot files, {item.rows_out} rows"
         typer.echo(f"{item.trade_date} {item.underlying}: {what} -> {item.path}")
-    files = sum(i.files_in for i in items)
+    files = sum(i.files_in for i in done.items)
     span = f"week of {days[0]}" if len(days) > 1 else str(days[0])
-    typer.echo(f"{span}: {files} slot files into {len(items)} files; rows {before} -> {after}")
-    # rows_in - rows_out: exact duplicates plus compacted rows superseded by a slot collected
-    # again after the day was compacted (normal: the newer file wins)
-    replaced = sum(i.rows_in - i.rows_out for i in items)
-    if not dry_run and after != before - replaced:
-        fail(
-            f"row count changed unexpectedly ({before} -> {after}, {replaced} replaced)",
-            EXIT_FAILURE,
-        )
-    if corrupt:
-        fail(f"{len(corrupt)} corrupt file(s) moved aside: re-collect those slots", EXIT_FAILURE)
+    typer.echo(f"{span}: {files} slot files into {len(done.items)} files; "
+               f"rows {done.before} -> {done.after}")  # fmt: skip
+    if done.result.status != "ok":
+        fail(done.result.message, EXIT_FAILURE)
 
 
 def register(app: typer.Typer) -> None:

@@ -184,6 +184,13 @@ def test_compact_on_a_read_only_data_directory_is_one_line(tmp_path: Path) -> No
     assert out.exit_code == 1 and "compact failed: " in out.output, out.output
     assert len(out.output.strip().splitlines()) == 1
     assert pq.read_table(f).num_rows == 4  # the slot file is untouched
+    # a hand-run failure leaves what a scheduled one does: a failed run row, the stack logged
+    week = DAY - timedelta(days=DAY.weekday())
+    runs = [r for r in LedgerReader(layout.ledger).runs_for_dates([week]) if r["task"] == "compact"]
+    assert [r["status"] for r in runs] == ["failed"], runs
+    assert runs[0]["error_summary"] and runs[0]["error_summary"] in out.output
+    logged = "".join(p.read_text() for p in layout.run_logs.glob("errors/errors_*.log"))
+    assert "Traceback" in logged and runs[0]["run_id"] in logged
 
 
 @time_machine.travel(datetime.combine(DAY, time(8, 0), ET), tick=True)

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from shared import datafs
-from shared.atomic_batch import SYNCFS_MIN_FILES, LocalParquetBatch, syncfs_available
+from shared.atomic_batch import SYNCFS_MIN_FILES, BatchFailed, LocalParquetBatch, syncfs_available
 from tests.support.s3 import S3Server, list_keys
 
 MODES = [
@@ -133,12 +133,15 @@ def test_a_failed_batch_refuses_to_commit(tmp_path: Path) -> None:
     good = _target(tmp_path, "A")
     batch = LocalParquetBatch()
     batch.add(good, _table(2))
-    with pytest.raises(pa.ArrowNotImplementedError):
+    with pytest.raises(pa.ArrowNotImplementedError) as first:
         batch.add(_target(tmp_path, "B"), _unwritable())
-    with pytest.raises(RuntimeError, match="failed"):
+    # later calls are refused naming the first error, not a generic refusal that would
+    # hide it (a read-only folder reported as "batch failed" told the operator nothing)
+    with pytest.raises(BatchFailed, match="earlier file of the batch failed: "):
         batch.add(_target(tmp_path, "C"), _table(2))
-    with pytest.raises(RuntimeError, match="nothing was replaced"):
+    with pytest.raises(BatchFailed, match="nothing was replaced: ") as refused:
         batch.commit()
+    assert str(refused.value).endswith(f": {first.value}")
     assert not good.exists() and not list(tmp_path.rglob("*.tmp"))
 
 

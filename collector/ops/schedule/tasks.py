@@ -116,20 +116,16 @@ class TaskExecutor:
         )
 
     async def _run_compact(self, item: p.PlannedTask) -> TaskOutcome:
-        """The day's slot files into one file per underlying (every row kept, counted)."""
+        """The day's slot files into one file per underlying (every row kept, counted), as
+        `opt-data compact --day` does it (collector/ops/maintenance/compact_run.py)."""
+        from collector.ops.maintenance.compact_run import run_compaction
         from collector.ops.maintenance.compaction import compact_day
 
-        ledger = Ledger(self.layout.ledger)
-        run_id = ledger.start_run(Task.COMPACT, item.trade_date)
-        items = await asyncio.to_thread(
-            compact_day, self.layout, item.trade_date, self.cfg.storage.compression_level
+        day, level = item.trade_date, self.cfg.storage.compression_level
+        done = await asyncio.to_thread(
+            run_compaction, self.cfg, [day], lambda: compact_day(self.layout, day, level)
         )
-        files = sum(i.files_in for i in items)
-        rows = sum(i.rows_out for i in items)
-        message = f"{files} slot files into {len(items)} files, {rows} rows"
-        ledger.finish_run(run_id, "ok", rows_written=rows, total=len(items),
-                          succeeded=len(items))  # fmt: skip
-        return TaskOutcome(item, "ok", message, rows, run_id)
+        return _from_job(self.cfg, item, done.result)
 
     async def _run_enrichment(self, item: p.PlannedTask) -> TaskOutcome:
         fields = tuple(item.args.get("fields") or self.cfg.enrichment.fields)

@@ -227,3 +227,12 @@ def test_what_the_docs_call_git_ignored_is(path: str) -> None:
         pytest.skip("not a git checkout")
     result = subprocess.run(["git", "check-ignore", "-q", path], check=False)
     assert result.returncode == 0, f"{path} is not git-ignored"
+
+
+def test_the_consoles_metric_names_are_the_documented_ones() -> None:
+    """docs/console.md lists the /metrics families a Prometheus job scrapes; a renamed family
+    would silently empty a dashboard."""
+    code = set(re.findall(r"optdata_[a-z_]+", Path("collector/console/metrics.py").read_text()))
+    docs = set(re.findall(r"optdata_[a-z_]+", Path("docs/console.md").read_text()))
+    assert len(code) >= 10
+    assert code == docs

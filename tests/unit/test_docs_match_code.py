@@ -55,10 +55,23 @@ def _mcp_options() -> set[str]:
     return {s for action in build_parser()._actions for s in action.option_strings}
 
 
+def _wrapped_spans() -> list[tuple[str, int, str]]:
+    """Inline code spans that wrap over lines (outside fenced blocks), joined into one line."""
+    spans = []
+    for path in DOCS:
+        text = path.read_text(encoding="utf-8")
+        unfenced = re.sub(r"```.*?```", lambda m: "\n" * m.group(0).count("\n"), text, flags=re.S)
+        for match in re.finditer(r"`([^`]+)`", unfenced):
+            if "\n" in match.group(1):
+                line = unfenced[: match.start()].count("\n") + 1
+                spans.append((str(path), line, "`" + " ".join(match.group(1).split()) + "`"))
+    return spans
+
+
 def _documented_commands() -> list[tuple[str, str, list[str]]]:
     """(where, command, flags) for every `opt-data ...` invocation in the docs."""
     found = []
-    for path, number, line in _lines():
+    for path, number, line in _lines() + _wrapped_spans():
         for match in _COMMAND.finditer(line):
             words = match.group(2).split()
             if match.group(1):  # opt-data-mcp: the MCP server's own flags

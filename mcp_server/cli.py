@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from shared.storage import Layout
 
 EXIT_USAGE = 2
+EXIT_FAILURE = 1
 PROG = "opt-data mcp-server"
 
 
@@ -27,9 +28,9 @@ class _Parser(argparse.ArgumentParser):
         fail(message)
 
 
-def fail(message: str) -> NoReturn:
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
     print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
-    raise SystemExit(EXIT_USAGE)
+    raise SystemExit(code)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -105,6 +106,14 @@ def main(argv: list[str] | None = None) -> None:
             token = check_bind(args.host, secret)
         except BindRefused as exc:
             fail(str(exc))
+    sock = None
+    if args.transport == "streamable-http":
+        from shared.binding import ListenError, listen
+
+        try:  # bound before anything is announced: a port in use is one line, exit 1
+            sock = listen(args.host, args.port)
+        except ListenError as exc:
+            fail(str(exc), EXIT_FAILURE if exc.in_use else EXIT_USAGE)
     from shared.storage import Layout
 
     layout = Layout.from_config(cfg)
@@ -139,7 +148,8 @@ def main(argv: list[str] | None = None) -> None:
 
         log.info("streamable HTTP on %s:%d, bearer token %s", args.host, args.port,
                  "required" if token else "off (loopback only)")  # fmt: skip
-        serve_http(server, args.host, args.port, token, args.log_level)
+        assert sock is not None
+        serve_http(server, sock, args.host, token, args.log_level)
 
 
 if __name__ == "__main__":

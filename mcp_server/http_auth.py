@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import socket
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -76,13 +77,16 @@ async def _unauthorized(send: Send, reason: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def serve_http(server: Any, host: str, port: int, token: str | None, log_level: str) -> None:
-    """Run the MCP server's streamable HTTP app under uvicorn, behind BearerAuth when a token is set."""
+def serve_http(
+    server: Any, sock: socket.socket, host: str, token: str | None, log_level: str
+) -> None:
+    """Run the MCP server's streamable HTTP app under uvicorn on the socket already bound
+    (mcp_server/cli.py binds it before announcing it), behind BearerAuth when a token is set."""
     import anyio
     import uvicorn
 
     app: ASGIApp = server.streamable_http_app(host=host)
     if token is not None:
         app = BearerAuth(app, token)
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level.lower())
-    anyio.run(uvicorn.Server(config).serve)
+    config = uvicorn.Config(app, log_level=log_level.lower())
+    anyio.run(lambda: uvicorn.Server(config).serve(sockets=[sock]))

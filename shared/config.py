@@ -455,6 +455,31 @@ def _retired_key(raw: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
+def _acquisition_conflict(raw: dict[str, Any]) -> str | None:
+    """The runbook's `[acquisition] mode` and `market_data_type` only restate what the
+    collector does: the scheduler collects snapshots (streaming is `opt-data streaming`), and
+    the intraday data type is `ib.market_data_type` (IB_MARKET_DATA_TYPE). A file that sets
+    them otherwise would be silently ignored, so it is refused naming the key that works."""
+    acq = raw.get("acquisition")
+    if not isinstance(acq, dict):
+        return None
+    if "mode" in acq and acq["mode"] != "snapshot":
+        return (
+            f"acquisition.mode = {acq['mode']!r} is not read: the scheduler collects "
+            "snapshots; streaming runs as its own command (opt-data streaming)"
+        )
+    ib: Any = raw.get("ib")
+    ib = ib if isinstance(ib, dict) else {}
+    ib_type = ib.get("market_data_type", IBConfig.model_fields["market_data_type"].default)
+    if "market_data_type" in acq and acq["market_data_type"] != ib_type:
+        return (
+            f"acquisition.market_data_type = {acq['market_data_type']!r} differs from "
+            f"ib.market_data_type = {ib_type!r}: snapshots use ib.market_data_type "
+            "(or IB_MARKET_DATA_TYPE); set that one"
+        )
+    return None
+
+
 def _format_error(err: ValidationError, file: Path, env: dict[str, str] | None = None) -> str:
     first = err.errors()[0]
     key = ".".join(str(part) for part in first["loc"])
@@ -484,6 +509,9 @@ def load_config(path: str | Path, env: dict[str, str] | None = None) -> AppConfi
     if retired:
         key, use = retired
         raise ConfigError(f"config key '{key}' in {file} is no longer read: use {use}")
+    conflict = _acquisition_conflict(raw)
+    if conflict:
+        raise ConfigError(f"{conflict} (in {file})")
     cred = _credential_key(raw)
     if cred:
         raise ConfigError(

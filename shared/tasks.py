@@ -21,6 +21,7 @@ class Task(StrEnum):
     LOGSCAN = "logscan"
     HISTORY = "history"
     STREAMING = "streaming"
+    RETENTION = "retention"
 
 
 # The tasks of one trading day, in the order they run.

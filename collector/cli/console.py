@@ -6,14 +6,21 @@ OPT_DATA_CONSOLE_TOKEN), because the console starts collector jobs and shows the
 
 from __future__ import annotations
 
-import errno
 import socket
 from pathlib import Path
 
 import typer
 
-from collector.cli.common import EXIT_FAILURE, ConfigOption, fail, load_cfg, setup_logging
-from shared.binding import MIN_TOKEN_CHARS, is_loopback
+from collector.cli.common import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    ConfigOption,
+    fail,
+    load_cfg,
+    setup_logging,
+)
+from shared.binding import MIN_TOKEN_CHARS, ListenError, is_loopback
+from shared.binding import listen as bind_socket
 
 
 def bind_token(host: str, token: str | None) -> str | None:
@@ -57,16 +64,11 @@ def console(
 
 
 def listen(host: str, port: int) -> socket.socket:
-    """The listening socket, bound before the console says where it serves: a port in use
-    (a console already running, say) is one line and exit 1, not uvicorn's log and exit 3."""
+    """A port in use is exit 1 (a console already running, say), a bad address exit 2."""
     try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        return socket.create_server((host, port), family=family)
-    except socket.gaierror as exc:
-        fail(f"cannot listen on {host}:{port}: {exc.strerror}")
-    except OSError as exc:
-        why = "address in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
-        fail(f"cannot listen on {host}:{port}: {why}", code=EXIT_FAILURE)
+        return bind_socket(host, port)
+    except ListenError as exc:
+        fail(str(exc), code=EXIT_FAILURE if exc.in_use else EXIT_USAGE)
 
 
 def register(app: typer.Typer) -> None:

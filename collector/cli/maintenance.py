@@ -14,7 +14,9 @@ from shared.calendar import today_et
 
 if TYPE_CHECKING:
     from collector.ops.maintenance.compaction import UnderlyingCompaction
+    from collector.ops.maintenance.retention import Expired
     from shared.config import AppConfig
+    from shared.storage import Layout
 
 
 def retention(
@@ -29,12 +31,7 @@ def retention(
     dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would be removed."),
 ) -> None:
     """Remove intraday partitions (or error logs) older than N days, keeping the ledger in step."""
-    from collector.ops.maintenance.retention import (
-        RETENTION_VIEWS,
-        apply_retention,
-        cutoff_date,
-        find_expired,
-    )
+    from collector.ops.maintenance.retention import RETENTION_VIEWS, cutoff_date, find_expired
     from shared.storage import Layout
 
     if view not in RETENTION_VIEWS:
@@ -52,10 +49,30 @@ def retention(
     verb = "would remove" if dry_run else "removing"
     for item in expired:
         typer.echo(f"{verb} {item.path}")
-    if not dry_run:
-        apply_retention(layout, view, expired)
     done = "to remove" if dry_run else "removed"
-    typer.echo(f"{view}: {len(expired)} item(s) dated before {cutoff} {done}")
+    summary = f"{view}: {len(expired)} item(s) dated before {cutoff} {done}"
+    if not dry_run:
+        _retain(cfg, layout, view, expired, summary)
+    typer.echo(summary)
+
+
+def _retain(
+    cfg: AppConfig, layout: Layout, view: str, expired: list[Expired], summary: str
+) -> None:
+    """Remove under a ledger run row, as every job does: a failure is a failed row, the stack
+    in the errors log and one line (what was removed before it stays removed)."""
+    from collector.ops.maintenance.retention import apply_retention
+    from collector.pipeline.run import JobResult, RunContext
+    from shared.tasks import Task
+
+    ctx = RunContext(cfg, Task.RETENTION, today_et())  # dated by the day it ran, as history
+    try:
+        apply_retention(layout, view, expired)
+    except Exception as exc:
+        result = ctx.crashed(exc)
+        fail(f"retention failed: {result.message}", EXIT_FAILURE)
+    ctx.finish(JobResult(Task.RETENTION, "ok", total=len(expired), succeeded=len(expired),
+                         message=summary, details={"view": view}))  # fmt: skip
 
 
 def compact(

@@ -87,11 +87,13 @@ class Capacity:
 
 
 def estimate_per_symbol(cfg: AppConfig) -> int:
-    """Upper bound from the selection settings: expiries x strikes x 2 rights."""
+    """Upper bound from the selection settings: expiries x strikes x 2 rights, the strikes
+    being the near ones plus one wing strike each side per `discovery.wing_moneyness`
+    (collector/pipeline/selection.py), capped at `max_strikes_per_expiry`."""
     d = cfg.discovery
     expiries = d.near_weeklies + d.monthlies + d.quarterlies
     per_side = cfg.snapshot.strikes_per_side or d.strikes_per_side
-    strikes = min(2 * per_side, d.max_strikes_per_expiry)
+    strikes = min(2 * per_side + 2 * len(d.wing_moneyness), d.max_strikes_per_expiry)
     return expiries * strikes * 2
 
 

@@ -23,8 +23,9 @@ from shared import schema as S
 STRATEGY_CLOSE, STRATEGY_LAST_GOOD, STRATEGY_FALLBACK = S.ROLLUP_STRATEGIES
 KEY = ["underlying", "conid"]  # one daily_clean row per contract of each underlying
 OUTPUT_ORDER = ["underlying", "expiry", "strike", "right", "conid"]
-# what an earlier daily_clean of the day contributes (open interest already enriched)
-PREVIOUS_COLUMNS = [*KEY, "open_interest", "oi_asof_date", "data_quality_flags"]
+# what an earlier daily_clean of the day contributes (open interest already enriched; the
+# strategy says which raw views it was built from, collector/pipeline/rollup_inputs.py)
+PREVIOUS_COLUMNS = [*KEY, "open_interest", "oi_asof_date", "data_quality_flags", "rollup_strategy"]
 
 # Candidate tiers, best first (the rules of the module docstring):
 TIER_CLOSE_GOOD, TIER_FALLBACK, TIER_LAST_GOOD, TIER_CLOSE_BAD, TIER_LAST_ANY = range(5)

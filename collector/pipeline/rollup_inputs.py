@@ -25,6 +25,7 @@ from datetime import date
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from collector.pipeline import rollup as R
 from collector.pipeline.store import UNREADABLE, Quarantined, quarantine_unreadable
@@ -130,6 +131,9 @@ class RollupRead:
     missing_close: list[str]
     files_read: int
     corrupt: list[Quarantined] = field(default_factory=list)  # moved aside when read
+    # underlyings left out of `table`: their earlier daily_clean was built from a raw view
+    # that is gone now (retention, a corrupt file moved aside), so it stays as it is
+    kept: list[str] = field(default_factory=list)
 
 
 def rollup_day(
@@ -160,7 +164,33 @@ def rollup_day(
         if parts is not None:
             cands.append(R.intraday_candidates(parts, fallback_slot))
     table = R.finish(R.choose(cands), previous.drop("_path") if previous is not None else None)
-    return RollupRead(table, missing, read, corrupt)
+    kept = inputs_gone(previous, files, allow_intraday_fallback)
+    if kept:
+        table = table.filter(pc.invert(pc.is_in(table.column("underlying"), pa.array(kept))))
+        missing = [s for s in missing if s not in kept]
+    return RollupRead(table, missing, read, corrupt, kept)
+
+
+def inputs_gone(
+    previous: pl.DataFrame | None, files: DayFiles, allow_intraday_fallback: bool
+) -> list[str]:
+    """Underlyings whose earlier daily_clean used a raw view that is no longer there: rows
+    from the close view without a close file now, or intraday rows (fallback allowed)
+    without intraday files now. Rebuilt, they would be built from less than before (after
+    intraday retention, a one-sided close quote in place of a good intraday one), and a
+    rerun never replaces data with less data."""
+    if previous is None or previous.is_empty():
+        return []
+    used = previous.group_by("underlying").agg(
+        close=(pl.col("rollup_strategy") == R.STRATEGY_CLOSE).any(),
+        intraday=(pl.col("rollup_strategy") != R.STRATEGY_CLOSE).any(),
+    )
+    return sorted(
+        str(sym)
+        for sym, close, intraday in used.iter_rows()
+        if (close and sym not in files.close)
+        or (intraday and allow_intraday_fallback and sym not in files.intraday)
+    )
 
 
 def _intraday_needed(

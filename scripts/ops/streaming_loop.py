@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
         if args.dry_run:
-            seconds = window.seconds_left(window.start)
+            # inside the window the run gets what is left of it, as the loop below does
+            seconds = window.seconds_left(max(datetime.now(UTC), window.start))
             print(f"streaming_loop: would run: {' '.join(_command(config, shard_args, seconds))}")
             return 0
         _sleep_until(window.start.timestamp())

@@ -31,7 +31,7 @@ def unique(table, *cols: str) -> bool:  # type: ignore[no-untyped-def]
     return len(keys) == len(set(keys))
 
 
-async def test_one_session_end_to_end(tmp_path: Path) -> None:
+async def test_one_session_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     session = get_session(SIM_DAY)
     assert session is not None
     slots = session.slots()
@@ -68,8 +68,12 @@ async def test_one_session_end_to_end(tmp_path: Path) -> None:
         )
         # MSFT has no live permission: its OI stays missing (enrichment needs live data),
         # and after three consecutive failed runs its rows are flagged.
+        capsys.readouterr()
         runs = [await run_enrichment(cfg, SIM_DAY) for _ in range(3)]
         assert [r.status for r in runs] == ["partial", "failed", "failed"]
+        # a universe's OI takes minutes at IB's pace: it reports done/total as it goes
+        shown = [x for x in capsys.readouterr().err.splitlines() if " progress enrichment " in x]
+        assert shown and shown[0].split(": ", 1)[1].startswith(f"{runs[0].total}/{runs[0].total} ")
         assert runs[0].succeeded == runs[0].total - runs[1].total  # AAPL filled once, not again
         assert runs[1].succeeded == runs[2].succeeded == 0
 

@@ -337,3 +337,34 @@ def test_delayed_fallback_above_the_ratio_is_logged_and_alerted(
     assert any("delayed_fallback" in t for t in rx.titles())
     body = next(m["message"] for m in rx.messages if "delayed_fallback" in m["title"])
     assert "qa.delayed_ratio_max 10%" in body
+
+
+def test_a_retention_that_fails_is_one_line_a_failed_run_and_a_logged_stack(
+    tmp_path: Path,
+) -> None:
+    with alert_receiver() as rx:
+        cfg = config(tmp_path, DEAD_PORT, rx)
+    layout = layout_of(cfg)
+    errors = layout.run_logs / "errors"
+    errors.mkdir(parents=True, exist_ok=True)
+    (errors / "errors_20260101.log").mkdir()  # a folder where an old log should be
+    (errors / "errors_20260102.log").write_text("old\n")
+    today = date(2026, 11, 30)
+    with time_machine.travel(datetime.combine(today, time(8, 0), ET), tick=False):
+        out = cli("retention", "--config", str(cfg), "--view", "errors", "--older-than", "30")
+    one_line(out)
+    assert out.exit_code == 1 and "retention failed: " in out.output, out.output
+    runs = [r for r in LedgerReader(layout.ledger).runs_for_dates([today])
+            if r["task"] == "retention"]  # fmt: skip
+    assert [r["status"] for r in runs] == ["failed"], runs
+    logged = (errors / "errors_20261130.log").read_text()
+    assert "Traceback" in logged and runs[0]["run_id"] in logged
+    # a rerun once the folder is gone succeeds and says so in the ledger
+    (errors / "errors_20260101.log").rmdir()
+    with time_machine.travel(datetime.combine(today, time(8, 5), ET), tick=False):
+        again = cli("retention", "--config", str(cfg), "--view", "errors", "--older-than", "30")
+    assert again.exit_code == 0, again.output
+    runs = [r for r in LedgerReader(layout.ledger).runs_for_dates([today])
+            if r["task"] == "retention"]  # fmt: skip
+    assert sorted(r["status"] for r in runs) == ["failed", "ok"], runs
+    assert not (errors / "errors_20260102.log").exists()

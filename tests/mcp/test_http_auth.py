@@ -109,6 +109,25 @@ def test_non_loopback_bind_without_token_is_refused(tmp_path: Path) -> None:
     assert run.stderr.count("\n") == 1 and "without a token" in run.stderr
 
 
+def test_a_port_in_use_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    """Was: the server announced itself, then uvicorn's log and exit 3."""
+    config = build_store(tmp_path, sessions=1, symbols=1, end=STORE_END,
+                         shape=Shape(expiries=1, strikes=2, intraday_slots=("10:00",)))  # fmt: skip
+    with socket.create_server(("127.0.0.1", 0)) as held:
+        port = held.getsockname()[1]
+        run = subprocess.run(
+            [sys.executable, "-m", "mcp_server", "--config", str(config), "--transport",
+             "streamable-http", "--host", "127.0.0.1", "--port", str(port)],
+            env={**os.environ, "OPT_DATA_MCP_TOKEN": TOKEN}, capture_output=True, text=True,
+            timeout=60,
+        )  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    assert (
+        run.stderr
+        == f"opt-data mcp-server: error: cannot listen on 127.0.0.1:{port}: address in use\n"
+    )
+
+
 def test_bind_rules() -> None:
     assert is_loopback("127.0.0.1") and is_loopback("127.8.0.2") and is_loopback("::1")
     assert is_loopback("[::1]") and is_loopback("localhost")

@@ -56,3 +56,21 @@ def test_the_cli_counts_cached_contracts_and_fails_when_logins_are_short(tmp_pat
     assert enough.exit_code == 0
     bad = CliRunner().invoke(app, ["capacity", "--config", str(path), "--dwell", "-1"])
     assert bad.exit_code == 2 and "--dwell must be > 0" in bad.output
+
+
+def test_the_estimate_counts_the_wing_strikes_the_shipped_selection_adds() -> None:
+    """config/opt-data.toml adds wing strikes (discovery.wing_moneyness) to the near ones:
+    on a dense strike grid discovery then keeps max_strikes_per_expiry strikes per expiry,
+    and the estimate that sizes the logins must count them (it once counted 6, not 10)."""
+    from collector.pipeline.selection import StrikeRules, select_strikes
+
+    cfg = load_config("config/opt-data.toml", env={})
+    d = cfg.discovery
+    assert d.wing_moneyness, "the shipped config has wings"
+    rules = StrikeRules(d.strikes_per_side, d.max_strikes_per_expiry, d.moneyness, d.wing_moneyness)
+    grid = [float(k) for k in range(50, 151)]  # 1-point strikes around a 100 reference
+    chosen = select_strikes(grid, 100.0, rules)
+    expiries = d.near_weeklies + d.monthlies + d.quarterlies
+    assert estimate_per_symbol(cfg) == expiries * len(chosen) * 2
+    no_wings = StrikeRules(d.strikes_per_side, d.max_strikes_per_expiry, d.moneyness, ())
+    assert len(select_strikes(grid, 100.0, no_wings)) < len(chosen)

@@ -205,3 +205,43 @@ def test_a_rerun_over_its_own_daily_clean_keeps_open_interest(tmp_path: Path) ->
     again = pq.read_table(path)
     assert again.column("open_interest").to_pylist() == list(range(100, 100 + table.num_rows))
     assert again.column("conid").to_pylist() == table.column("conid").to_pylist()
+
+
+def test_a_rerun_after_intraday_retention_keeps_what_the_fallback_found(tmp_path: Path) -> None:
+    """Once retention has removed the day's intraday files, a rerun could only rebuild the
+    contracts the intraday fallback had filled from their one-sided close quotes: those
+    underlyings keep their daily_clean as it was; the others are rebuilt alike."""
+    import shutil
+
+    from collector.pipeline.jobs.rollup import run_rollup
+
+    session = write_session(tmp_path, symbols=4, threads=1, no_close_every=99)
+    cfg = session.cfg()
+    layout = Layout.from_config(cfg)
+    # one underlying whose close quotes are all two-sided: built from the close view alone
+    close = layout.chain_file("close", session.day, session.symbols[0], session.slots[-1])
+    table = pq.read_table(close)
+    flags = table.schema.get_field_index("data_quality_flags")
+    empty = pa.array([[]] * table.num_rows, table.schema.field(flags).type)
+    pq.write_table(table.set_column(flags, "data_quality_flags", empty), close)
+    first = run_rollup(cfg, session.day)
+    assert first.status == "ok" and first.details["fallback_rows"] > 0
+    files = {s: layout.chain_file("daily_clean", session.day, s) for s in session.symbols}
+    before = {s: p.read_bytes() for s, p in files.items()}
+    used_intraday = sorted(
+        s for s, p in files.items()
+        if set(pq.read_table(p).column("rollup_strategy").to_pylist()) - {"close"}
+    )  # fmt: skip
+    assert used_intraday  # the session's bad close rows make the fallback work
+    close_only = sorted(set(session.symbols) - set(used_intraday))
+    assert close_only == [session.symbols[0]]
+    built = pq.read_table(files[close_only[0]])
+    pq.write_table(built.slice(0, 0), files[close_only[0]])  # to see it rebuilt
+    shutil.rmtree(layout.date_dir("intraday", session.day))
+    second = run_rollup(cfg, session.day)
+    assert second.status == "ok", second.message
+    assert second.details["kept_previous"] == used_intraday
+    assert "kept as it was for " + ", ".join(used_intraday) in second.message
+    for sym in used_intraday:
+        assert files[sym].read_bytes() == before[sym]  # not touched
+    assert pq.read_table(files[close_only[0]]).to_pylist() == built.to_pylist()

@@ -130,7 +130,9 @@ class TaskExecutor:
     async def _run_enrichment(self, item: p.PlannedTask) -> TaskOutcome:
         fields = tuple(item.args.get("fields") or self.cfg.enrichment.fields)
         return _from_job(
-            self.cfg, item, await run_enrichment(self.cfg, item.trade_date, fields=fields)
+            self.cfg,
+            item,
+            await run_enrichment(self.cfg, item.trade_date, fields=fields, progress=self.progress),
         )
 
     # --- ops checks --------------------------------------------------------------------

@@ -16,6 +16,7 @@ from typing import Any
 from collector.ib import IBError, IBSession, OptionContract
 from collector.pipeline.engine import Collected, EngineParams, SnapshotEngine
 from collector.pipeline.errors import InputError
+from collector.pipeline.progress import Progress
 from collector.pipeline.rollup import apply_open_interest, expired_on
 from collector.pipeline.run import JobResult, RunContext, as_date, connected, session_for
 from collector.pipeline.sentinels import open_interest_of
@@ -58,6 +59,7 @@ async def run_enrichment(
     fields: tuple[str, ...] | list[str] = ("open_interest",),
     *,
     session: IBSession | None = None,
+    progress: bool = True,
 ) -> JobResult:
     d = as_date(trade_date)
     session_for(d)
@@ -80,7 +82,7 @@ async def run_enrichment(
     }
     ctx = RunContext(cfg, Task.ENRICHMENT, d)
     try:
-        return await _enrich(cfg, layout, ctx, d, tables, session)
+        return await _enrich(cfg, layout, ctx, d, tables, session, progress)
     except IBError as exc:
         return ctx.finish(JobResult(Task.ENRICHMENT, "failed", message=str(exc)))
     except Exception as exc:
@@ -94,6 +96,7 @@ async def _enrich(
     d: date,
     tables: dict[str, Any],
     session: IBSession | None,
+    progress: bool,
 ) -> JobResult:
     todo: list[OptionContract] = []
     expired = 0
@@ -106,12 +109,15 @@ async def _enrich(
                 continue
             todo.append(_contract_of(row))
     found: dict[int, int] = {}
+    # a universe's contracts at IB's pace take many minutes: show done/total, rate, ETA
+    bar = Progress(f"{Task.ENRICHMENT} {d}", len(todo), enabled=progress and bool(todo))
 
     def on_result(res: Collected) -> None:
         if res.quote is not None:
             oi = open_interest_of(res.quote, res.contract.right)
             if oi is not None:
                 found[res.contract.conid] = oi
+        bar.advance()
 
     report = None
     if todo:
@@ -126,11 +132,13 @@ async def _enrich(
             allow_delayed_fallback=False,
             pacing_backoff_sec=tuple(float(x) for x in cfg.acquisition.pacing_backoff_sec),
         )
-        async with connected(cfg, session, market_data_type=LIVE) as ib:
-            with ib.market_data_type_as(LIVE):
-                report = await SnapshotEngine(ib, params, on_result, market_data_type=LIVE).run(
-                    todo
-                )
+        try:
+            async with connected(cfg, session, market_data_type=LIVE) as ib:
+                with ib.market_data_type_as(LIVE):
+                    engine = SnapshotEngine(ib, params, on_result, market_data_type=LIVE)
+                    report = await engine.run(todo)
+        finally:
+            bar.close()
     fail_path = _failures_file(layout, d)
     failures: dict[int, int] = {}
     if fail_path.is_file():

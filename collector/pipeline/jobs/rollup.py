@@ -99,7 +99,7 @@ def run_rollup(cfg: AppConfig, trade_date: date | str) -> JobResult:
         counts = pc.value_counts(result.table.column("rollup_strategy")).to_pylist()
         strategies = {str(c["values"]): int(c["counts"]) for c in counts}
         return ctx.finish(_result(result.table.num_rows, symbols, result.missing_close,
-                                  strategies, allow, corrupt))  # fmt: skip
+                                  strategies, allow, corrupt, result.kept))  # fmt: skip
     except Exception as exc:
         return ctx.crashed(exc)
 
@@ -111,15 +111,23 @@ def _result(
     strategies: dict[str, int],
     allow: bool,
     corrupt: list[Quarantined],
+    kept: list[str] | None = None,
 ) -> JobResult:
     fallback = sum(v for k, v in strategies.items() if k != "close")
+    kept = kept or []
     details = {
         "strategies": strategies,
         "missing_close": missing_close,
         "fallback_rows": fallback,
         "corrupt_files": [q.line() for q in corrupt],
+        "kept_previous": kept,
     }
     found = "".join(f"; {q.line()}" for q in corrupt)
+    if kept:
+        found += (
+            f"; daily_clean kept as it was for {', '.join(kept)} "
+            "(built from raw files that are gone now)"
+        )
     if missing_close and not allow:
         return JobResult(
             Task.ROLLUP,

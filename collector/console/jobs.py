@@ -32,8 +32,9 @@ from typing import Any
 from collector.console.heartbeat import describe, holders
 from collector.pipeline.progress import PROGRESS_ENV
 from collector.pipeline.run import slot_lock_name
-from shared.calendar import parse_slot, parse_trade_date, slot_label
+from shared.calendar import get_session, now_et, parse_slot, parse_trade_date, slot_label
 from shared.config import CLIENT_ID_POOLS, AppConfig
+from shared.due import too_early
 from shared.storage import Layout, check_symbol
 from shared.tasks import Task
 
@@ -109,6 +110,14 @@ class JobSpec:
             return slot_lock_name(self.task, self.trade_date, self.slot)
         return f"{self.task}_{self.trade_date.isoformat()}_"
 
+    def too_early(self, cfg: AppConfig) -> str | None:
+        """shared.due.too_early's answer for this job (None for a replay of missed slots,
+        which picks only slots already due)."""
+        if self.operation == "replay-missed":
+            return None
+        session = get_session(self.trade_date)
+        return too_early(cfg, self.task, session, now_et(), self.slot) if session else None
+
     def key(self) -> tuple[str, str, str]:
         return (self.task, self.trade_date.isoformat(), self.slot or "*")
 
@@ -170,7 +179,12 @@ class JobManager:
         raise JobRefused(f"every console client id ({self.pool[0]}-{self.pool[1]}) is in use")
 
     def check(self, spec: JobSpec) -> None:
-        """Refuse a job whose slot is locked (by anyone) or already running from here."""
+        """Refuse a job whose data cannot exist yet (the command would refuse it: say so
+        here, not in a failed job), whose slot is locked (by anyone) or already running
+        from here."""
+        why = spec.too_early(self.cfg)
+        if why:
+            raise JobRefused(why)
         for job in self.running():
             if job.spec.key() == spec.key() or (job.spec.task == spec.task and "*" in (
                     job.spec.key()[2], spec.key()[2]) and job.spec.trade_date == spec.trade_date):  # fmt: skip

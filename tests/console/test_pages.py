@@ -103,15 +103,22 @@ def test_a_run_page_shows_the_ledger_row(console_url: str) -> None:
 
 def test_jobs_are_refused_while_the_slot_is_locked(console_url: str, collected: Collected) -> None:
     locks = Layout.from_config(collected.cfg).run_locks()
-    with RunLock(locks, "snapshot_2026-11-18_1500", command="snapshot 15:00"):
+    with RunLock(locks, "snapshot_2026-11-18_1100", command="snapshot 11:00"):
         code, out = post(
             console_url + "/api/jobs",
-            {"operation": "snapshot", "date": "2026-11-18", "slot": "15:00"},
+            {"operation": "snapshot", "date": "2026-11-18", "slot": "11:00"},
         )
     assert code == 409
-    assert f"held by pid {os.getpid()}" in out["error"] and "(snapshot 15:00)" in out["error"]
+    assert f"held by pid {os.getpid()}" in out["error"] and "(snapshot 11:00)" in out["error"]
+    # at the pinned 12:00 the 15:00 slot, the close and the roll-up cannot exist yet: the
+    # console says so at once, as the command would, instead of starting a job that fails
+    for form in ({"operation": "snapshot", "date": "2026-11-18", "slot": "15:00"},
+                 {"operation": "close-snapshot", "date": "2026-11-18"},
+                 {"operation": "rollup", "date": "2026-11-18"}):  # fmt: skip
+        code, out = post(console_url + "/api/jobs", form)
+        assert code == 409 and "cannot run before" in out["error"], out
     code, out = post(
-        console_url + "/api/jobs", {"operation": "snapshot", "slot": "15:00"}, header=False
+        console_url + "/api/jobs", {"operation": "snapshot", "slot": "11:00"}, header=False
     )
     assert code == 403  # a cross-site form cannot add the header
     code, out = post(console_url + "/api/jobs", {"operation": "nope"})

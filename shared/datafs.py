@@ -214,16 +214,21 @@ def write_parquet(
     object store: a conditional PUT, `If-None-Match: *`)."""
     if isinstance(path, Path):
         return atomic_write_parquet(path, table, compression, level, exclusive=exclusive)
+    payload = _encode_parquet(table, compression, level)
+    # s3fs sends up to 100 MB as one PutObject, larger as a multipart upload: either way
+    # the object only becomes visible once complete.
+    path.fs.pipe_file(path.path, payload, mode="create" if exclusive else "overwrite")
+    return len(payload)
+
+
+def _encode_parquet(table: pa.Table, compression: str, level: int) -> bytes:
+    """A whole Parquet file in memory, with the data files' options (one PUT's payload)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, **parquet_write_options(table, compression, level))
-    payload = sink.getvalue()
-    # s3fs sends up to 100 MB as one PutObject, larger as a multipart upload: either way
-    # the object only becomes visible once complete.
-    path.fs.pipe_file(path.path, payload.to_pybytes(), mode="create" if exclusive else "overwrite")
-    return payload.size
+    return bytes(sink.getvalue().to_pybytes())
 
 
 class ParquetBatch:
@@ -256,14 +261,8 @@ class ParquetBatch:
             return self._local.add(path, table)
         if self._remote_failed:
             raise RuntimeError("a file of the batch failed")
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
         try:
-            sink = pa.BufferOutputStream()
-            opts = parquet_write_options(table, self.compression, self.level)
-            pq.write_table(table, sink, **opts)
-            payload = sink.getvalue().to_pybytes()
+            payload = _encode_parquet(table, self.compression, self.level)
         except BaseException:
             self._remote_failed = True
             raise

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -19,6 +20,9 @@ from shared.datafs import DataPath
 from shared.ledger import Ledger, PartitionRecord
 from shared.schema import schema_for_view
 from shared.storage import RAW_VIEWS, Layout
+
+if TYPE_CHECKING:
+    from collector.pipeline.rows import FillStats
 
 HISTORY_VIEW = "history_1d"  # the ledger view name of clean/ib/history/bar=1d files
 
@@ -62,10 +66,12 @@ def write_chains(
     trade_date: date,
     tables: dict[str, pa.Table],
     run_id: str,
+    stats: dict[str, FillStats] | None = None,
 ) -> list[PartitionRecord]:
     """Replace many underlyings' files of a view without slots (daily_clean) as one atomic
     batch (datafs.write_parquet_many: all or none, one disk flush), then record them in
-    one ledger transaction."""
+    one ledger transaction. `stats`: each table's fill_stats when already counted (the
+    rollup counts every underlying in one pass)."""
     if view in RAW_VIEWS:
         raise ValueError(f"write_chains writes files without slots, not {view}")
     schema = schema_for_view(view)
@@ -77,7 +83,9 @@ def write_chains(
         cfg.storage.compression_level,
     )
     recs = [
-        write_chain_record(layout, view, trade_date, sym, None, t, size)
+        write_chain_record(
+            layout, view, trade_date, sym, None, t, size, stats[sym] if stats else None
+        )
         for (sym, t), size in zip(items, sizes, strict=True)
     ]
     ledger.record_partitions(recs, run_id)
@@ -143,12 +151,15 @@ def write_chain_record(
     slot: str | None,
     table: pa.Table,
     size: int | None = None,
+    stats: FillStats | None = None,
 ) -> PartitionRecord:
-    """The ledger record of a partition file already written (`size`: its bytes, if known)."""
+    """The ledger record of a partition file already written (`size`: its bytes, if known;
+    `stats`: the table's fill_stats, if already counted)."""
     path = layout.chain_file(view, trade_date, symbol, slot)
-    from collector.pipeline.rows import fill_stats  # ib_async's types: writers only
+    if stats is None:
+        from collector.pipeline.rows import fill_stats  # ib_async's types: writers only
 
-    stats = fill_stats(table)
+        stats = fill_stats(table)
     return PartitionRecord(
         view=view,
         trade_date=trade_date,

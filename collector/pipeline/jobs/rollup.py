@@ -18,15 +18,13 @@ from collector.pipeline.errors import InputError
 from collector.pipeline.rollup_inputs import list_day, rollup_day
 from collector.pipeline.rows import fill_stats_by_underlying
 from collector.pipeline.run import JobResult, RunContext, as_date, session_for
-from collector.pipeline.store import Quarantined, report_corrupt
+from collector.pipeline.store import Quarantined, report_corrupt, write_chains
 from shared import datafs
 from shared.config import AppConfig
-from shared.ledger import LedgerReader, PartitionRecord
+from shared.ledger import LedgerReader
 from shared.storage import Layout
 from shared.tasks import Task
 from shared.universe import Shard
-
-WRITE_THREADS = 4  # files encoded at a time (pyarrow releases the GIL)
 
 
 def day_symbols(layout: Layout, d: date, views: tuple[str, ...]) -> set[str]:
@@ -79,23 +77,9 @@ def run_rollup(cfg: AppConfig, trade_date: date | str) -> JobResult:
         corrupt = result.corrupt
         report_corrupt(layout, Task.ROLLUP, d, corrupt, run_id=ctx.run_id)
 
-        stats = fill_stats_by_underlying(result.table)
-        parts = [(sym, layout.chain_file("daily_clean", d, sym), table)
-                 for sym, table in by_underlying(result.table)]  # fmt: skip
-        # one batch: every file or none replaced, one disk flush for all (shared.atomic_batch)
-        sizes = datafs.write_parquet_many(
-            [(path, table) for _, path, table in parts],
-            cfg.storage.compression,
-            cfg.storage.compression_level,
-            threads=WRITE_THREADS,
-        )
-        records = [
-            PartitionRecord("daily_clean", d, sym, "", str(path), table.num_rows, size,
-                            stats[sym].quote_fill, stats[sym].greeks_fill,
-                            stats[sym].delayed_rows)
-            for (sym, path, table), size in zip(parts, sizes, strict=True)
-        ]  # fmt: skip
-        ctx.ledger.record_partitions(records, ctx.run_id)
+        # every file or none replaced, one disk flush, one ledger transaction
+        write_chains(cfg, layout, ctx.ledger, "daily_clean", d, dict(by_underlying(result.table)),
+                     ctx.run_id, stats=fill_stats_by_underlying(result.table))  # fmt: skip
         counts = pc.value_counts(result.table.column("rollup_strategy")).to_pylist()
         strategies = {str(c["values"]): int(c["counts"]) for c in counts}
         return ctx.finish(_result(result.table.num_rows, symbols, result.missing_close,

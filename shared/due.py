@@ -15,6 +15,7 @@ from shared.calendar import (
     Session,
     get_session,
     next_session,
+    now_et,
     previous_session,
     session_slots,
     slot_datetime,
@@ -101,6 +102,15 @@ def too_early(
         f"{what} cannot run before {start:%Y-%m-%d %H:%M} ET (now {now:%Y-%m-%d %H:%M} ET): "
         "data collected now would be labelled with a time that has not come"
     )
+
+
+def too_early_on(
+    cfg: AppConfig, task: str, trade_date: date, slot: str | None = None
+) -> str | None:
+    """too_early for a date, now (the one clock); None on a day without a session, which
+    the job itself refuses naming the day."""
+    session = get_session(trade_date)
+    return too_early(cfg, task, session, now_et(), slot) if session else None
 
 
 def expected_slots(view: str, slots: list[str]) -> list[str]:

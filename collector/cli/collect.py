@@ -70,12 +70,10 @@ def _not_before(cfg: AppConfig, task: str, date_text: str, slot: str | None = No
     """Exit 2 when the data `task` would make cannot exist yet (shared.due.too_early): a
     slot by hand before its time, a close or a daily roll-up before the close, open interest
     before the next session's morning. A bad date or slot is left to the job, which names it."""
-    from shared.calendar import get_session, now_et
-    from shared.due import too_early
+    from shared.due import too_early_on
 
     try:
-        session = get_session(parse_trade_date(date_text))
-        why = too_early(cfg, task, session, now_et(), slot) if session else None
+        why = too_early_on(cfg, task, parse_trade_date(date_text), slot)
     except ValueError:
         return
     if why:

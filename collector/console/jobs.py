@@ -32,9 +32,9 @@ from typing import Any
 from collector.console.heartbeat import describe, holders
 from collector.pipeline.progress import PROGRESS_ENV
 from collector.pipeline.run import slot_lock_name
-from shared.calendar import get_session, now_et, parse_slot, parse_trade_date, slot_label
+from shared.calendar import parse_slot, parse_trade_date, slot_label
 from shared.config import CLIENT_ID_POOLS, AppConfig
-from shared.due import too_early
+from shared.due import too_early_on
 from shared.storage import Layout, check_symbol
 from shared.tasks import Task
 
@@ -111,12 +111,11 @@ class JobSpec:
         return f"{self.task}_{self.trade_date.isoformat()}_"
 
     def too_early(self, cfg: AppConfig) -> str | None:
-        """shared.due.too_early's answer for this job (None for a replay of missed slots,
+        """shared.due.too_early_on's answer for this job (None for a replay of missed slots,
         which picks only slots already due)."""
         if self.operation == "replay-missed":
             return None
-        session = get_session(self.trade_date)
-        return too_early(cfg, self.task, session, now_et(), self.slot) if session else None
+        return too_early_on(cfg, self.task, self.trade_date, self.slot)
 
     def key(self) -> tuple[str, str, str]:
         return (self.task, self.trade_date.isoformat(), self.slot or "*")

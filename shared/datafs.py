@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from shared.atomic_batch import BatchFailed
 from shared.storage import atomic_write_bytes, atomic_write_parquet, parquet_write_options
 
 if TYPE_CHECKING:
@@ -253,26 +254,28 @@ class ParquetBatch:
         self.level = level
         self._local = LocalParquetBatch(compression, level, expected_files=expected_files)
         self._remote: list[tuple[UPath, bytes]] = []
-        self._remote_failed = False
+        self._remote_failed: BaseException | None = None  # the first error, named later
 
     def add(self, path: DataPath, table: pa.Table) -> int:
         """Encode one file of the batch; its size in bytes."""
         if isinstance(path, Path):
             return self._local.add(path, table)
-        if self._remote_failed:
-            raise RuntimeError("a file of the batch failed")
+        if self._remote_failed is not None:
+            raise BatchFailed(f"an earlier file of the batch failed: {self._remote_failed}")
         try:
             payload = _encode_parquet(table, self.compression, self.level)
-        except BaseException:
-            self._remote_failed = True
+        except BaseException as exc:
+            self._remote_failed = self._remote_failed or exc
             raise
         self._remote.append((path, payload))  # list.append is atomic under the GIL
         return len(payload)
 
     def commit(self) -> None:
-        if self._remote_failed:
+        if self._remote_failed is not None:
             self.abort()
-            raise RuntimeError("a file of the batch failed: nothing was replaced")
+            raise BatchFailed(
+                f"a file of the batch failed, nothing was replaced: {self._remote_failed}"
+            )
         self._local.commit()
         if self._remote:
             from concurrent.futures import ThreadPoolExecutor

@@ -196,3 +196,17 @@ def test_an_abort_waits_for_a_file_still_being_written(tmp_path: Path) -> None:
             list(pool.map(lambda it: batch.add(*it), items))
         assert not list(tmp_path.rglob("*.tmp"))
     assert not slow.exists() and not later.exists() and not list(tmp_path.rglob("*.tmp"))
+
+
+def test_an_s3_batch_that_failed_names_its_first_error(s3_root: str, s3_srv: S3Server) -> None:
+    """As on disk: later adds and the commit name the first error, not a bare refusal."""
+    root = datafs.data_root(s3_root)
+    batch = datafs.ParquetBatch()
+    with pytest.raises(pa.ArrowNotImplementedError) as first:
+        batch.add(root / "clean" / "underlying=A" / "part.parquet", _unwritable())
+    with pytest.raises(BatchFailed, match="earlier file of the batch failed: ") as later:
+        batch.add(root / "clean" / "underlying=B" / "part.parquet", _table(2))
+    assert str(later.value).endswith(f": {first.value}")
+    with pytest.raises(BatchFailed, match="nothing was replaced: "):
+        batch.commit()
+    assert list_keys(s3_srv, _bucket(s3_root)) == {}
